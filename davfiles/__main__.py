@@ -1,0 +1,3 @@
+from davfiles.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,93 @@
+"""Composition root: builds the services once and the WSGI application around them."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from wsgidav.error_printer import ErrorPrinter
+from wsgidav.http_authenticator import HTTPAuthenticator
+from wsgidav.mw.cors import Cors
+from wsgidav.request_resolver import RequestResolver
+from wsgidav.wsgidav_app import WsgiDAVApp
+
+from davfiles.auth.accounts import Accounts
+from davfiles.auth.service import Authenticator
+from davfiles.config import Settings
+from davfiles.db.engine import Database, make_engine
+from davfiles.provider.domain_controller import AUTHENTICATOR_KEY, DavfilesDomainController
+from davfiles.provider.properties import DeadPropertyManager
+from davfiles.provider.provider import DavfilesProvider
+from davfiles.store import Store
+from davfiles.store.locks import SqlLockStorage
+
+logger = logging.getLogger(__name__)
+
+DAV_MOUNT = "/dav"
+
+
+@dataclass(frozen=True)
+class Services:
+    settings: Settings
+    db: Database
+    store: Store
+    authenticator: Authenticator
+    accounts: Accounts
+
+    def close(self) -> None:
+        self.db.dispose()
+
+
+def create_services(settings: Settings) -> Services:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    db = Database(make_engine(settings.effective_database_url))
+    store = Store(db, settings.data_dir)
+    return Services(
+        settings=settings,
+        db=db,
+        store=store,
+        authenticator=Authenticator(db, settings.realm, settings.auth_cache_size),
+        accounts=Accounts(db, store, settings.realm),
+    )
+
+
+def wsgidav_config(services: Services) -> dict[str, Any]:
+    """The WsgiDAV configuration: the user's pass-through keys plus what davfiles decides."""
+    settings = services.settings
+    config: dict[str, Any] = {
+        "verbose": 2,
+        "logging": {"enable": False},
+        "dir_browser": {"enable": False},
+        **settings.wsgidav,
+    }
+    config.update(
+        {
+            "provider_mapping": {
+                DAV_MOUNT: DavfilesProvider(
+                    services.store, allow_depth_infinity=settings.propfind_depth_infinity
+                ),
+            },
+            "http_authenticator": {
+                "domain_controller": DavfilesDomainController,
+                "accept_basic": True,
+                "accept_digest": settings.accept_digest,
+                "default_to_digest": settings.accept_digest,
+                "trusted_auth_header": None,
+            },
+            "lock_storage": SqlLockStorage(services.db, settings.lock_timeout_max),
+            "property_manager": DeadPropertyManager(services.store),
+            "middleware_stack": [Cors, ErrorPrinter, HTTPAuthenticator, RequestResolver],
+            "block_size": settings.block_size,
+            AUTHENTICATOR_KEY: services.authenticator,
+        }
+    )
+    return config
+
+
+def create_app(services: Services) -> WsgiDAVApp:
+    """The WSGI application serving ``/dav/`` over the services."""
+    swept = services.store.sweep_staging()
+    if swept:
+        logger.info("removed %d staging leftovers of an earlier run", swept)
+    return WsgiDAVApp(wsgidav_config(services))

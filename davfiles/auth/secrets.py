@@ -1,0 +1,37 @@
+"""Password hashes (argon2id), Digest HA1 values and API token secrets."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from passlib.context import CryptContext
+
+_passwords = CryptContext(schemes=["argon2"], argon2__type="ID")
+TOKEN_PREFIX = "dvf_"
+
+
+def hash_password(password: str) -> str:
+    return _passwords.hash(password)
+
+
+def verify_password(password: str, password_hash: str) -> bool:
+    return _passwords.verify(password, password_hash)
+
+
+def digest_ha1(user: str, realm: str, password: str) -> str:
+    """HTTP Digest's HA1 (RFC 2617); needed because Windows refuses Basic over plain HTTP."""
+    return hashlib.md5(f"{user}:{realm}:{password}".encode(), usedforsecurity=False).hexdigest()
+
+
+def new_token_secret() -> str:
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+def token_digest(secret: str) -> str:
+    """Tokens are 256 random bits, so a plain SHA-256 is a safe way to store them."""
+    return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def new_password() -> str:
+    return secrets.token_urlsafe(15)

@@ -1,0 +1,219 @@
+"""The ``davfiles`` command: serve, user and token administration.
+
+Every failure a user can cause ends in one line on stderr and a non-zero exit, never a
+traceback. The forms of these commands are a contract for scripts: change them carefully.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from davfiles import __version__
+from davfiles.app import DAV_MOUNT, Services, create_app, create_services
+from davfiles.auth.accounts import KEEP
+from davfiles.auth.secrets import new_password
+from davfiles.config import ConfigError, load_settings, parse_count, parse_size
+from davfiles.errors import DavfilesError
+
+logger = logging.getLogger("davfiles")
+DEFAULT_CONFIG_FILE = "wsgidav.yaml"
+
+
+def _common_options() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", metavar="FILE", help="configuration file (default: ./wsgidav.yaml if present)")
+    common.add_argument("--data-dir", metavar="DIR", help="data folder (env DAVFILES_DATA_DIR)")
+    return common
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _common_options()
+    parser = argparse.ArgumentParser(prog="davfiles", description="Multi-user WebDAV file server.")
+    parser.add_argument("--version", action="version", version=f"davfiles {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", parents=[common], help="run the server")
+    serve.add_argument("--host", help="address to listen on")
+    serve.add_argument("--port", type=int, help="port to listen on (0: any free port)")
+    serve.set_defaults(handler=cmd_serve)
+
+    user = commands.add_parser("user", help="manage users").add_subparsers(
+        dest="action", required=True, metavar="ACTION"
+    )
+    add = user.add_parser("add", parents=[common], help="create a user")
+    add.add_argument("name")
+    add.add_argument("--password", required=True)
+    add.add_argument("--max-bytes", metavar="SIZE", help="byte quota: 5G, 500M, 1024 or unlimited")
+    add.add_argument("--max-files", metavar="N", help="file-count quota or unlimited")
+    add.set_defaults(handler=cmd_user_add)
+    user.add_parser("list", parents=[common], help="list users and usage").set_defaults(
+        handler=cmd_user_list
+    )
+    passwd = user.add_parser("passwd", parents=[common], help="set a user's password")
+    passwd.add_argument("name")
+    passwd.add_argument("--password", required=True)
+    passwd.set_defaults(handler=cmd_user_passwd)
+    quota = user.add_parser("set-quota", parents=[common], help="change a user's quota")
+    quota.add_argument("name")
+    quota.add_argument("--max-bytes", metavar="SIZE")
+    quota.add_argument("--max-files", metavar="N")
+    quota.set_defaults(handler=cmd_user_set_quota)
+    delete = user.add_parser("delete", parents=[common], help="delete a user and all their files")
+    delete.add_argument("name")
+    delete.set_defaults(handler=cmd_user_delete)
+
+    token = commands.add_parser("token", help="manage API tokens").add_subparsers(
+        dest="action", required=True, metavar="ACTION"
+    )
+    create = token.add_parser("create", parents=[common], help="create a token (printed once)")
+    create.add_argument("name")
+    create.add_argument("--label", default="", help="a note to recognise the token by")
+    create.set_defaults(handler=cmd_token_create)
+    listing = token.add_parser("list", parents=[common], help="list a user's tokens")
+    listing.add_argument("name")
+    listing.set_defaults(handler=cmd_token_list)
+    revoke = token.add_parser("revoke", parents=[common], help="revoke a token by id")
+    revoke.add_argument("id", type=int)
+    revoke.set_defaults(handler=cmd_token_revoke)
+    return parser
+
+
+def _services(args: argparse.Namespace, **overrides: object) -> Services:
+    config = args.config
+    if config is None and os.environ.get("DAVFILES_CONFIG"):
+        config = os.environ["DAVFILES_CONFIG"]
+    if config is None and Path(DEFAULT_CONFIG_FILE).is_file():
+        config = DEFAULT_CONFIG_FILE
+    settings = load_settings(config, overrides={"data_dir": args.data_dir, **overrides})
+    return create_services(settings)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from davfiles.server import make_server
+
+    services = _services(args, host=args.host, port=args.port)
+    settings = services.settings
+    server = make_server(create_app(services), settings.host, settings.port, threads=settings.threads)
+    server.prepare()
+    if services.accounts.count_users() == 0:
+        password = new_password()
+        services.accounts.add_user(
+            "admin", password,
+            max_bytes=settings.default_max_bytes, max_files=settings.default_max_files,
+        )
+        print(f"created user admin with password {password} (shown only this once)", flush=True)
+    host, port = server.bind_addr[:2]
+    print(f"davfiles {__version__} serving http://{host}:{port}{DAV_MOUNT}/", flush=True)
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        server.serve()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+        services.close()
+    return 0
+
+
+def _raise_interrupt(_signum: int, _frame: Any) -> None:
+    """Stop serving on the first SIGTERM; a second one ends the process at once."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    raise KeyboardInterrupt
+
+
+def cmd_user_add(args: argparse.Namespace) -> int:
+    services = _services(args)
+    settings = services.settings
+    max_bytes = parse_size(args.max_bytes) if args.max_bytes else settings.default_max_bytes
+    max_files = parse_count(args.max_files) if args.max_files else settings.default_max_files
+    services.accounts.add_user(args.name, args.password, max_bytes=max_bytes, max_files=max_files)
+    print(f"created user {args.name}")
+    return 0
+
+
+def cmd_user_list(args: argparse.Namespace) -> int:
+    print(f"{'NAME':<24} {'USED BYTES':>14} {'MAX BYTES':>14} {'FILES':>8} {'MAX FILES':>10}")
+    for user in _services(args).accounts.list_users():
+        print(
+            f"{user.name:<24} {user.used_bytes:>14} {_limit(user.max_bytes):>14} "
+            f"{user.used_files:>8} {_limit(user.max_files):>10}"
+        )
+    return 0
+
+
+def _limit(value: int | None) -> str:
+    return "unlimited" if value is None else str(value)
+
+
+def cmd_user_passwd(args: argparse.Namespace) -> int:
+    _services(args).accounts.set_password(args.name, args.password)
+    print(f"password of {args.name} changed")
+    return 0
+
+
+def cmd_user_set_quota(args: argparse.Namespace) -> int:
+    if args.max_bytes is None and args.max_files is None:
+        raise ConfigError("give --max-bytes, --max-files or both")
+    _services(args).accounts.set_quota(
+        args.name,
+        max_bytes=parse_size(args.max_bytes) if args.max_bytes is not None else KEEP,
+        max_files=parse_count(args.max_files) if args.max_files is not None else KEEP,
+    )
+    print(f"quota of {args.name} changed")
+    return 0
+
+
+def cmd_user_delete(args: argparse.Namespace) -> int:
+    _services(args).accounts.delete_user(args.name)
+    print(f"deleted user {args.name} and their files")
+    return 0
+
+
+def cmd_token_create(args: argparse.Namespace) -> int:
+    token_id, secret = _services(args).accounts.create_token(args.name, args.label)
+    print(f"created token {token_id} for {args.name}; it is shown only this once:")
+    print(secret)
+    return 0
+
+
+def cmd_token_list(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    print(f"{'ID':>6}  {'CREATED (UTC)':<20} LABEL")
+    for token in _services(args).accounts.list_tokens(args.name):
+        created = datetime.fromtimestamp(token.created_at, UTC).strftime("%Y-%m-%d %H:%M:%S")
+        print(f"{token.id:>6}  {created:<20} {token.label}")
+    return 0
+
+
+def cmd_token_revoke(args: argparse.Namespace) -> int:
+    _services(args).accounts.revoke_token(args.id)
+    print(f"revoked token {args.id}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    handler: Callable[[argparse.Namespace], int] = args.handler
+    try:
+        return handler(args)
+    except DavfilesError as exc:
+        print(f"davfiles: error: {exc}", file=sys.stderr)
+        return 1
+    except SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        print(f"davfiles: error: database: {reason}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"davfiles: error: {exc.strerror or exc}", file=sys.stderr)
+        return 1

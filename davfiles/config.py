@@ -1,0 +1,215 @@
+"""Settings: parsed once from wsgidav.yaml's ``davfiles:`` section plus ``DAVFILES_*`` variables.
+
+Every option has a type, a default and a help text in ``OPTIONS``; unknown keys are errors, so
+a typo in the config file is reported at start-up instead of being silently ignored.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from davfiles.errors import ConfigError
+
+UNLIMITED = "unlimited"
+_SIZE_RE = re.compile(r"^\s*(\d+)\s*([KMGT]?)(i?B?)?\s*$", re.IGNORECASE)
+_UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
+
+# WsgiDAV keys that davfiles computes itself; setting them in the config file is refused.
+RESERVED_WSGIDAV_KEYS = (
+    "provider_mapping",
+    "middleware_stack",
+    "http_authenticator",
+    "lock_storage",
+    "property_manager",
+    "host",
+    "port",
+    "server",
+)
+
+
+def parse_size(value: object) -> int | None:
+    """Parse ``5G``, ``500M``, ``1024`` or ``unlimited`` (None) into bytes."""
+    if value is None or (isinstance(value, str) and value.strip().lower() == UNLIMITED):
+        return None
+    if isinstance(value, bool):
+        raise ConfigError(f"not a size: {value!r}")
+    if isinstance(value, int):
+        if value < 0:
+            raise ConfigError(f"a size cannot be negative: {value}")
+        return value
+    match = _SIZE_RE.match(str(value))
+    if not match:
+        raise ConfigError(f"not a size: {value!r} (use e.g. 5G, 500M, 1024 or unlimited)")
+    return int(match.group(1)) * _UNITS[match.group(2).upper()]
+
+
+def parse_count(value: object) -> int | None:
+    """Parse a whole number or ``unlimited`` (None)."""
+    if value is None or (isinstance(value, str) and value.strip().lower() == UNLIMITED):
+        return None
+    try:
+        number = int(str(value))
+    except ValueError:
+        raise ConfigError(f"not a whole number: {value!r}") from None
+    if number < 0:
+        raise ConfigError(f"a count cannot be negative: {value}")
+    return number
+
+
+def _parse_bool(value: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"not a boolean: {value!r}")
+
+
+def _parse_int(value: object) -> int:
+    try:
+        return int(str(value))
+    except ValueError:
+        raise ConfigError(f"not a whole number: {value!r}") from None
+
+
+def _parse_str(value: object) -> str:
+    return str(value)
+
+
+def _parse_optional_str(value: object) -> str | None:
+    return None if value in (None, "") else str(value)
+
+
+@dataclass(frozen=True)
+class Option:
+    name: str
+    parse: Callable[[object], Any]
+    default: object
+    help: str
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option("data_dir", _parse_str, "./data", "Folder holding users' homes, staging files and the SQLite database."),
+    Option("database_url", _parse_optional_str, None, "SQLAlchemy URL of the metadata database; default: SQLite in data_dir."),
+    Option("host", _parse_str, "127.0.0.1", "Address to listen on."),
+    Option("port", _parse_int, 8080, "TCP port to listen on."),
+    Option("threads", _parse_int, 32, "Request threads of the server."),
+    Option("realm", _parse_str, "davfiles", "HTTP authentication realm (part of Digest hashes: changing it needs new passwords)."),
+    Option("accept_digest", _parse_bool, True, "Offer HTTP Digest auth (Windows refuses Basic over plain HTTP)."),
+    Option("default_max_bytes", parse_size, None, "Byte quota given to new users: a size like 5G, or unlimited."),
+    Option("default_max_files", parse_count, None, "File-count quota given to new users, or unlimited."),
+    Option("propfind_depth_infinity", _parse_bool, False, "Allow PROPFIND with Depth: infinity."),
+    Option("lock_timeout_max", _parse_int, 86400, "Longest lock lifetime in seconds; longer or infinite requests are capped."),
+    Option("block_size", parse_size, 1024 * 1024, "Read/write block size for file bodies."),
+    Option("auth_cache_size", _parse_int, 1024, "Successful credential checks remembered (0 disables the cache)."),
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Validated configuration; build with ``load_settings``."""
+
+    data_dir: Path = Path("./data")
+    database_url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8080
+    threads: int = 32
+    realm: str = "davfiles"
+    accept_digest: bool = True
+    default_max_bytes: int | None = None
+    default_max_files: int | None = None
+    propfind_depth_infinity: bool = False
+    lock_timeout_max: int = 86400
+    block_size: int = 1024 * 1024
+    auth_cache_size: int = 1024
+    wsgidav: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'davfiles.sqlite3').resolve()}"
+
+
+_ENV_PREFIX = "DAVFILES_"
+
+
+def load_settings(
+    config_file: str | os.PathLike[str] | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, object] | None = None,
+) -> Settings:
+    """Read ``config_file`` (if any), then ``DAVFILES_*`` variables, then ``overrides``.
+
+    Raises ConfigError with one readable line for a missing file, bad YAML or a bad value.
+    """
+    environ = os.environ if environ is None else environ
+    raw: dict[str, Any] = {}
+    wsgidav_keys: dict[str, Any] = {}
+    if config_file is not None:
+        raw, wsgidav_keys = _read_config_file(Path(config_file))
+    known = {option.name: option for option in OPTIONS}
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key not in known:
+            raise ConfigError(f"unknown option davfiles.{key} in {config_file}")
+        values[key] = _parse_option(known[key], value, f"davfiles.{key}")
+    for option in OPTIONS:
+        env_name = _ENV_PREFIX + option.name.upper()
+        if env_name in environ:
+            values[option.name] = _parse_option(option, environ[env_name], env_name)
+    for key, value in (overrides or {}).items():
+        if value is not None:
+            values[key] = _parse_option(known[key], value, f"--{key.replace('_', '-')}")
+    if "data_dir" in values:
+        values["data_dir"] = Path(values["data_dir"])
+    settings = Settings(**values, wsgidav=wsgidav_keys)
+    if not 1 <= settings.threads <= 1024:
+        raise ConfigError(f"davfiles.threads must be between 1 and 1024, not {settings.threads}")
+    if not 0 <= settings.port <= 65535:
+        raise ConfigError(f"davfiles.port must be between 0 and 65535, not {settings.port}")
+    if settings.lock_timeout_max < 1:
+        raise ConfigError("davfiles.lock_timeout_max must be at least 1 second")
+    if not settings.block_size:
+        raise ConfigError("davfiles.block_size must be a size, not unlimited")
+    return settings
+
+
+def _parse_option(option: Option, value: object, where: str) -> Any:
+    try:
+        return option.parse(value)
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+
+
+def _read_config_file(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+    try:
+        document = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config file {path} is not valid YAML: {exc}".splitlines()[0]) from None
+    if not isinstance(document, dict):
+        raise ConfigError(f"config file {path} must be a mapping of options")
+    section = document.pop("davfiles", None) or {}
+    if not isinstance(section, dict):
+        raise ConfigError(f"davfiles section of {path} must be a mapping of options")
+    for key in RESERVED_WSGIDAV_KEYS:
+        if key in document:
+            raise ConfigError(f"{key} is set by davfiles itself; remove it from {path}")
+    return section, document
+

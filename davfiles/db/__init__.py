@@ -1,0 +1,1 @@
+"""Metadata database: SQLAlchemy models and engine set-up."""

@@ -1,0 +1,108 @@
+"""SQLAlchemy models: users, tokens, file records, dead properties and locks."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class User(Base):
+    """An account. Usage counters live here so a quota reservation is one conditional UPDATE."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    digest_ha1: Mapped[str | None] = mapped_column(String(64))
+    # Bumped on password change and token revocation: cached credential checks compare it.
+    auth_version: Mapped[int] = mapped_column(Integer, default=0)
+    max_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    max_files: Mapped[int | None] = mapped_column(BigInteger)
+    used_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    used_files: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+class Token(Base):
+    """An API token; only the SHA-256 of the secret is stored."""
+
+    __tablename__ = "tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    secret_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    label: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+class Node(Base):
+    """A file or folder in a user's home. ``id`` is stable across MOVE and rename.
+
+    ``parent`` is the folder path relative to the home without leading or trailing slash
+    ("" for the home itself); folders have rows too, so listings never touch the disk. The home
+    itself is the row with parent "" and name "".
+    """
+
+    __tablename__ = "nodes"
+    __table_args__ = (
+        UniqueConstraint("owner_id", "parent", "name", name="uq_nodes_owner_parent_name"),
+        Index("ix_nodes_owner_parent", "owner_id", "parent"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    parent: Mapped[str] = mapped_column(Text)
+    name: Mapped[str] = mapped_column(Text)
+    is_dir: Mapped[bool] = mapped_column(Boolean, default=False)
+    size: Mapped[int] = mapped_column(BigInteger, default=0)
+    content_type: Mapped[str] = mapped_column(String(255), default="application/octet-stream")
+    md5: Mapped[str | None] = mapped_column(String(32))
+    sha1: Mapped[str | None] = mapped_column(String(40))
+    created_at: Mapped[float] = mapped_column(Float)
+    modified_at: Mapped[float] = mapped_column(Float)
+    description: Mapped[str | None] = mapped_column(Text)
+    public: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class DeadProperty(Base):
+    """A WebDAV dead property, attached to the node so it follows MOVE and dies with DELETE."""
+
+    __tablename__ = "dead_properties"
+
+    node_id: Mapped[int] = mapped_column(
+        ForeignKey("nodes.id", ondelete="CASCADE"), primary_key=True
+    )
+    name: Mapped[str] = mapped_column(Text, primary_key=True)
+    value: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class Lock(Base):
+    """A WebDAV lock, shared by every server process using the database."""
+
+    __tablename__ = "locks"
+
+    token: Mapped[str] = mapped_column(String(100), primary_key=True)
+    root: Mapped[str] = mapped_column(Text, index=True)
+    principal: Mapped[str] = mapped_column(String(64))
+    scope: Mapped[str] = mapped_column(String(16))
+    type: Mapped[str] = mapped_column(String(16))
+    depth: Mapped[str] = mapped_column(String(16))
+    owner: Mapped[bytes] = mapped_column(LargeBinary)
+    timeout: Mapped[float] = mapped_column(Float)
+    expire: Mapped[float] = mapped_column(Float)

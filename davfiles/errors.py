@@ -1,0 +1,79 @@
+"""Domain errors of davfiles. They carry data, never an HTTP status.
+
+Each front door (the WebDAV provider, every REST dialect) translates them in one place::
+
+    DavfilesError
+    ├── ConfigError          bad or missing configuration (start-up, CLI)
+    ├── InvalidName          a name or path that davfiles refuses (NUL, "..", too long, ...)
+    ├── NotFound             no such user, file, folder or id
+    ├── AlreadyExists        the target exists and may not be replaced
+    ├── Conflict             the operation cannot apply here (missing parent, file vs folder)
+    ├── PermissionDenied     the caller may not do this
+    ├── PreconditionFailed   a conditional request's condition is false
+    ├── QuotaExceeded        the byte or file quota would be exceeded
+    ├── ChecksumMismatch     the content does not match the checksum the client sent
+    ├── IncompleteUpload     the body ended before the announced length
+    ├── AuthFailed           wrong credentials (same error for unknown users and bad passwords)
+    └── StorageFull          the disk under the data dir has no space left
+"""
+
+from __future__ import annotations
+
+
+class DavfilesError(Exception):
+    """Base of every error davfiles raises on purpose."""
+
+
+class ConfigError(DavfilesError):
+    pass
+
+
+class InvalidName(DavfilesError):
+    pass
+
+
+class NotFound(DavfilesError):
+    pass
+
+
+class AlreadyExists(DavfilesError):
+    pass
+
+
+class Conflict(DavfilesError):
+    pass
+
+
+class PermissionDenied(DavfilesError):
+    pass
+
+
+class PreconditionFailed(DavfilesError):
+    pass
+
+
+class ChecksumMismatch(DavfilesError):
+    pass
+
+
+class IncompleteUpload(DavfilesError):
+    pass
+
+
+class AuthFailed(DavfilesError):
+    pass
+
+
+class StorageFull(DavfilesError):
+    pass
+
+
+class QuotaExceeded(DavfilesError):
+    """``kind`` is "bytes" or "files"; the figures are what the refusal was based on."""
+
+    def __init__(self, kind: str, used: int, limit: int, requested: int) -> None:
+        super().__init__(f"{kind} quota exceeded: used {used}, limit {limit}, requested {requested}")
+        self.kind = kind
+        self.used = used
+        self.limit = limit
+        self.requested = requested

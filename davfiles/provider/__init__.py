@@ -1,0 +1,1 @@
+"""The WsgiDAV side: translate DAV calls into store calls, nothing more."""

@@ -1,0 +1,76 @@
+"""Dead properties for WsgiDAV, stored by the store on the file record.
+
+WsgiDAV addresses properties by reference URL; ours carry the user in their first segment,
+and the request's owner is taken from the environ, so users never see each other's properties.
+Because properties belong to the record, MOVE keeps them and DELETE removes them without help.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import unquote
+
+from davfiles.provider.errors import dav_errors
+from davfiles.provider.provider import OWNER_KEY
+from davfiles.store import Owner, Store, UserPath, parse_user_path
+
+
+class DeadPropertyManager:
+    """Implements the method set of WsgiDAV's ``PropertyManager``."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def __repr__(self) -> str:
+        return self.__class__.__name__
+
+    def _locate(self, norm_url: str, environ: dict[str, Any]) -> tuple[Owner, UserPath]:
+        owner: Owner = environ[OWNER_KEY]
+        _empty, _user, rest = (norm_url + "/").split("/", 2)
+        with dav_errors():
+            return owner, parse_user_path(unquote(rest))
+
+    def get_properties(self, norm_url: str, environ: dict[str, Any] | None = None) -> list[str]:
+        owner, path = self._locate(norm_url, environ or {})
+        return list(self._store.dead_properties(owner, path))
+
+    def get_property(
+        self, norm_url: str, name: str, environ: dict[str, Any] | None = None
+    ) -> bytes | None:
+        owner, path = self._locate(norm_url, environ or {})
+        return self._store.dead_properties(owner, path).get(name)
+
+    def write_property(
+        self, norm_url: str, name: str, property_value: bytes, dry_run: bool = False,
+        environ: dict[str, Any] | None = None,
+    ) -> None:
+        if dry_run:
+            return
+        owner, path = self._locate(norm_url, environ or {})
+        with dav_errors():
+            self._store.set_dead_property(owner, path, name, property_value)
+
+    def remove_property(
+        self, norm_url: str, name: str, dry_run: bool = False,
+        environ: dict[str, Any] | None = None,
+    ) -> None:
+        if dry_run:
+            return
+        owner, path = self._locate(norm_url, environ or {})
+        with dav_errors():
+            self._store.set_dead_property(owner, path, name, None)
+
+    def remove_properties(self, norm_url: str, environ: dict[str, Any] | None = None) -> None:
+        """Properties go with their record; nothing to do here."""
+
+    def copy_properties(
+        self, src_url: str, dest_url: str, environ: dict[str, Any] | None = None
+    ) -> None:
+        """The store's copy brings the properties along; nothing to do here."""
+
+    def move_properties(
+        self, src_url: str, dest_url: str, with_children: bool,
+        environ: dict[str, Any] | None = None,
+    ) -> None:
+        """The store's move keeps the record and so its properties; nothing to do here."""
+

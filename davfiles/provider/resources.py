@@ -1,0 +1,216 @@
+"""WsgiDAV resources over the store: a thin adapter, every rule is in the store."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, BinaryIO
+from urllib.parse import quote
+
+from wsgidav import util
+from wsgidav.dav_provider import DAVCollection, DAVNonCollection
+
+from davfiles.provider.errors import dav_errors
+from davfiles.store import FileInfo, Owner, Upload, UploadOptions, UserPath, parse_user_path
+
+if TYPE_CHECKING:
+    from davfiles.provider.provider import DavfilesProvider
+
+
+class _StoreResourceMixin:
+    """What files and folders share: identity, times, and native DELETE/COPY/MOVE."""
+
+    provider: DavfilesProvider
+    environ: dict[str, Any]
+    path: str
+    is_collection: bool
+
+    def _init_store(self, owner: Owner, user_path: UserPath, info: FileInfo | None) -> None:
+        self.owner = owner
+        self.user_path = user_path
+        self.info = info
+
+    @property
+    def store(self) -> Any:
+        return self.provider.store
+
+    def get_ref_url(self) -> str:
+        # Locks are keyed by this URL: qualify it with the user, or users would share locks.
+        return quote("/" + self.owner.name + self.get_preferred_path())  # type: ignore[attr-defined]
+
+    def get_display_name(self) -> str:
+        return self.user_path.name
+
+    def get_creation_date(self) -> float | None:
+        return self.info.created_at if self.info else None
+
+    def get_last_modified(self) -> float | None:
+        return self.info.modified_at if self.info else None
+
+    def get_etag(self) -> str | None:
+        return self.info.etag if self.info else None
+
+    def support_etag(self) -> bool:
+        return True
+
+    def _target(self, dest_path: str) -> UserPath:
+        with dav_errors():
+            return parse_user_path(dest_path)
+
+    def handle_delete(self) -> bool:
+        # WsgiDAV checks only the parent's locks before a native DELETE; a DELETE removes the
+        # whole tree, so every lock on it or below must be honoured here.
+        lock_manager = self.provider.lock_manager
+        if lock_manager is not None:
+            util.parse_if_header_dict(self.environ)
+            lock_manager.check_write_permission(
+                url=self.get_ref_url(),
+                depth="infinity",
+                token_list=self.environ["wsgidav.ifLockTokenList"],
+                principal=self.environ["wsgidav.user_name"],
+            )
+        with dav_errors():
+            self.store.delete(self.owner, self.user_path)
+        self.remove_all_locks(recursive=True)  # type: ignore[attr-defined]
+        return True
+
+    def handle_copy(self, dest_path: str, *, depth_infinity: bool) -> bool:
+        target = self._target(dest_path)
+        with dav_errors():
+            created = self.store.copy(
+                self.owner, self.user_path, target,
+                overwrite=self.environ.get("HTTP_OVERWRITE", "T") == "T",
+                recursive=depth_infinity,
+            )
+        self.provider.report_created(self.environ, created)
+        return True
+
+    def handle_move(self, dest_path: str) -> bool:
+        target = self._target(dest_path)
+        with dav_errors():
+            created = self.store.move(
+                self.owner, self.user_path, target,
+                overwrite=self.environ.get("HTTP_OVERWRITE", "T") == "T",
+            )
+        self.remove_all_locks(recursive=True)  # type: ignore[attr-defined]
+        self.provider.report_created(self.environ, created)
+        return True
+
+    def set_last_modified(self, dest_path: str, time_stamp: float, *, dry_run: bool) -> bool:
+        if not dry_run:
+            with dav_errors():
+                self.store.set_modified(self.owner, self.user_path, float(time_stamp))
+        return True
+
+
+class FileResource(_StoreResourceMixin, DAVNonCollection):
+    """A file; ``info`` is None while a PUT to a new path has not committed yet."""
+
+    def __init__(
+        self, provider: DavfilesProvider, path: str, environ: dict[str, Any],
+        owner: Owner, user_path: UserPath, info: FileInfo | None,
+    ) -> None:
+        DAVNonCollection.__init__(self, path, environ)
+        self.provider = provider
+        self._init_store(owner, user_path, info)
+        self._upload: Upload | None = None
+
+    def get_content_length(self) -> int:
+        return self.info.size if self.info else 0
+
+    def get_content_type(self) -> str:
+        return self.info.content_type if self.info else "application/octet-stream"
+
+    def support_ranges(self) -> bool:
+        return True
+
+    def get_content(self) -> BinaryIO:
+        assert self.info is not None
+        with dav_errors():
+            return self.store.open_read(self.owner, self.info)  # type: ignore[no-any-return]
+
+    def begin_write(self, *, content_type: str | None = None) -> _UploadStream:
+        options = UploadOptions(
+            content_type=content_type,
+            expected_size=_announced_length(self.environ),
+        )
+        with dav_errors():
+            self._upload = self.store.upload(self.owner, self.user_path, options)
+        return _UploadStream(self._upload, self)
+
+    def end_write(self, *, with_errors: bool) -> None:
+        if with_errors and self._upload is not None:
+            self._upload.abort()
+        self._upload = None
+
+
+class FolderResource(_StoreResourceMixin, DAVCollection):
+    def __init__(
+        self, provider: DavfilesProvider, path: str, environ: dict[str, Any],
+        owner: Owner, user_path: UserPath, info: FileInfo | None,
+    ) -> None:
+        DAVCollection.__init__(self, path, environ)
+        self.provider = provider
+        self._init_store(owner, user_path, info)
+
+    def get_member_names(self) -> list[str]:
+        with dav_errors():
+            return [info.name for info in self.store.list_dir(self.owner, self.user_path)]
+
+    def get_member_list(self) -> list[Any]:
+        # One query for the whole listing instead of one per member.
+        with dav_errors():
+            infos = self.store.list_dir(self.owner, self.user_path)
+        return [
+            self.provider.resource_for(
+                util.join_uri(self.path, info.name), self.environ, self.owner, info
+            )
+            for info in infos
+        ]
+
+    def get_used_bytes(self) -> int:
+        return self.provider.usage(self.environ, self.owner).used_bytes  # type: ignore[no-any-return]
+
+    def get_available_bytes(self) -> int | None:
+        figures = self.provider.usage(self.environ, self.owner)
+        available = figures.available_bytes
+        # RFC 4331: with no limit, report what the disk can still take.
+        return available if available is not None else self.provider.disk_free_bytes()
+
+    def create_empty_resource(self, name: str) -> FileResource:
+        path = util.join_uri(self.path, name)
+        with dav_errors():
+            user_path = self.user_path.child(name)
+            if self.environ["REQUEST_METHOD"] == "PUT":
+                # Nothing is created before the body has arrived completely.
+                return FileResource(self.provider, path, self.environ, self.owner, user_path, None)
+            info = self.store.create_empty(self.owner, user_path)
+        return FileResource(self.provider, path, self.environ, self.owner, user_path, info)
+
+    def create_collection(self, name: str) -> None:
+        with dav_errors():
+            self.store.mkdir(self.owner, self.user_path.child(name))
+
+    def support_recursive_delete(self) -> bool:
+        return True
+
+
+class _UploadStream:
+    """The file object WsgiDAV writes a PUT body into; errors leave it as DAVErrors."""
+
+    def __init__(self, upload: Upload, resource: FileResource) -> None:
+        self._upload = upload
+        self._resource = resource
+
+    def write(self, data: bytes) -> None:
+        with dav_errors():
+            self._upload.write(data)
+
+    def close(self) -> None:
+        with dav_errors():
+            self._resource.info = self._upload.commit()
+
+
+def _announced_length(environ: dict[str, Any]) -> int | None:
+    if "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
+        return None
+    length = environ.get("CONTENT_LENGTH")
+    return int(length) if length and length.isdigit() else None

@@ -1,0 +1,20 @@
+"""The store facade: front doors import from here only."""
+
+from davfiles.store.models import FileInfo, Owner, QuotaFigures
+from davfiles.store.paths import ROOT, UserPath, check_name, check_username, parse_user_path
+from davfiles.store.store import Store
+from davfiles.store.uploads import Upload, UploadOptions
+
+__all__ = [
+    "ROOT",
+    "FileInfo",
+    "Owner",
+    "QuotaFigures",
+    "Store",
+    "Upload",
+    "UploadOptions",
+    "UserPath",
+    "check_name",
+    "check_username",
+    "parse_user_path",
+]

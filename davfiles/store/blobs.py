@@ -1,0 +1,144 @@
+"""Bytes on disk: staging files in the data dir's own tmp folder, installed by atomic rename.
+
+Readers of a path see the old or the new complete file, never a partial one, and a failed
+upload leaves nothing behind: the staging file is removed in every failure path.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import BinaryIO
+
+from davfiles.errors import StorageFull
+
+STAGING_PREFIX = "staging-"
+
+
+def _translate_os_error(exc: OSError) -> Exception:
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return StorageFull("no space left on the server's disk")
+    return exc
+
+
+class StagedBlob:
+    """A staging file that counts and hashes (MD5, SHA-1) the bytes while they stream in."""
+
+    def __init__(self, staging_dir: Path) -> None:
+        fd, name = tempfile.mkstemp(dir=staging_dir, prefix=STAGING_PREFIX)
+        self.path = Path(name)
+        self._file: BinaryIO | None = os.fdopen(fd, "wb")
+        self._md5 = hashlib.md5(usedforsecurity=False)
+        self._sha1 = hashlib.sha1(usedforsecurity=False)
+        self.size = 0
+
+    def write(self, data: bytes) -> None:
+        assert self._file is not None, "write after finish"
+        try:
+            self._file.write(data)
+        except OSError as exc:
+            raise _translate_os_error(exc) from exc
+        self._md5.update(data)
+        self._sha1.update(data)
+        self.size += len(data)
+
+    @property
+    def md5(self) -> str:
+        return self._md5.hexdigest()
+
+    @property
+    def sha1(self) -> str:
+        return self._sha1.hexdigest()
+
+    def finish(self) -> None:
+        """Flush the bytes to stable storage; after this only ``install`` or ``discard``."""
+        if self._file is None:
+            return
+        try:
+            self._file.flush()
+            os.fsync(self._file.fileno())
+        except OSError as exc:
+            raise _translate_os_error(exc) from exc
+        finally:
+            self._file.close()
+            self._file = None
+
+    def install(self, target: Path, mtime: float) -> None:
+        """Atomically replace ``target`` with the staged bytes."""
+        self.finish()
+        os.utime(self.path, (mtime, mtime))
+        os.replace(self.path, target)
+        _sync_dir(target.parent)
+
+    def discard(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+        self.path.unlink(missing_ok=True)
+
+
+def copy_file(source: Path, destination: Path) -> None:
+    try:
+        shutil.copyfile(source, destination)
+    except OSError as exc:
+        raise _translate_os_error(exc) from exc
+
+
+def stage_copy(source: Path, staging_dir: Path) -> Path:
+    """Copy ``source`` into a new staging file and return its path."""
+    fd, name = tempfile.mkstemp(dir=staging_dir, prefix=STAGING_PREFIX)
+    os.close(fd)
+    try:
+        copy_file(source, Path(name))
+    except BaseException:
+        Path(name).unlink(missing_ok=True)
+        raise
+    return Path(name)
+
+
+def new_staging_dir(staging_dir: Path) -> Path:
+    return Path(tempfile.mkdtemp(dir=staging_dir, prefix=STAGING_PREFIX))
+
+
+def make_dir(path: Path) -> None:
+    try:
+        path.mkdir()
+    except FileExistsError:
+        if not path.is_dir() or path.is_symlink():
+            raise
+    except OSError as exc:
+        raise _translate_os_error(exc) from exc
+
+
+def remove_tree(path: Path, staging_dir: Path) -> None:
+    """Remove a file or folder; a folder is first renamed aside so it vanishes at once."""
+    if path.is_dir() and not path.is_symlink():
+        aside = Path(tempfile.mkdtemp(dir=staging_dir, prefix="trash-"))
+        os.replace(path, aside / "x")
+        shutil.rmtree(aside, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def sweep_staging(staging_dir: Path) -> int:
+    """Remove staging and trash leftovers of a previous run; return how many were removed."""
+    removed = 0
+    for entry in staging_dir.iterdir():
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+        removed += 1
+    return removed
+
+
+def _sync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

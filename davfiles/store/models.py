@@ -1,0 +1,56 @@
+"""Plain values the store hands to its callers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from davfiles.store.paths import UserPath
+
+
+@dataclass(frozen=True)
+class Owner:
+    """The user a store call acts for, as established by authentication."""
+
+    id: int
+    name: str
+
+
+@dataclass(frozen=True)
+class FileInfo:
+    id: int
+    owner_id: int
+    path: UserPath
+    is_dir: bool
+    size: int
+    content_type: str
+    md5: str | None
+    sha1: str | None
+    created_at: float
+    modified_at: float
+    description: str | None
+    public: bool
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def etag(self) -> str:
+        """Strong validator: the MD5 for files, id and mtime for folders."""
+        if not self.is_dir and self.md5:
+            return self.md5
+        return f"{self.id:x}-{int(self.modified_at * 1000):x}"
+
+
+@dataclass(frozen=True)
+class QuotaFigures:
+    used_bytes: int
+    used_files: int
+    max_bytes: int | None
+    max_files: int | None
+
+    @property
+    def available_bytes(self) -> int | None:
+        if self.max_bytes is None:
+            return None
+        return max(0, self.max_bytes - self.used_bytes)

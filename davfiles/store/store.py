@@ -1,0 +1,295 @@
+"""The store: every operation on users' files, with quota, naming and ownership applied inside.
+
+Front doors (WebDAV provider, REST dialects) call only these methods, so each rule lives here
+once. Each write is one database transaction around the disk change it describes.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+import os
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import BinaryIO
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from davfiles.db.engine import Database
+from davfiles.db.models import DeadProperty, Node
+from davfiles.errors import AlreadyExists, Conflict, NotFound, PermissionDenied
+from davfiles.store import blobs, nodes, quota
+from davfiles.store.models import FileInfo, Owner, QuotaFigures
+from davfiles.store.paths import ROOT, UserPath, check_username, disk_path
+from davfiles.store.uploads import Upload, UploadOptions
+
+DEFAULT_CONTENT_TYPE = "application/octet-stream"
+# Types clients send when they know nothing better (curl -d, rclone chunks): guess instead.
+_GENERIC_TYPES = ("", DEFAULT_CONTENT_TYPE, "application/x-www-form-urlencoded")
+
+
+class Store:
+    def __init__(self, db: Database, data_dir: Path) -> None:
+        self.db = db
+        self.users_dir = data_dir / "users"
+        self.staging_dir = data_dir / "tmp"
+        self.users_dir.mkdir(parents=True, exist_ok=True)
+        self.staging_dir.mkdir(parents=True, exist_ok=True)
+
+    # --- homes -------------------------------------------------------------------------
+
+    def home(self, owner: Owner) -> Path:
+        check_username(owner.name)
+        return self.users_dir / owner.name
+
+    def create_home(self, owner: Owner) -> None:
+        """Create the home folder and its root record (idempotent)."""
+        blobs.make_dir(self.home(owner))
+        with self.db.write() as session:
+            if nodes.get(session, owner.id, ROOT) is None:
+                now = time.time()
+                session.add(
+                    Node(owner_id=owner.id, parent="", name="", is_dir=True, size=0,
+                         created_at=now, modified_at=now)
+                )
+
+    def remove_home(self, owner: Owner) -> None:
+        home = self.home(owner)
+        if home.exists():
+            blobs.remove_tree(home, self.staging_dir)
+
+    def sweep_staging(self) -> int:
+        return blobs.sweep_staging(self.staging_dir)
+
+    # --- reads -------------------------------------------------------------------------
+
+    def stat(self, owner: Owner, path: UserPath) -> FileInfo | None:
+        with self.db.read() as session:
+            node = nodes.get(session, owner.id, path)
+            return nodes.to_info(node) if node else None
+
+    def stat_id(self, owner: Owner, file_id: int) -> FileInfo | None:
+        with self.db.read() as session:
+            node = nodes.by_id(session, owner.id, file_id)
+            return nodes.to_info(node) if node else None
+
+    def list_dir(self, owner: Owner, path: UserPath) -> list[FileInfo]:
+        with self.db.read() as session:
+            return [nodes.to_info(node) for node in nodes.children(session, owner.id, path)]
+
+    def list_tree(self, owner: Owner, path: UserPath) -> list[FileInfo]:
+        """Everything below ``path``, parents before children."""
+        with self.db.read() as session:
+            return [nodes.to_info(node) for node in nodes.descendants(session, owner.id, path)]
+
+    def open_read(self, owner: Owner, info: FileInfo) -> BinaryIO:
+        if info.is_dir:
+            raise Conflict("a folder has no content")
+        try:
+            return disk_path(self.home(owner), info.path).open("rb")
+        except FileNotFoundError:
+            raise NotFound("the file is gone") from None
+
+    def usage(self, owner: Owner) -> QuotaFigures:
+        with self.db.read() as session:
+            return quota.figures(session, owner.id)
+
+    # --- writes ------------------------------------------------------------------------
+
+    def upload(self, owner: Owner, path: UserPath, options: UploadOptions | None = None) -> Upload:
+        """Start an upload; raises Conflict, AlreadyExists or QuotaExceeded before any byte."""
+        if path.is_root:
+            raise Conflict("the home folder is not a file")
+        upload = Upload(self, owner, path, options or UploadOptions())
+        upload.start()
+        return upload
+
+    def write_bytes(
+        self, owner: Owner, path: UserPath, data: bytes, options: UploadOptions | None = None
+    ) -> FileInfo:
+        """Store a small body in one call (placeholders, tests, tiny REST bodies)."""
+        with self.upload(owner, path, options or UploadOptions(expected_size=len(data))) as up:
+            up.write(data)
+        assert up.result is not None
+        return up.result
+
+    def content_type_for(self, name: str, declared: str | None) -> str:
+        if declared and declared.split(";")[0].strip().lower() not in _GENERIC_TYPES:
+            return declared[:255]
+        guessed, _encoding = mimetypes.guess_type(name, strict=False)
+        return guessed or declared or DEFAULT_CONTENT_TYPE
+
+    def mkdir(self, owner: Owner, path: UserPath) -> FileInfo:
+        if path.is_root:
+            raise AlreadyExists("the home folder exists")
+        with self.db.write() as session:
+            parent = nodes.get(session, owner.id, path.parent, for_update=True)
+            if parent is None or not parent.is_dir:
+                raise Conflict("the parent folder does not exist")
+            if nodes.get(session, owner.id, path) is not None:
+                raise AlreadyExists("something exists at this path")
+            now = time.time()
+            node = Node(owner_id=owner.id, parent=path.parent.text, name=path.name, is_dir=True,
+                        size=0, content_type="httpd/unix-directory", created_at=now,
+                        modified_at=now)
+            session.add(node)
+            session.flush()
+            blobs.make_dir(disk_path(self.home(owner), path))
+            return nodes.to_info(node)
+
+    def delete(self, owner: Owner, path: UserPath) -> FileInfo:
+        """Delete a file or a whole folder; its space and file count are freed at once."""
+        if path.is_root:
+            raise PermissionDenied("the home folder cannot be deleted")
+        with self.db.write() as session:
+            node = self._existing(session, owner, path)
+            info = nodes.to_info(node)
+            self._remove(session, owner, node)
+            return info
+
+    def _existing(self, session: Session, owner: Owner, path: UserPath) -> Node:
+        node = nodes.get(session, owner.id, path, for_update=True)
+        if node is None:
+            raise NotFound(f"{path} does not exist")
+        return node
+
+    def _remove(self, session: Session, owner: Owner, node: Node) -> None:
+        size, count = nodes.tree_usage(session, owner.id, node)
+        target = disk_path(self.home(owner), nodes.to_info(node).path)
+        nodes.delete_tree(session, owner.id, node)
+        quota.adjust(session, owner.id, -size, -count)
+        blobs.remove_tree(target, self.staging_dir)
+
+    def _prepare_destination(
+        self, session: Session, owner: Owner, source: UserPath, target: UserPath, overwrite: bool
+    ) -> bool:
+        """Check the target of a copy or move, clearing it if allowed; True if it was free."""
+        if target.is_root or target.is_within(source) or source.is_within(target):
+            raise Conflict("source and destination overlap")
+        parent = nodes.get(session, owner.id, target.parent, for_update=True)
+        if parent is None or not parent.is_dir:
+            raise Conflict("the destination folder does not exist")
+        existing = nodes.get(session, owner.id, target, for_update=True)
+        if existing is None:
+            return True
+        if not overwrite:
+            raise AlreadyExists(f"{target} exists")
+        self._remove(session, owner, existing)
+        return False
+
+    def move(self, owner: Owner, source: UserPath, target: UserPath, *, overwrite: bool) -> bool:
+        """Rename ``source`` to ``target``; the id and properties go along. True if created."""
+        if source.is_root:
+            raise PermissionDenied("the home folder cannot be moved")
+        with self.db.write() as session:
+            node = self._existing(session, owner, source)
+            created = self._prepare_destination(session, owner, source, target, overwrite)
+            nodes.rename_tree(session, owner.id, node, target)
+            home = self.home(owner)
+            os.rename(disk_path(home, source), disk_path(home, target))
+            return created
+
+    def copy(
+        self, owner: Owner, source: UserPath, target: UserPath, *, overwrite: bool,
+        recursive: bool = True,
+    ) -> bool:
+        """Copy a file or folder (with dead properties); quota is checked for the whole tree."""
+        with self.db.write() as session:
+            node = self._existing(session, owner, source)
+            created = self._prepare_destination(session, owner, source, target, overwrite)
+            members = nodes.descendants(session, owner.id, source) if node.is_dir and recursive else []
+            files = [n for n in (node, *members) if not n.is_dir]
+            quota.adjust(session, owner.id, sum(n.size for n in files), len(files))
+            self._copy_rows(session, owner, source, target, [node, *members])
+            self._copy_disk(owner, source, target, [node, *members])
+            return created
+
+    def _copy_rows(
+        self, session: Session, owner: Owner, source: UserPath, target: UserPath,
+        originals: Sequence[Node],
+    ) -> None:
+        now = time.time()
+        depth = len(source.parts)
+        for original in originals:
+            path = UserPath(target.parts + nodes.to_info(original).path.parts[depth:])
+            copy = Node(
+                owner_id=owner.id, parent=path.parent.text, name=path.name,
+                is_dir=original.is_dir, size=original.size, content_type=original.content_type,
+                md5=original.md5, sha1=original.sha1, created_at=now,
+                modified_at=original.modified_at, description=original.description, public=False,
+            )
+            session.add(copy)
+            session.flush()
+            for prop in session.scalars(
+                select(DeadProperty).where(DeadProperty.node_id == original.id)
+            ).all():
+                session.add(DeadProperty(node_id=copy.id, name=prop.name, value=prop.value))
+
+    def _copy_disk(
+        self, owner: Owner, source: UserPath, target: UserPath, originals: Sequence[Node]
+    ) -> None:
+        """Build the copy beside the staging files, then rename it into place in one step."""
+        home = self.home(owner)
+        depth = len(source.parts)
+        staged_root: Path | None = None
+        try:
+            for original in originals:
+                relative = nodes.to_info(original).path.parts[depth:]
+                if staged_root is None:
+                    if original.is_dir:
+                        staged_root = blobs.new_staging_dir(self.staging_dir)
+                    else:
+                        staged_root = blobs.stage_copy(disk_path(home, source), self.staging_dir)
+                        os.utime(staged_root, (original.modified_at, original.modified_at))
+                    continue
+                destination = staged_root.joinpath(*relative)
+                if original.is_dir:
+                    blobs.make_dir(destination)
+                else:
+                    blobs.copy_file(disk_path(home, source).joinpath(*relative), destination)
+                    os.utime(destination, (original.modified_at, original.modified_at))
+            assert staged_root is not None
+            os.replace(staged_root, disk_path(home, target))
+        except BaseException:
+            if staged_root is not None and staged_root.exists():
+                blobs.remove_tree(staged_root, self.staging_dir)
+            raise
+
+    def create_empty(self, owner: Owner, path: UserPath, content_type: str | None = None) -> FileInfo:
+        """Create a 0-byte file (a locked placeholder) unless something exists there."""
+        return self.write_bytes(
+            owner, path, b"", UploadOptions(expected_size=0, create_only=True, content_type=content_type)
+        )
+
+    def set_modified(self, owner: Owner, path: UserPath, timestamp: float) -> None:
+        with self.db.write() as session:
+            node = self._existing(session, owner, path)
+            node.modified_at = timestamp
+            target = disk_path(self.home(owner), path)
+            os.utime(target, (timestamp, timestamp))
+
+    # --- dead properties ---------------------------------------------------------------
+
+    def dead_properties(self, owner: Owner, path: UserPath) -> dict[str, bytes]:
+        with self.db.read() as session:
+            node = nodes.get(session, owner.id, path)
+            if node is None:
+                return {}
+            rows = session.execute(
+                select(DeadProperty.name, DeadProperty.value).where(DeadProperty.node_id == node.id)
+            ).all()
+            return {name: value for name, value in rows}
+
+    def set_dead_property(self, owner: Owner, path: UserPath, name: str, value: bytes | None) -> None:
+        """Store a dead property, or remove it when ``value`` is None (absent is fine)."""
+        with self.db.write() as session:
+            node = self._existing(session, owner, path)
+            prop = session.get(DeadProperty, (node.id, name))
+            if value is None:
+                if prop is not None:
+                    session.delete(prop)
+            elif prop is None:
+                session.add(DeadProperty(node_id=node.id, name=name, value=value))
+            else:
+                prop.value = value

@@ -1,0 +1,181 @@
+"""One file upload: reserve quota, stream into a staging file, then commit atomically.
+
+Quota is reserved before bytes are accepted (all of it up front when the size is announced,
+in steps while a body of unknown length streams in), so usage never exceeds a limit even
+while uploads are in flight. ``commit`` settles the reservation against what really arrived;
+``abort`` gives it back and removes the staging file.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+from sqlalchemy.orm import Session
+
+from davfiles.db.models import Node
+from davfiles.errors import (
+    AlreadyExists,
+    ChecksumMismatch,
+    Conflict,
+    IncompleteUpload,
+    QuotaExceeded,
+)
+from davfiles.store import nodes, quota
+from davfiles.store.blobs import StagedBlob
+from davfiles.store.models import FileInfo, Owner
+from davfiles.store.paths import UserPath, disk_path
+
+if TYPE_CHECKING:
+    from davfiles.store.store import Store
+
+# Reserve at least this much at a time for bodies of unknown length (fewer UPDATEs).
+RESERVATION_STEP = 16 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class UploadOptions:
+    content_type: str | None = None
+    expected_size: int | None = None
+    mtime: float | None = None
+    create_only: bool = False
+    description: str | None = None
+    # Algorithm name ("md5" or "sha1") and lower-case hex digest the client announced.
+    checksum: tuple[str, str] | None = None
+
+
+class Upload:
+    """Write bytes with ``write``; the upload is committed by ``commit`` or a clean ``with``."""
+
+    def __init__(self, store: Store, owner: Owner, path: UserPath, options: UploadOptions) -> None:
+        self._store = store
+        self._owner = owner
+        self._path = path
+        self._options = options
+        self._reserved_bytes = 0
+        self._reserved_files = 0
+        self._credit = 0
+        self._blob: StagedBlob | None = None
+        self.result: FileInfo | None = None
+
+    def start(self) -> None:
+        """Check the target and reserve what is known up front (QuotaExceeded before any byte)."""
+        with self._store.db.write() as session:
+            existing = self._check_target(session, lock=False)
+            self._credit = existing.size if existing else 0
+            files = 0 if existing else 1
+            size = self._options.expected_size
+            wanted = max(0, size - self._credit) if size is not None else 0
+            quota.adjust(session, self._owner.id, wanted, files)
+            self._reserved_bytes, self._reserved_files = wanted, files
+        self._blob = StagedBlob(self._store.staging_dir)
+
+    def _check_target(self, session: Session, *, lock: bool) -> Node | None:
+        # Locking the parent row serialises commits into one folder on PostgreSQL.
+        parent = nodes.get(session, self._owner.id, self._path.parent, for_update=lock)
+        if parent is None or not parent.is_dir:
+            raise Conflict("the parent folder does not exist")
+        existing = nodes.get(session, self._owner.id, self._path)
+        if existing is not None and existing.is_dir:
+            raise Conflict("a folder exists at this path")
+        if existing is not None and self._options.create_only:
+            raise AlreadyExists("a file with this name already exists")
+        return existing
+
+    def write(self, data: bytes) -> None:
+        assert self._blob is not None, "write() outside of an open upload"
+        allowed = self._reserved_bytes + self._credit
+        needed = self._blob.size + len(data) - allowed
+        if needed > 0:
+            self._reserve_more(needed)
+        self._blob.write(data)
+
+    def _reserve_more(self, needed: int) -> None:
+        with self._store.db.write() as session:
+            try:
+                quota.adjust(session, self._owner.id, max(needed, RESERVATION_STEP), 0)
+                self._reserved_bytes += max(needed, RESERVATION_STEP)
+                return
+            except QuotaExceeded:
+                if needed >= RESERVATION_STEP:
+                    raise
+        with self._store.db.write() as session:
+            quota.adjust(session, self._owner.id, needed, 0)
+            self._reserved_bytes += needed
+
+    def commit(self) -> FileInfo:
+        """Install the file and settle quota; on any error nothing changes and nothing stays."""
+        blob = self._blob
+        assert blob is not None, "commit() outside of an open upload"
+        blob.finish()
+        expected = self._options.expected_size
+        if expected is not None and blob.size != expected:
+            raise IncompleteUpload(f"received {blob.size} of {expected} announced bytes")
+        self._verify_checksum(blob)
+        options = self._options
+        now = time.time()
+        mtime = options.mtime if options.mtime is not None else now
+        with self._store.db.write() as session:
+            existing = self._check_target(session, lock=True)
+            bytes_delta = blob.size - (existing.size if existing else 0) - self._reserved_bytes
+            files_delta = (0 if existing else 1) - self._reserved_files
+            quota.adjust(session, self._owner.id, bytes_delta, files_delta)
+            node = existing or Node(
+                owner_id=self._owner.id,
+                parent=self._path.parent.text,
+                name=self._path.name,
+                is_dir=False,
+                created_at=now,
+            )
+            node.size = blob.size
+            node.md5 = blob.md5
+            node.sha1 = blob.sha1
+            node.modified_at = mtime
+            node.content_type = self._store.content_type_for(self._path.name, options.content_type)
+            if options.description is not None:
+                node.description = options.description
+            session.add(node)
+            session.flush()
+            blob.install(disk_path(self._store.home(self._owner), self._path), mtime)
+            self._reserved_bytes = self._reserved_files = 0
+            self.result = nodes.to_info(node)
+        self._blob = None
+        return self.result
+
+    def _verify_checksum(self, blob: StagedBlob) -> None:
+        if self._options.checksum is None:
+            return
+        algorithm, expected = self._options.checksum
+        actual = blob.md5 if algorithm == "md5" else blob.sha1
+        if actual != expected:
+            raise ChecksumMismatch(f"{algorithm.upper()} of the received content is {actual}")
+
+    def abort(self) -> None:
+        """Discard the staging file and give the reservation back."""
+        if self._blob is not None:
+            self._blob.discard()
+            self._blob = None
+        if self._reserved_bytes or self._reserved_files:
+            with self._store.db.write() as session:
+                quota.adjust(session, self._owner.id, -self._reserved_bytes, -self._reserved_files)
+            self._reserved_bytes = self._reserved_files = 0
+
+    def __enter__(self) -> Upload:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if exc_type is None:
+            try:
+                self.commit()
+            except BaseException:
+                self.abort()
+                raise
+        else:
+            self.abort()
