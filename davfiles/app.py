@@ -6,9 +6,9 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from wsgidav.dir_browser import WsgiDavDirBrowser
 from wsgidav.error_printer import ErrorPrinter
 from wsgidav.http_authenticator import HTTPAuthenticator
-from wsgidav.mw.cors import Cors
 from wsgidav.request_resolver import RequestResolver
 from wsgidav.wsgidav_app import WsgiDAVApp
 
@@ -58,7 +58,7 @@ def wsgidav_config(services: Services) -> dict[str, Any]:
     config: dict[str, Any] = {
         "verbose": 2,
         "logging": {"enable": False},
-        "dir_browser": {"enable": False},
+        "dir_browser": {"enable": True, "response_trailer": "davfiles", "show_user": True},
         **settings.wsgidav,
     }
     config.update(
@@ -77,7 +77,12 @@ def wsgidav_config(services: Services) -> dict[str, Any]:
             },
             "lock_storage": SqlLockStorage(services.db, settings.lock_timeout_max),
             "property_manager": DeadPropertyManager(services.store),
-            "middleware_stack": [Cors, ErrorPrinter, HTTPAuthenticator, RequestResolver],
+            "middleware_stack": [
+                ErrorPrinter,
+                HTTPAuthenticator,
+                WsgiDavDirBrowser,
+                RequestResolver,
+            ],
             "block_size": settings.block_size,
             AUTHENTICATOR_KEY: services.authenticator,
         }

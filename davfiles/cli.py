@@ -30,7 +30,9 @@ DEFAULT_CONFIG_FILE = "wsgidav.yaml"
 
 def _common_options() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--config", metavar="FILE", help="configuration file (default: ./wsgidav.yaml if present)")
+    common.add_argument(
+        "--config", metavar="FILE", help="configuration file (default: ./wsgidav.yaml if present)"
+    )
     common.add_argument("--data-dir", metavar="DIR", help="data folder (env DAVFILES_DATA_DIR)")
     return common
 
@@ -102,13 +104,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     services = _services(args, host=args.host, port=args.port)
     settings = services.settings
-    server = make_server(create_app(services), settings.host, settings.port, threads=settings.threads)
+    server = make_server(
+        create_app(services), settings.host, settings.port, threads=settings.threads
+    )
     server.prepare()
     if services.accounts.count_users() == 0:
         password = new_password()
         services.accounts.add_user(
-            "admin", password,
-            max_bytes=settings.default_max_bytes, max_files=settings.default_max_files,
+            "admin",
+            password,
+            max_bytes=settings.default_max_bytes,
+            max_files=settings.default_max_files,
         )
         print(f"created user admin with password {password} (shown only this once)", flush=True)
     host, port = server.bind_addr[:2]
@@ -202,7 +208,9 @@ def cmd_token_revoke(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     args = build_parser().parse_args(argv)
     handler: Callable[[argparse.Namespace], int] = args.handler
     try:

@@ -98,19 +98,56 @@ class Option:
 
 
 OPTIONS: tuple[Option, ...] = (
-    Option("data_dir", _parse_str, "./data", "Folder holding users' homes, staging files and the SQLite database."),
-    Option("database_url", _parse_optional_str, None, "SQLAlchemy URL of the metadata database; default: SQLite in data_dir."),
+    Option(
+        "data_dir",
+        _parse_str,
+        "./data",
+        "Folder holding users' homes, staging files and the SQLite database.",
+    ),
+    Option(
+        "database_url",
+        _parse_optional_str,
+        None,
+        "SQLAlchemy URL of the metadata database; default: SQLite in data_dir.",
+    ),
     Option("host", _parse_str, "127.0.0.1", "Address to listen on."),
     Option("port", _parse_int, 8080, "TCP port to listen on."),
     Option("threads", _parse_int, 32, "Request threads of the server."),
-    Option("realm", _parse_str, "davfiles", "HTTP authentication realm (part of Digest hashes: changing it needs new passwords)."),
-    Option("accept_digest", _parse_bool, True, "Offer HTTP Digest auth (Windows refuses Basic over plain HTTP)."),
-    Option("default_max_bytes", parse_size, None, "Byte quota given to new users: a size like 5G, or unlimited."),
-    Option("default_max_files", parse_count, None, "File-count quota given to new users, or unlimited."),
+    Option(
+        "realm",
+        _parse_str,
+        "davfiles",
+        "HTTP authentication realm (part of Digest hashes: changing it needs new passwords).",
+    ),
+    Option(
+        "accept_digest",
+        _parse_bool,
+        True,
+        "Offer HTTP Digest auth (Windows refuses Basic over plain HTTP).",
+    ),
+    Option(
+        "default_max_bytes",
+        parse_size,
+        None,
+        "Byte quota given to new users: a size like 5G, or unlimited.",
+    ),
+    Option(
+        "default_max_files", parse_count, None, "File-count quota given to new users, or unlimited."
+    ),
     Option("propfind_depth_infinity", _parse_bool, False, "Allow PROPFIND with Depth: infinity."),
-    Option("lock_timeout_max", _parse_int, 86400, "Longest lock lifetime in seconds; longer or infinite requests are capped."),
+    Option(
+        "lock_timeout_max",
+        _parse_int,
+        86400,
+        "Longest lock lifetime in seconds; longer or infinite requests are capped.",
+    ),
     Option("block_size", parse_size, 1024 * 1024, "Read/write block size for file bodies."),
-    Option("auth_cache_size", _parse_int, 1024, "Successful credential checks remembered (0 disables the cache)."),
+    Option(
+        "auth_cache_size",
+        _parse_int,
+        1024,
+        "Successful credential checks remembered (0 disables the cache).",
+    ),
 )
 
 
@@ -212,4 +249,3 @@ def _read_config_file(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
         if key in document:
             raise ConfigError(f"{key} is set by davfiles itself; remove it from {path}")
     return section, document
-

@@ -72,7 +72,9 @@ class QuotaExceeded(DavfilesError):
     """``kind`` is "bytes" or "files"; the figures are what the refusal was based on."""
 
     def __init__(self, kind: str, used: int, limit: int, requested: int) -> None:
-        super().__init__(f"{kind} quota exceeded: used {used}, limit {limit}, requested {requested}")
+        super().__init__(
+            f"{kind} quota exceeded: used {used}, limit {limit}, requested {requested}"
+        )
         self.kind = kind
         self.used = used
         self.limit = limit

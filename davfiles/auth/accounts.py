@@ -79,8 +79,9 @@ class Accounts:
     def list_users(self) -> list[UserSummary]:
         with self._db.read() as session:
             rows = session.execute(
-                select(User.name, User.used_bytes, User.used_files, User.max_bytes, User.max_files)
-                .order_by(User.name)
+                select(
+                    User.name, User.used_bytes, User.used_files, User.max_bytes, User.max_files
+                ).order_by(User.name)
             ).all()
         return [UserSummary(*row) for row in rows]
 

@@ -38,8 +38,9 @@ class Authenticator:
 
     def verify(self, name: str, secret: str) -> Owner:
         """Check a user name with a password or API token; AuthFailed if wrong or unknown."""
-        key = hmac.new(self._cache_key, f"{name}\0{secret}".encode("utf-8", "surrogatepass"),
-                       hashlib.sha256).digest()
+        key = hmac.new(
+            self._cache_key, f"{name}\0{secret}".encode("utf-8", "surrogatepass"), hashlib.sha256
+        ).digest()
         with self._db.read() as session:
             row = session.execute(
                 select(User.id, User.name, User.password_hash, User.auth_version).where(
@@ -64,7 +65,9 @@ class Authenticator:
         """Check an API token on its own (dialects whose header carries no user name)."""
         with self._db.read() as session:
             user_id = self._token_owner(session, secret)
-            row = session.execute(select(User.id, User.name).where(User.id == user_id)).one_or_none()
+            row = session.execute(
+                select(User.id, User.name).where(User.id == user_id)
+            ).one_or_none()
         if row is None:
             raise AuthFailed("invalid token")
         return Owner(row.id, row.name)

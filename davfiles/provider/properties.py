@@ -41,7 +41,11 @@ class DeadPropertyManager:
         return self._store.dead_properties(owner, path).get(name)
 
     def write_property(
-        self, norm_url: str, name: str, property_value: bytes, dry_run: bool = False,
+        self,
+        norm_url: str,
+        name: str,
+        property_value: bytes,
+        dry_run: bool = False,
         environ: dict[str, Any] | None = None,
     ) -> None:
         if dry_run:
@@ -51,7 +55,10 @@ class DeadPropertyManager:
             self._store.set_dead_property(owner, path, name, property_value)
 
     def remove_property(
-        self, norm_url: str, name: str, dry_run: bool = False,
+        self,
+        norm_url: str,
+        name: str,
+        dry_run: bool = False,
         environ: dict[str, Any] | None = None,
     ) -> None:
         if dry_run:
@@ -69,8 +76,10 @@ class DeadPropertyManager:
         """The store's copy brings the properties along; nothing to do here."""
 
     def move_properties(
-        self, src_url: str, dest_url: str, with_children: bool,
+        self,
+        src_url: str,
+        dest_url: str,
+        with_children: bool,
         environ: dict[str, Any] | None = None,
     ) -> None:
         """The store's move keeps the record and so its properties; nothing to do here."""
-

@@ -10,8 +10,8 @@ from urllib.parse import unquote
 from wsgidav.dav_error import (
     HTTP_FORBIDDEN,
     HTTP_UNAUTHORIZED,
-    PRECONDITION_CODE_PropfindFiniteDepth,
     DAVError,
+    PRECONDITION_CODE_PropfindFiniteDepth,
 )
 from wsgidav.dav_provider import DAVProvider
 
@@ -73,7 +73,9 @@ class DavfilesProvider(DAVProvider):
         environ[_CREATED_KEY] = created
 
     def custom_request_handler(
-        self, environ: dict[str, Any], start_response: Callable[..., Any],
+        self,
+        environ: dict[str, Any],
+        start_response: Callable[..., Any],
         default_handler: Callable[..., Iterable[bytes]],
     ) -> Iterable[bytes]:
         method = environ["REQUEST_METHOD"]
@@ -95,4 +97,3 @@ class DavfilesProvider(DAVProvider):
 
             return default_handler(environ, created_aware_start_response)
         return default_handler(environ, start_response)
-

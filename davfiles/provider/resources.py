@@ -76,7 +76,9 @@ class _StoreResourceMixin:
         target = self._target(dest_path)
         with dav_errors():
             created = self.store.copy(
-                self.owner, self.user_path, target,
+                self.owner,
+                self.user_path,
+                target,
                 overwrite=self.environ.get("HTTP_OVERWRITE", "T") == "T",
                 recursive=depth_infinity,
             )
@@ -87,7 +89,9 @@ class _StoreResourceMixin:
         target = self._target(dest_path)
         with dav_errors():
             created = self.store.move(
-                self.owner, self.user_path, target,
+                self.owner,
+                self.user_path,
+                target,
                 overwrite=self.environ.get("HTTP_OVERWRITE", "T") == "T",
             )
         self.remove_all_locks(recursive=True)  # type: ignore[attr-defined]
@@ -105,8 +109,13 @@ class FileResource(_StoreResourceMixin, DAVNonCollection):
     """A file; ``info`` is None while a PUT to a new path has not committed yet."""
 
     def __init__(
-        self, provider: DavfilesProvider, path: str, environ: dict[str, Any],
-        owner: Owner, user_path: UserPath, info: FileInfo | None,
+        self,
+        provider: DavfilesProvider,
+        path: str,
+        environ: dict[str, Any],
+        owner: Owner,
+        user_path: UserPath,
+        info: FileInfo | None,
     ) -> None:
         DAVNonCollection.__init__(self, path, environ)
         self.provider = provider
@@ -144,8 +153,13 @@ class FileResource(_StoreResourceMixin, DAVNonCollection):
 
 class FolderResource(_StoreResourceMixin, DAVCollection):
     def __init__(
-        self, provider: DavfilesProvider, path: str, environ: dict[str, Any],
-        owner: Owner, user_path: UserPath, info: FileInfo | None,
+        self,
+        provider: DavfilesProvider,
+        path: str,
+        environ: dict[str, Any],
+        owner: Owner,
+        user_path: UserPath,
+        info: FileInfo | None,
     ) -> None:
         DAVCollection.__init__(self, path, environ)
         self.provider = provider

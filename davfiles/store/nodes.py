@@ -13,7 +13,9 @@ from davfiles.store.paths import UserPath
 
 
 def to_info(node: Node) -> FileInfo:
-    parts = (*node.parent.split("/"), node.name) if node.parent else ((node.name,) if node.name else ())
+    parts = (
+        (*node.parent.split("/"), node.name) if node.parent else ((node.name,) if node.name else ())
+    )
     return FileInfo(
         id=node.id,
         owner_id=node.owner_id,
@@ -30,7 +32,9 @@ def to_info(node: Node) -> FileInfo:
     )
 
 
-def get(session: Session, owner_id: int, path: UserPath, *, for_update: bool = False) -> Node | None:
+def get(
+    session: Session, owner_id: int, path: UserPath, *, for_update: bool = False
+) -> Node | None:
     statement = select(Node).where(
         Node.owner_id == owner_id, Node.parent == path.parent.text, Node.name == path.name
     )

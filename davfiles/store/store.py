@@ -50,8 +50,15 @@ class Store:
             if nodes.get(session, owner.id, ROOT) is None:
                 now = time.time()
                 session.add(
-                    Node(owner_id=owner.id, parent="", name="", is_dir=True, size=0,
-                         created_at=now, modified_at=now)
+                    Node(
+                        owner_id=owner.id,
+                        parent="",
+                        name="",
+                        is_dir=True,
+                        size=0,
+                        created_at=now,
+                        modified_at=now,
+                    )
                 )
 
     def remove_home(self, owner: Owner) -> None:
@@ -130,9 +137,16 @@ class Store:
             if nodes.get(session, owner.id, path) is not None:
                 raise AlreadyExists("something exists at this path")
             now = time.time()
-            node = Node(owner_id=owner.id, parent=path.parent.text, name=path.name, is_dir=True,
-                        size=0, content_type="httpd/unix-directory", created_at=now,
-                        modified_at=now)
+            node = Node(
+                owner_id=owner.id,
+                parent=path.parent.text,
+                name=path.name,
+                is_dir=True,
+                size=0,
+                content_type="httpd/unix-directory",
+                created_at=now,
+                modified_at=now,
+            )
             session.add(node)
             session.flush()
             blobs.make_dir(disk_path(self.home(owner), path))
@@ -191,14 +205,21 @@ class Store:
             return created
 
     def copy(
-        self, owner: Owner, source: UserPath, target: UserPath, *, overwrite: bool,
+        self,
+        owner: Owner,
+        source: UserPath,
+        target: UserPath,
+        *,
+        overwrite: bool,
         recursive: bool = True,
     ) -> bool:
         """Copy a file or folder (with dead properties); quota is checked for the whole tree."""
         with self.db.write() as session:
             node = self._existing(session, owner, source)
             created = self._prepare_destination(session, owner, source, target, overwrite)
-            members = nodes.descendants(session, owner.id, source) if node.is_dir and recursive else []
+            members = (
+                nodes.descendants(session, owner.id, source) if node.is_dir and recursive else []
+            )
             files = [n for n in (node, *members) if not n.is_dir]
             quota.adjust(session, owner.id, sum(n.size for n in files), len(files))
             self._copy_rows(session, owner, source, target, [node, *members])
@@ -206,7 +227,11 @@ class Store:
             return created
 
     def _copy_rows(
-        self, session: Session, owner: Owner, source: UserPath, target: UserPath,
+        self,
+        session: Session,
+        owner: Owner,
+        source: UserPath,
+        target: UserPath,
         originals: Sequence[Node],
     ) -> None:
         now = time.time()
@@ -214,10 +239,18 @@ class Store:
         for original in originals:
             path = UserPath(target.parts + nodes.to_info(original).path.parts[depth:])
             copy = Node(
-                owner_id=owner.id, parent=path.parent.text, name=path.name,
-                is_dir=original.is_dir, size=original.size, content_type=original.content_type,
-                md5=original.md5, sha1=original.sha1, created_at=now,
-                modified_at=original.modified_at, description=original.description, public=False,
+                owner_id=owner.id,
+                parent=path.parent.text,
+                name=path.name,
+                is_dir=original.is_dir,
+                size=original.size,
+                content_type=original.content_type,
+                md5=original.md5,
+                sha1=original.sha1,
+                created_at=now,
+                modified_at=original.modified_at,
+                description=original.description,
+                public=False,
             )
             session.add(copy)
             session.flush()
@@ -256,10 +289,15 @@ class Store:
                 blobs.remove_tree(staged_root, self.staging_dir)
             raise
 
-    def create_empty(self, owner: Owner, path: UserPath, content_type: str | None = None) -> FileInfo:
+    def create_empty(
+        self, owner: Owner, path: UserPath, content_type: str | None = None
+    ) -> FileInfo:
         """Create a 0-byte file (a locked placeholder) unless something exists there."""
         return self.write_bytes(
-            owner, path, b"", UploadOptions(expected_size=0, create_only=True, content_type=content_type)
+            owner,
+            path,
+            b"",
+            UploadOptions(expected_size=0, create_only=True, content_type=content_type),
         )
 
     def set_modified(self, owner: Owner, path: UserPath, timestamp: float) -> None:
@@ -281,7 +319,9 @@ class Store:
             ).all()
             return {name: value for name, value in rows}
 
-    def set_dead_property(self, owner: Owner, path: UserPath, name: str, value: bytes | None) -> None:
+    def set_dead_property(
+        self, owner: Owner, path: UserPath, name: str, value: bytes | None
+    ) -> None:
         """Store a dead property, or remove it when ``value`` is None (absent is fine)."""
         with self.db.write() as session:
             node = self._existing(session, owner, path)

@@ -1,0 +1,65 @@
+"""Fixtures: settings on a temporary data dir, services, and live servers on free ports."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from davfiles.app import Services, create_services
+from davfiles.config import Settings
+from tests.harness import LiveServer
+
+POSTGRES_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--postgres",
+        action="store_true",
+        help="run the store and server tests on a fresh PostgreSQL database instead of SQLite",
+    )
+
+
+@pytest.fixture
+def database_url(request: pytest.FixtureRequest) -> Iterator[str | None]:
+    """None (SQLite in the data dir) unless --postgres, then a throw-away database."""
+    if not request.config.getoption("--postgres"):
+        yield None
+        return
+    yield from postgres_database()
+
+
+def postgres_database() -> Iterator[str]:
+    name = f"davfiles_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str | None) -> Settings:
+    return Settings(data_dir=tmp_path / "data", database_url=database_url)
+
+
+@pytest.fixture
+def services(settings: Settings) -> Iterator[Services]:
+    services = create_services(settings)
+    yield services
+    services.close()
+
+
+@pytest.fixture
+def live_server(services: Services) -> Iterator[LiveServer]:
+    server = LiveServer(services)
+    yield server
+    server.stop()

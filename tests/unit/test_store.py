@@ -1,0 +1,198 @@
+"""The store on a real database and disk: uploads, quota, moves, copies and deletes."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from pathlib import Path
+
+import pytest
+
+from davfiles.app import Services
+from davfiles.errors import AlreadyExists, Conflict, IncompleteUpload, NotFound, QuotaExceeded
+from davfiles.store import ROOT, Owner, UploadOptions, parse_user_path
+
+
+def p(text: str):  # noqa: ANN201 - short helper for readability
+    return parse_user_path(text)
+
+
+@pytest.fixture
+def owner(services: Services) -> Owner:
+    return services.accounts.add_user("alice", "pw", max_bytes=1000, max_files=5)
+
+
+def disk_files(services: Services, owner: Owner) -> list[str]:
+    home = services.store.home(owner)
+    return sorted(str(f.relative_to(home)) for f in home.rglob("*") if f.is_file())
+
+
+def staging_files(services: Services) -> list[Path]:
+    return list(services.store.staging_dir.iterdir())
+
+
+def test_upload_records_size_hashes_and_type(services: Services, owner: Owner) -> None:
+    info = services.store.write_bytes(owner, p("/hello.txt"), b"hello")
+    assert info.size == 5
+    assert info.md5 == hashlib.md5(b"hello").hexdigest()
+    assert info.sha1 == hashlib.sha1(b"hello").hexdigest()
+    assert info.content_type == "text/plain"
+    assert services.store.usage(owner).used_bytes == 5
+    assert services.store.usage(owner).used_files == 1
+    assert disk_files(services, owner) == ["hello.txt"]
+    assert staging_files(services) == []
+
+
+def test_overwrite_counts_only_the_difference(services: Services, owner: Owner) -> None:
+    services.store.write_bytes(owner, p("/f"), b"x" * 600)
+    services.store.write_bytes(owner, p("/f"), b"y" * 900)
+    usage = services.store.usage(owner)
+    assert (usage.used_bytes, usage.used_files) == (900, 1)
+    services.store.write_bytes(owner, p("/f"), b"z" * 100)
+    assert services.store.usage(owner).used_bytes == 100
+
+
+def test_announced_size_over_quota_is_refused_before_any_byte(
+    services: Services, owner: Owner
+) -> None:
+    with pytest.raises(QuotaExceeded) as refused:
+        services.store.upload(owner, p("/big"), UploadOptions(expected_size=1001))
+    assert refused.value.kind == "bytes"
+    assert services.store.usage(owner).used_bytes == 0
+    assert disk_files(services, owner) == []
+
+
+def test_streamed_body_over_quota_is_aborted_and_leaves_nothing(
+    services: Services, owner: Owner
+) -> None:
+    upload = services.store.upload(owner, p("/stream"))
+    upload.write(b"a" * 800)
+    with pytest.raises(QuotaExceeded):
+        upload.write(b"a" * 300)
+    upload.abort()
+    usage = services.store.usage(owner)
+    assert (usage.used_bytes, usage.used_files) == (0, 0)
+    assert disk_files(services, owner) == []
+    assert staging_files(services) == []
+
+
+def test_file_limit(services: Services, owner: Owner) -> None:
+    for index in range(5):
+        services.store.write_bytes(owner, p(f"/f{index}"), b"")
+    with pytest.raises(QuotaExceeded) as refused:
+        services.store.write_bytes(owner, p("/f5"), b"")
+    assert refused.value.kind == "files"
+    services.store.mkdir(owner, p("/folders-do-not-count"))
+    services.store.write_bytes(owner, p("/f0"), b"overwrite needs no new file")
+
+
+def test_short_body_is_refused(services: Services, owner: Owner) -> None:
+    upload = services.store.upload(owner, p("/short"), UploadOptions(expected_size=10))
+    upload.write(b"12345")
+    with pytest.raises(IncompleteUpload):
+        upload.commit()
+    upload.abort()
+    assert services.store.stat(owner, p("/short")) is None
+    assert services.store.usage(owner).used_bytes == 0
+
+
+def test_failed_overwrite_keeps_the_old_content(services: Services, owner: Owner) -> None:
+    services.store.write_bytes(owner, p("/keep"), b"old content")
+    with pytest.raises(RuntimeError):
+        with services.store.upload(owner, p("/keep")) as upload:
+            upload.write(b"new")
+            raise RuntimeError("client went away")
+    info = services.store.stat(owner, p("/keep"))
+    assert info is not None
+    with services.store.open_read(owner, info) as stream:
+        assert stream.read() == b"old content"
+    assert services.store.usage(owner).used_bytes == len(b"old content")
+    assert staging_files(services) == []
+
+
+def test_concurrent_reservations_never_exceed_the_quota(services: Services) -> None:
+    owner = services.accounts.add_user("racer", "pw", max_bytes=10_000, max_files=None)
+    outcomes: list[str] = []
+    start = threading.Barrier(16)
+
+    def put(index: int) -> None:
+        start.wait()
+        try:
+            services.store.write_bytes(owner, p(f"/file{index}"), b"x" * 1000)
+            outcomes.append("stored")
+        except QuotaExceeded:
+            outcomes.append("refused")
+
+    threads = [threading.Thread(target=put, args=(i,)) for i in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert outcomes.count("stored") == 10
+    assert outcomes.count("refused") == 6
+    usage = services.store.usage(owner)
+    assert usage.used_bytes == 10_000
+    assert len(disk_files(services, owner)) == 10
+
+
+def test_move_keeps_id_and_properties(services: Services, owner: Owner) -> None:
+    services.store.mkdir(owner, p("/a"))
+    info = services.store.write_bytes(owner, p("/a/f.txt"), b"data")
+    services.store.set_dead_property(owner, p("/a/f.txt"), "{x:}note", b"<note/>")
+    services.store.mkdir(owner, p("/b"))
+    assert services.store.move(owner, p("/a"), p("/b/c"), overwrite=False) is True
+    moved = services.store.stat(owner, p("/b/c/f.txt"))
+    assert moved is not None and moved.id == info.id
+    assert services.store.dead_properties(owner, p("/b/c/f.txt")) == {"{x:}note": b"<note/>"}
+    assert services.store.stat(owner, p("/a")) is None
+    assert disk_files(services, owner) == ["b/c/f.txt"]
+
+
+def test_move_over_existing_needs_overwrite_and_frees_the_target(
+    services: Services, owner: Owner
+) -> None:
+    services.store.write_bytes(owner, p("/src"), b"12345")
+    services.store.write_bytes(owner, p("/dst"), b"1234567890")
+    with pytest.raises(AlreadyExists):
+        services.store.move(owner, p("/src"), p("/dst"), overwrite=False)
+    assert services.store.move(owner, p("/src"), p("/dst"), overwrite=True) is False
+    usage = services.store.usage(owner)
+    assert (usage.used_bytes, usage.used_files) == (5, 1)
+
+
+def test_copy_checks_quota_for_the_whole_tree(services: Services, owner: Owner) -> None:
+    services.store.mkdir(owner, p("/tree"))
+    services.store.write_bytes(owner, p("/tree/one"), b"x" * 300)
+    services.store.write_bytes(owner, p("/tree/two"), b"x" * 300)
+    with pytest.raises(QuotaExceeded):
+        services.store.copy(owner, p("/tree"), p("/copy"), overwrite=False)
+    assert services.store.stat(owner, p("/copy")) is None
+    assert services.store.usage(owner).used_bytes == 600
+    services.store.delete(owner, p("/tree/two"))
+    services.store.copy(owner, p("/tree"), p("/copy"), overwrite=False)
+    copied = services.store.stat(owner, p("/copy/one"))
+    original = services.store.stat(owner, p("/tree/one"))
+    assert copied is not None and original is not None
+    assert copied.id != original.id and copied.md5 == original.md5
+    assert services.store.usage(owner).used_bytes == 600
+    assert staging_files(services) == []
+
+
+def test_delete_frees_space_at_once(services: Services, owner: Owner) -> None:
+    services.store.mkdir(owner, p("/d"))
+    services.store.write_bytes(owner, p("/d/x"), b"x" * 100)
+    services.store.write_bytes(owner, p("/d/y"), b"y" * 100)
+    services.store.delete(owner, p("/d"))
+    usage = services.store.usage(owner)
+    assert (usage.used_bytes, usage.used_files) == (0, 0)
+    assert services.store.list_dir(owner, ROOT) == []
+    with pytest.raises(NotFound):
+        services.store.delete(owner, p("/d"))
+
+
+def test_upload_needs_an_existing_parent_folder(services: Services, owner: Owner) -> None:
+    with pytest.raises(Conflict):
+        services.store.write_bytes(owner, p("/missing/f"), b"")
+    services.store.mkdir(owner, p("/dir"))
+    with pytest.raises(Conflict):
+        services.store.write_bytes(owner, p("/dir"), b"a folder is not a file")
