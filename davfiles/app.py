@@ -13,12 +13,18 @@ from wsgidav.request_resolver import RequestResolver
 from wsgidav.wsgidav_app import WsgiDAVApp
 
 from davfiles.auth.accounts import Accounts
+from davfiles.auth.login_tokens import LoginTokens, load_or_create_secret
 from davfiles.auth.service import Authenticator
 from davfiles.config import Settings
 from davfiles.db.engine import Database, make_engine
 from davfiles.provider.domain_controller import AUTHENTICATOR_KEY, DavfilesDomainController
 from davfiles.provider.properties import DeadPropertyManager
 from davfiles.provider.provider import DavfilesProvider
+from davfiles.rest.dialect import DialectContext
+from davfiles.rest.middleware import RestMiddleware
+from davfiles.rest.mounts import any_method
+from davfiles.rest.openapi import build_openapi
+from davfiles.rest.registry import build_dialects
 from davfiles.store import Store
 from davfiles.store.locks import SqlLockStorage
 
@@ -47,7 +53,15 @@ def create_services(settings: Settings) -> Services:
         settings=settings,
         db=db,
         store=store,
-        authenticator=Authenticator(db, settings.realm, settings.auth_cache_size),
+        authenticator=Authenticator(
+            db,
+            settings.realm,
+            settings.auth_cache_size,
+            LoginTokens(
+                settings.jwt_secret or load_or_create_secret(settings.data_dir / "jwt-secret"),
+                settings.jwt_lifetime,
+            ),
+        ),
         accounts=Accounts(db, store, settings.realm),
     )
 
@@ -90,9 +104,26 @@ def wsgidav_config(services: Services) -> dict[str, Any]:
     return config
 
 
-def create_app(services: Services) -> WsgiDAVApp:
-    """The WSGI application serving ``/dav/`` over the services."""
+def create_app(services: Services) -> RestMiddleware:
+    """The WSGI application: the REST dialects in front of WebDAV at ``/dav/``.
+
+    Raises ConfigError for a mount table in which two parts would answer the same request.
+    """
+    settings = services.settings
+    context = DialectContext(
+        store=services.store,
+        authenticator=services.authenticator,
+        accounts=services.accounts,
+        block_size=settings.block_size,
+        signup_enabled=settings.signup_enabled,
+        default_max_bytes=settings.default_max_bytes,
+        default_max_files=settings.default_max_files,
+    )
+    dialects = build_dialects(
+        settings, context, any_method("WebDAV", (DAV_MOUNT, DAV_MOUNT + "/<path:rest>"))
+    )
     swept = services.store.sweep_staging()
     if swept:
         logger.info("removed %d staging leftovers of an earlier run", swept)
-    return WsgiDAVApp(wsgidav_config(services))
+    dav = WsgiDAVApp(wsgidav_config(services))
+    return RestMiddleware(dav, context, dialects, lambda: build_openapi(dialects))

@@ -81,6 +81,36 @@ def _parse_int(value: object) -> int:
         raise ConfigError(f"not a whole number: {value!r}") from None
 
 
+@dataclass(frozen=True)
+class DialectMount:
+    """Where a REST dialect is served; None fields mean "the dialect's default"."""
+
+    enabled: bool = True
+    prefix: str | None = None
+
+
+def _parse_dialects(value: object) -> dict[str, DialectMount]:
+    if isinstance(value, str):
+        try:
+            value = yaml.safe_load(value) or {}
+        except yaml.YAMLError:
+            raise ConfigError("not a YAML mapping of dialect names") from None
+    if not isinstance(value, dict):
+        raise ConfigError("a mapping of dialect name to {enabled, prefix}")
+    mounts: dict[str, DialectMount] = {}
+    for name, entry in value.items():
+        entry = entry or {}
+        if not isinstance(entry, dict) or set(entry) - {"enabled", "prefix"}:
+            raise ConfigError(f"{name}: give only enabled and prefix")
+        prefix = entry.get("prefix")
+        if prefix is not None:
+            prefix = str(prefix).rstrip("/")
+            if prefix and not prefix.startswith("/"):
+                raise ConfigError(f"{name}: a prefix starts with / (or is empty)")
+        mounts[str(name)] = DialectMount(_parse_bool(entry.get("enabled", True)), prefix)
+    return mounts
+
+
 def _parse_str(value: object) -> str:
     return str(value)
 
@@ -148,6 +178,22 @@ OPTIONS: tuple[Option, ...] = (
         1024,
         "Successful credential checks remembered (0 disables the cache).",
     ),
+    Option(
+        "jwt_secret",
+        _parse_optional_str,
+        None,
+        "Key signing login JWTs; default: generated into data_dir/jwt-secret.",
+    ),
+    Option("jwt_lifetime", _parse_int, 86400, "Seconds a login JWT stays valid."),
+    Option(
+        "signup_enabled", _parse_bool, False, "Allow open sign-up through the defdrive dialect."
+    ),
+    Option(
+        "dialects",
+        _parse_dialects,
+        {},
+        "REST dialects: name -> {enabled, prefix}; unnamed ones keep their defaults.",
+    ),
 )
 
 
@@ -168,6 +214,10 @@ class Settings:
     lock_timeout_max: int = 86400
     block_size: int = 1024 * 1024
     auth_cache_size: int = 1024
+    jwt_secret: str | None = None
+    jwt_lifetime: int = 86400
+    signup_enabled: bool = False
+    dialects: Mapping[str, DialectMount] = field(default_factory=dict)
     wsgidav: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -217,6 +267,8 @@ def load_settings(
         raise ConfigError(f"davfiles.port must be between 0 and 65535, not {settings.port}")
     if settings.lock_timeout_max < 1:
         raise ConfigError("davfiles.lock_timeout_max must be at least 1 second")
+    if settings.jwt_lifetime < 1:
+        raise ConfigError("davfiles.jwt_lifetime must be at least 1 second")
     if not settings.block_size:
         raise ConfigError("davfiles.block_size must be a size, not unlimited")
     return settings

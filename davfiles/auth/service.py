@@ -16,6 +16,7 @@ from collections import OrderedDict
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from davfiles.auth.login_tokens import LoginTokens
 from davfiles.auth.secrets import TOKEN_PREFIX, hash_password, token_digest, verify_password
 from davfiles.db.engine import Database
 from davfiles.db.models import Token, User
@@ -27,9 +28,12 @@ _DUMMY_HASH = hash_password(secrets.token_urlsafe(16))
 
 
 class Authenticator:
-    def __init__(self, db: Database, realm: str, cache_size: int) -> None:
+    def __init__(
+        self, db: Database, realm: str, cache_size: int, login_tokens: LoginTokens
+    ) -> None:
         self._db = db
         self.realm = realm
+        self._login_tokens = login_tokens
         self._cache_size = cache_size
         self._cache: OrderedDict[bytes, tuple[int, int]] = OrderedDict()
         self._cache_lock = threading.Lock()
@@ -71,6 +75,30 @@ class Authenticator:
         if row is None:
             raise AuthFailed("invalid token")
         return Owner(row.id, row.name)
+
+    def verify_bearer(self, token: str) -> Owner:
+        """A ``Bearer`` credential: an API token or a login JWT of a user who still exists."""
+        if token.startswith(TOKEN_PREFIX):
+            return self.verify_token(token)
+        user_id, version = self._login_tokens.decode(token)
+        with self._db.read() as session:
+            row = session.execute(
+                select(User.id, User.name, User.auth_version).where(User.id == user_id)
+            ).one_or_none()
+        if row is None or row.auth_version != version:
+            raise AuthFailed("invalid or expired token")
+        return Owner(row.id, row.name)
+
+    def login(self, name: str, password: str) -> str:
+        """Check the password (or API token) and return a login JWT."""
+        owner = self.verify(name, password)
+        with self._db.read() as session:
+            version = session.scalar(select(User.auth_version).where(User.id == owner.id))
+        return self._login_tokens.issue(owner.id, owner.name, version or 0)
+
+    @property
+    def login_token_lifetime(self) -> int:
+        return self._login_tokens.lifetime
 
     def digest_credentials(self, name: str) -> tuple[Owner, str] | None:
         """The user and stored HA1 for Digest auth, or None if there is none."""

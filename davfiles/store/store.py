@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from davfiles.db.engine import Database
-from davfiles.db.models import DeadProperty, Node
+from davfiles.db.models import DeadProperty, Node, User
 from davfiles.errors import AlreadyExists, Conflict, NotFound, PermissionDenied
 from davfiles.store import blobs, nodes, quota
 from davfiles.store.models import FileInfo, Owner, QuotaFigures
@@ -90,6 +90,23 @@ class Store:
         with self.db.read() as session:
             return [nodes.to_info(node) for node in nodes.descendants(session, owner.id, path)]
 
+    def list_files(self, owner: Owner, path: UserPath = ROOT) -> list[FileInfo]:
+        """Every file (not folder) below ``path``."""
+        return [info for info in self.list_tree(owner, path) if not info.is_dir]
+
+    def public_file(self, file_id: int) -> tuple[Owner, FileInfo] | None:
+        """A file anyone may download: only if its owner made it public."""
+        with self.db.read() as session:
+            row = session.execute(
+                select(Node, User.name)
+                .join(User, User.id == Node.owner_id)
+                .where(Node.id == file_id, Node.public.is_(True), Node.is_dir.is_(False))
+            ).one_or_none()
+            if row is None:
+                return None
+            node, owner_name = row
+            return Owner(node.owner_id, owner_name), nodes.to_info(node)
+
     def open_read(self, owner: Owner, info: FileInfo) -> BinaryIO:
         if info.is_dir:
             raise Conflict("a folder has no content")
@@ -150,6 +167,46 @@ class Store:
             session.add(node)
             session.flush()
             blobs.make_dir(disk_path(self.home(owner), path))
+            return nodes.to_info(node)
+
+    def ensure_dir(self, owner: Owner, path: UserPath) -> FileInfo:
+        """The folder at ``path``, created if missing (its parent must exist)."""
+        try:
+            return self.mkdir(owner, path)
+        except AlreadyExists:
+            info = self.stat(owner, path)
+            if info is None or not info.is_dir:
+                raise Conflict(f"{path} exists and is not a folder") from None
+            return info
+
+    def ensure_dirs(self, owner: Owner, path: UserPath) -> None:
+        """Create ``path`` and every missing folder above it."""
+        for depth in range(1, len(path.parts) + 1):
+            self.ensure_dir(owner, UserPath(path.parts[:depth]))
+
+    def delete_id(self, owner: Owner, file_id: int) -> FileInfo:
+        info = self.stat_id(owner, file_id)
+        if info is None:
+            raise NotFound(f"no file with id {file_id}")
+        return self.delete(owner, info.path)
+
+    def set_public(self, owner: Owner, file_id: int, public: bool) -> FileInfo:
+        """Make a file downloadable without credentials at /public/{id}, or private again."""
+        with self.db.write() as session:
+            node = nodes.by_id(session, owner.id, file_id)
+            if node is None or node.is_dir:
+                raise NotFound(f"no file with id {file_id}")
+            node.public = public
+            session.flush()
+            return nodes.to_info(node)
+
+    def set_description(self, owner: Owner, file_id: int, description: str | None) -> FileInfo:
+        with self.db.write() as session:
+            node = nodes.by_id(session, owner.id, file_id)
+            if node is None:
+                raise NotFound(f"no file with id {file_id}")
+            node.description = description
+            session.flush()
             return nodes.to_info(node)
 
     def delete(self, owner: Owner, path: UserPath) -> FileInfo:
@@ -297,7 +354,7 @@ class Store:
             owner,
             path,
             b"",
-            UploadOptions(expected_size=0, create_only=True, content_type=content_type),
+            UploadOptions(expected_size=0, if_exists="fail", content_type=content_type),
         )
 
     def set_modified(self, owner: Owner, path: UserPath, timestamp: float) -> None:

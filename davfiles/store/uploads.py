@@ -8,6 +8,7 @@ while uploads are in flight. ``commit`` settles the reservation against what rea
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 from types import TracebackType
@@ -31,6 +32,7 @@ from davfiles.store.paths import UserPath, disk_path
 if TYPE_CHECKING:
     from davfiles.store.store import Store
 
+MAX_RENAME_ATTEMPTS = 10_000
 # Reserve at least this much at a time for bodies of unknown length (fewer UPDATEs).
 RESERVATION_STEP = 16 * 1024 * 1024
 
@@ -40,7 +42,9 @@ class UploadOptions:
     content_type: str | None = None
     expected_size: int | None = None
     mtime: float | None = None
-    create_only: bool = False
+    # What to do when a file exists at the path: "replace" it, "fail" (AlreadyExists) or
+    # "rename" the new file to the first free "name (1).ext", "name (2).ext", ...
+    if_exists: str = "replace"
     description: str | None = None
     # Algorithm name ("md5" or "sha1") and lower-case hex digest the client announced.
     checksum: tuple[str, str] | None = None
@@ -50,6 +54,10 @@ class Upload:
     """Write bytes with ``write``; the upload is committed by ``commit`` or a clean ``with``."""
 
     def __init__(self, store: Store, owner: Owner, path: UserPath, options: UploadOptions) -> None:
+        if options.if_exists not in ("replace", "fail", "rename"):
+            raise ValueError(
+                f"if_exists must be replace, fail or rename, not {options.if_exists!r}"
+            )
         self._store = store
         self._owner = owner
         self._path = path
@@ -78,11 +86,22 @@ class Upload:
         if parent is None or not parent.is_dir:
             raise Conflict("the parent folder does not exist")
         existing = nodes.get(session, self._owner.id, self._path)
+        if existing is not None and self._options.if_exists == "rename":
+            self._path = self._free_path(session)
+            return None
         if existing is not None and existing.is_dir:
             raise Conflict("a folder exists at this path")
-        if existing is not None and self._options.create_only:
+        if existing is not None and self._options.if_exists == "fail":
             raise AlreadyExists("a file with this name already exists")
         return existing
+
+    def _free_path(self, session: Session) -> UserPath:
+        stem, extension = os.path.splitext(self._path.name)
+        for number in range(1, MAX_RENAME_ATTEMPTS + 1):
+            candidate = self._path.parent.child(f"{stem} ({number}){extension}")
+            if nodes.get(session, self._owner.id, candidate) is None:
+                return candidate
+        raise AlreadyExists("no free name left for this file")
 
     def write(self, data: bytes) -> None:
         assert self._blob is not None, "write() outside of an open upload"

@@ -1,0 +1,93 @@
+"""RestMiddleware: answers the dialects' paths, /public/ and /openapi.json; passes the rest on.
+
+It sits in front of WsgiDAV, which would otherwise challenge ``Bearer`` and ``Token``
+credentials; it authenticates through the same authenticator as the WebDAV side.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from werkzeug.exceptions import MethodNotAllowed, NotFound
+from werkzeug.routing import Map, Rule
+from werkzeug.wrappers import Request, Response
+
+from davfiles.errors import AuthFailed, DavfilesError
+from davfiles.rest.credentials import authenticate
+from davfiles.rest.dialect import Dialect, DialectContext, Route
+from davfiles.rest.io import file_response, json_response
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
+logger = logging.getLogger(__name__)
+
+PUBLIC_PATHS = ("/public/<int:file_id>", "/public/<int:file_id>/<path:name>")
+OPENAPI_PATH = "/openapi.json"
+
+
+class RestMiddleware:
+    def __init__(
+        self,
+        app: WSGIApplication,
+        context: DialectContext,
+        dialects: Sequence[Dialect],
+        openapi: Callable[[], dict[str, Any]],
+    ) -> None:
+        self._app = app
+        self._context = context
+        self._openapi = openapi
+        self._routes: dict[str, tuple[Dialect, Route]] = {}
+        rules = [Rule(path, methods=["GET"], endpoint="public") for path in PUBLIC_PATHS]
+        rules.append(Rule(OPENAPI_PATH, methods=["GET"], endpoint="openapi"))
+        for dialect in dialects:
+            for route in dialect.routes:
+                endpoint = f"{dialect.name}.{route.handler}"
+                self._routes[endpoint] = (dialect, route)
+                rules.append(
+                    Rule(
+                        dialect.prefix + route.path, methods=list(route.methods), endpoint=endpoint
+                    )
+                )
+        self._map = Map(rules, strict_slashes=False, merge_slashes=False)
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        adapter = self._map.bind_to_environ(environ)
+        try:
+            endpoint, args = adapter.match()
+        except NotFound:
+            return self._app(environ, start_response)
+        except MethodNotAllowed as exc:
+            allowed = ", ".join(sorted(exc.valid_methods or ()))
+            response = json_response({"error": "method not allowed"}, 405, {"Allow": allowed})
+            return response(environ, start_response)
+        request = Request(environ)
+        response = self._dispatch(endpoint, request, args)
+        return response(environ, start_response)
+
+    def _dispatch(self, endpoint: str, request: Request, args: dict[str, Any]) -> Response:
+        if endpoint == "openapi":
+            return json_response(self._openapi())
+        if endpoint == "public":
+            return self._public_download(request, **args)
+        dialect, route = self._routes[endpoint]
+        try:
+            owner = None if route.public else authenticate(request, self._context.authenticator)
+        except AuthFailed:
+            return dialect.unauthorized(request)
+        try:
+            return dialect.handler(route)(request, owner, **args)
+        except DavfilesError as exc:
+            return dialect.error_response(exc)
+        except Exception:
+            logger.exception("%s %s failed", request.method, request.path)
+            return dialect.internal_error()
+
+    def _public_download(self, request: Request, file_id: int, name: str | None = None) -> Response:
+        found = self._context.store.public_file(file_id)
+        if found is None or (name is not None and name != found[1].name):
+            return json_response({"error": "not found"}, 404)
+        owner, info = found
+        return file_response(request, self._context.store, owner, info)

@@ -1,0 +1,77 @@
+"""The OpenAPI 3.1 document of every enabled dialect, under its mount prefix."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from davfiles import __version__
+from davfiles.rest.dialect import Dialect
+
+_ERROR = {
+    "type": "object",
+    "properties": {"error": {"type": "string"}},
+    "required": ["error"],
+}
+
+
+def _public_paths() -> dict[str, Any]:
+    download = {
+        "get": {
+            "summary": "Download a file its owner made public (no credentials needed)",
+            "security": [],
+            "parameters": [
+                {"name": "file_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+            ],
+            "responses": {
+                "200": {"description": "the file's bytes"},
+                "206": {"description": "the requested range"},
+                "304": {"description": "not modified"},
+                "404": {
+                    "description": "unknown or private id",
+                    "content": {"application/json": {"schema": _ERROR}},
+                },
+            },
+        }
+    }
+    named = {
+        "get": {
+            **download["get"],
+            "parameters": [
+                *download["get"]["parameters"],
+                {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}},
+            ],
+        }
+    }
+    return {"/public/{file_id}": download, "/public/{file_id}/{name}": named}
+
+
+def build_openapi(dialects: Sequence[Dialect]) -> dict[str, Any]:
+    paths: dict[str, Any] = dict(_public_paths())
+    for dialect in dialects:
+        for path, item in dialect.openapi_paths().items():
+            paths[dialect.prefix + path] = item
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "davfiles REST dialects",
+            "version": __version__,
+            "description": "Upload APIs served over the same per-user store as WebDAV at /dav/.",
+        },
+        "components": {
+            "securitySchemes": {
+                "basic": {"type": "http", "scheme": "basic"},
+                "bearer": {"type": "http", "scheme": "bearer"},
+                "token": {
+                    "type": "apiKey",
+                    "in": "header",
+                    "name": "Authorization",
+                    "description": "Token <api token>",
+                },
+                "molgenis": {"type": "apiKey", "in": "header", "name": "x-molgenis-token"},
+            },
+            "schemas": {"Error": _ERROR},
+        },
+        "security": [{"basic": []}, {"bearer": []}, {"token": []}, {"molgenis": []}],
+        "paths": paths,
+    }

@@ -1,0 +1,40 @@
+"""Fixtures for the REST dialect tests: a live server with a user and an API token."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+import requests
+
+from tests.harness import LiveServer, TestUser
+
+
+@dataclass
+class RestUser:
+    user: TestUser
+    token: str
+    server: LiveServer
+
+    @property
+    def basic(self) -> requests.Session:
+        return self.server.session(self.user)
+
+    def dav(self, path: str) -> str:
+        return self.server.url("/dav/" + path.lstrip("/"))
+
+
+def make_rest_user(server: LiveServer, name: str, **quota: int | None) -> RestUser:
+    user = server.add_user(name, f"{name}-pw", **quota)
+    _token_id, secret = server.services.accounts.create_token(name, "tests")
+    return RestUser(user, secret, server)
+
+
+@pytest.fixture
+def alice(live_server: LiveServer) -> RestUser:
+    return make_rest_user(live_server, "alice")
+
+
+@pytest.fixture
+def bob(live_server: LiveServer) -> RestUser:
+    return make_rest_user(live_server, "bob")
