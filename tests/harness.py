@@ -9,9 +9,10 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import requests
 
@@ -20,6 +21,7 @@ from davfiles.server import make_server
 from davfiles.store import Owner
 
 READY_TIMEOUT = 30.0
+WSGIApp = Callable[..., Any]
 
 
 @dataclass
@@ -40,9 +42,12 @@ class LiveServer:
 
     __test__ = False
 
-    def __init__(self, services: Services) -> None:
+    def __init__(
+        self, services: Services, wrap: Callable[[WSGIApp], WSGIApp] | None = None
+    ) -> None:
         self.services = services
-        self._server = make_server(create_app(services), "127.0.0.1", 0, threads=16)
+        app = create_app(services)
+        self._server = make_server(wrap(app) if wrap else app, "127.0.0.1", 0, threads=16)
         self._server.prepare()
         self.port = self._server.bind_addr[1]
         self.base = f"http://127.0.0.1:{self.port}"

@@ -7,7 +7,15 @@ import secrets
 
 from passlib.context import CryptContext
 
-_passwords = CryptContext(schemes=["argon2"], argon2__type="ID")
+# OWASP's argon2id parameters (19 MiB, 2 passes, 1 lane): each verification costs tens of
+# milliseconds, and a burst of concurrent logins cannot take gigabytes of memory.
+_passwords = CryptContext(
+    schemes=["argon2"],
+    argon2__type="ID",
+    argon2__memory_cost=19456,
+    argon2__rounds=2,
+    argon2__parallelism=1,
+)
 TOKEN_PREFIX = "dvf_"
 
 

@@ -9,15 +9,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 from multipart import MultipartSegment, ParserError, PushMultipartParser, parse_options_header
-from werkzeug.utils import send_file
 from werkzeug.wrappers import Request, Response
-from werkzeug.wsgi import get_input_stream
+from werkzeug.wsgi import get_input_stream, wrap_file
 
 from davfiles.errors import IncompleteUpload, InvalidName
 from davfiles.store import FileInfo, Owner, Store, Upload, UploadOptions, UserPath
 
 MAX_FIELD_BYTES = 64 * 1024
 MAX_PARTS = 1000
+FILE_BLOCK = 1024 * 1024
 
 
 def iso_time(timestamp: float) -> str:
@@ -133,17 +133,15 @@ def file_response(
 ) -> Response:
     """The file's bytes with ETag, Last-Modified, conditional requests and Range support."""
     stream = store.open_read(owner, info)
-    response = send_file(
-        stream,
-        request.environ,
+    response = Response(
+        wrap_file(request.environ, stream, buffer_size=FILE_BLOCK),
         mimetype=info.content_type,
-        as_attachment=download_name is not None,
-        download_name=download_name,
-        conditional=True,
-        etag=info.etag,
-        last_modified=info.modified_at,
-        max_age=0,
+        direct_passthrough=True,
     )
+    response.set_etag(info.etag)
+    response.last_modified = datetime.fromtimestamp(info.modified_at, UTC)
+    if download_name is not None:
+        response.headers.set("Content-Disposition", "attachment", filename=download_name)
     for name, value in (headers or {}).items():
         response.headers[name] = value
-    return response
+    return response.make_conditional(request.environ, accept_ranges=True, complete_length=info.size)

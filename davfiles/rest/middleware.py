@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 PUBLIC_PATHS = ("/public/<int:file_id>", "/public/<int:file_id>/<path:name>")
+# Everything else below /public/ is answered 404 here, never passed on to WebDAV's 401.
+PUBLIC_FALLBACK_PATHS = ("/public", "/public/<path:rest>")
 OPENAPI_PATH = "/openapi.json"
 
 
@@ -41,6 +43,7 @@ class RestMiddleware:
         self._openapi = openapi
         self._routes: dict[str, tuple[Dialect, Route]] = {}
         rules = [Rule(path, methods=["GET"], endpoint="public") for path in PUBLIC_PATHS]
+        rules += [Rule(path, endpoint="public_missing") for path in PUBLIC_FALLBACK_PATHS]
         rules.append(Rule(OPENAPI_PATH, methods=["GET"], endpoint="openapi"))
         for dialect in dialects:
             for route in dialect.routes:
@@ -52,6 +55,16 @@ class RestMiddleware:
                     )
                 )
         self._map = Map(rules, strict_slashes=False, merge_slashes=False)
+
+    def answers(self, environ: WSGIEnvironment) -> bool:
+        """True if this middleware (not WebDAV behind it) handles the request's path."""
+        try:
+            self._map.bind_to_environ(environ).match()
+        except NotFound:
+            return False
+        except MethodNotAllowed:
+            return True
+        return True
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         adapter = self._map.bind_to_environ(environ)
@@ -72,6 +85,8 @@ class RestMiddleware:
             return json_response(self._openapi())
         if endpoint == "public":
             return self._public_download(request, **args)
+        if endpoint == "public_missing":
+            return json_response({"error": "not found"}, 404)
         dialect, route = self._routes[endpoint]
         try:
             owner = None if route.public else authenticate(request, self._context.authenticator)

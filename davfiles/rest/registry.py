@@ -7,9 +7,9 @@ from davfiles.errors import ConfigError
 from davfiles.rest.aptly import Aptly
 from davfiles.rest.defdrive import Defdrive
 from davfiles.rest.dialect import Dialect, DialectContext
-from davfiles.rest.middleware import OPENAPI_PATH, PUBLIC_PATHS
+from davfiles.rest.middleware import OPENAPI_PATH, PUBLIC_FALLBACK_PATHS
 from davfiles.rest.molgenis import Molgenis
-from davfiles.rest.mounts import Claim, check_claims
+from davfiles.rest.mounts import Claim, any_method, check_claims
 from davfiles.rest.okeanos import Okeanos
 from davfiles.rest.spacedog import Spacedog
 
@@ -35,7 +35,7 @@ def build_dialects(
         prefix = cls.default_prefix if mount is None or mount.prefix is None else mount.prefix
         dialects.append(cls(context, prefix))
     claims = list(reserved)
-    claims += [Claim("/public", path, frozenset({"GET", "HEAD"})) for path in PUBLIC_PATHS]
+    claims += any_method("/public", PUBLIC_FALLBACK_PATHS)
     claims.append(Claim("/openapi.json", OPENAPI_PATH, frozenset({"GET", "HEAD"})))
     for dialect in dialects:
         for route in dialect.routes:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
 import requests
 
-from tests.harness import LiveServer, TestUser
+from davfiles.app import Services
+from tests.harness import LiveServer, TestUser, WSGIApp
+from tests.rest.openapi_check import ResponseRecorder, problems
 
 
 @dataclass
@@ -38,3 +41,22 @@ def alice(live_server: LiveServer) -> RestUser:
 @pytest.fixture
 def bob(live_server: LiveServer) -> RestUser:
     return make_rest_user(live_server, "bob")
+
+
+@pytest.fixture
+def live_server(services: Services) -> Iterator[LiveServer]:
+    """The live server, with every REST response checked against /openapi.json afterwards."""
+    recorders: list[ResponseRecorder] = []
+
+    def wrap(app: WSGIApp) -> WSGIApp:
+        recorders.append(ResponseRecorder(app))
+        return recorders[0]
+
+    server = LiveServer(services, wrap=wrap)
+    try:
+        yield server
+        spec = requests.get(server.url("/openapi.json"), timeout=30).json()
+    finally:
+        server.stop()
+    disagreements = problems(spec, recorders[0].exchanges)
+    assert not disagreements, "responses disagree with /openapi.json:\n" + "\n".join(disagreements)
