@@ -17,6 +17,7 @@ from davfiles.auth.login_tokens import LoginTokens, load_or_create_secret
 from davfiles.auth.service import Authenticator
 from davfiles.config import Settings
 from davfiles.db.engine import Database, make_engine
+from davfiles.drain import DrainUnreadBody
 from davfiles.provider.domain_controller import AUTHENTICATOR_KEY, DavfilesDomainController
 from davfiles.provider.properties import DeadPropertyManager
 from davfiles.provider.provider import DavfilesProvider
@@ -31,6 +32,10 @@ from davfiles.store.locks import SqlLockStorage
 logger = logging.getLogger(__name__)
 
 DAV_MOUNT = "/dav"
+# ownCloud/Nextcloud clients (rclone's owncloud and nextcloud vendors) expect these paths.
+OC_WEBDAV_MOUNT = "/remote.php/webdav"
+OC_FILES_MOUNT = "/remote.php/dav/files"
+DAV_MOUNTS = (DAV_MOUNT, OC_WEBDAV_MOUNT, OC_FILES_MOUNT)
 
 
 @dataclass(frozen=True)
@@ -72,14 +77,28 @@ def wsgidav_config(services: Services) -> dict[str, Any]:
     config: dict[str, Any] = {
         "verbose": 2,
         "logging": {"enable": False},
-        "dir_browser": {"enable": True, "response_trailer": "davfiles", "show_user": True},
+        # No redirect from /folder to /folder/: Windows' client expects the folder itself.
+        "dir_browser": {
+            "enable": True,
+            "response_trailer": "davfiles",
+            "show_user": True,
+            "directory_slash": False,
+        },
         **settings.wsgidav,
     }
+    depth_infinity = settings.propfind_depth_infinity
+    config.setdefault("hotfixes", {})
+    # Windows' WebDAV client sends OPTIONS without credentials and gives up on a 401.
+    config["hotfixes"] = {**config["hotfixes"], "win_accept_anonymous_options": True}
     config.update(
         {
             "provider_mapping": {
-                DAV_MOUNT: DavfilesProvider(
-                    services.store, allow_depth_infinity=settings.propfind_depth_infinity
+                DAV_MOUNT: DavfilesProvider(services.store, allow_depth_infinity=depth_infinity),
+                OC_WEBDAV_MOUNT: DavfilesProvider(
+                    services.store, allow_depth_infinity=depth_infinity
+                ),
+                OC_FILES_MOUNT: DavfilesProvider(
+                    services.store, allow_depth_infinity=depth_infinity, user_in_path=True
                 ),
             },
             "http_authenticator": {
@@ -104,7 +123,7 @@ def wsgidav_config(services: Services) -> dict[str, Any]:
     return config
 
 
-def create_app(services: Services) -> RestMiddleware:
+def create_app(services: Services) -> DrainUnreadBody:
     """The WSGI application: the REST dialects in front of WebDAV at ``/dav/``.
 
     Raises ConfigError for a mount table in which two parts would answer the same request.
@@ -119,11 +138,11 @@ def create_app(services: Services) -> RestMiddleware:
         default_max_bytes=settings.default_max_bytes,
         default_max_files=settings.default_max_files,
     )
-    dialects = build_dialects(
-        settings, context, any_method("WebDAV", (DAV_MOUNT, DAV_MOUNT + "/<path:rest>"))
-    )
+    webdav_paths = [path for mount in DAV_MOUNTS for path in (mount, mount + "/<path:rest>")]
+    dialects = build_dialects(settings, context, any_method("WebDAV", webdav_paths))
     swept = services.store.sweep_staging()
     if swept:
         logger.info("removed %d staging leftovers of an earlier run", swept)
     dav = WsgiDAVApp(wsgidav_config(services))
-    return RestMiddleware(dav, context, dialects, lambda: build_openapi(dialects))
+    rest = RestMiddleware(dav, context, dialects, lambda: build_openapi(dialects))
+    return DrainUnreadBody(rest)

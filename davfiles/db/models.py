@@ -77,6 +77,8 @@ class Node(Base):
     created_at: Mapped[float] = mapped_column(Float)
     modified_at: Mapped[float] = mapped_column(Float)
     description: Mapped[str | None] = mapped_column(Text)
+    # The name a client asked for when the store had to pick a free one ("a (1).txt").
+    original_name: Mapped[str | None] = mapped_column(Text)
     public: Mapped[bool] = mapped_column(Boolean, default=False)
 
 

@@ -9,14 +9,23 @@ from wsgidav import util
 from wsgidav.dav_provider import DAVCollection, DAVNonCollection
 
 from davfiles.provider.errors import dav_errors
-from davfiles.store import FileInfo, Owner, Upload, UploadOptions, UserPath, parse_user_path
+from davfiles.provider.nextcloud import (
+    LIVE_MTIME_PROPERTIES,
+    OC_CHECKSUMS,
+    OC_NS,
+    oc_property,
+    parse_timestamp,
+    requested_checksum,
+    requested_mtime,
+)
+from davfiles.store import FileInfo, Owner, Upload, UploadOptions, UserPath
 
 if TYPE_CHECKING:
     from davfiles.provider.provider import DavfilesProvider
 
 
 class _StoreResourceMixin:
-    """What files and folders share: identity, times, and native DELETE/COPY/MOVE."""
+    """What files and folders share: identity, times, properties and native DELETE/COPY/MOVE."""
 
     provider: DavfilesProvider
     environ: dict[str, Any]
@@ -33,8 +42,11 @@ class _StoreResourceMixin:
         return self.provider.store
 
     def get_ref_url(self) -> str:
-        # Locks are keyed by this URL: qualify it with the user, or users would share locks.
-        return quote("/" + self.owner.name + self.get_preferred_path())  # type: ignore[attr-defined]
+        # Locks and properties are keyed by this URL: it names the user and the path in the
+        # home, so users never share a lock and every mount of a home shares the same ones.
+        text = self.user_path.text
+        slash = "/" if self.is_collection and text else ""
+        return quote(f"/{self.owner.name}/{text}{slash}")
 
     def get_display_name(self) -> str:
         return self.user_path.name
@@ -51,9 +63,27 @@ class _StoreResourceMixin:
     def support_etag(self) -> bool:
         return True
 
-    def _target(self, dest_path: str) -> UserPath:
-        with dav_errors():
-            return parse_user_path(dest_path)
+    def get_property_value(self, name: str) -> Any:
+        if name.startswith(OC_NS) and self.info is not None:
+            tree_size = None
+            if self.is_collection and name == OC_NS + "size":
+                tree_size = self.store.tree_size(self.owner, self.user_path)
+            value = oc_property(self.info, name, tree_size)
+            if value is not None:
+                return value
+        return super().get_property_value(name)  # type: ignore[misc]
+
+    def set_property_value(self, name: str, value: Any, *, dry_run: bool = False) -> Any:
+        if name in LIVE_MTIME_PROPERTIES:
+            timestamp = parse_timestamp(value.text if value is not None else None)
+            if not dry_run:
+                with dav_errors():
+                    self.store.set_modified(self.owner, self.user_path, timestamp)
+            return None
+        if name == OC_CHECKSUMS:
+            # Checksums are computed by the store from the bytes; a client's value is not kept.
+            return None
+        return super().set_property_value(name, value, dry_run=dry_run)  # type: ignore[misc]
 
     def handle_delete(self) -> bool:
         # WsgiDAV checks only the parent's locks before a native DELETE; a DELETE removes the
@@ -73,7 +103,7 @@ class _StoreResourceMixin:
         return True
 
     def handle_copy(self, dest_path: str, *, depth_infinity: bool) -> bool:
-        target = self._target(dest_path)
+        target = self.provider.user_path_of(dest_path, self.environ)
         with dav_errors():
             created = self.store.copy(
                 self.owner,
@@ -82,11 +112,11 @@ class _StoreResourceMixin:
                 overwrite=self.environ.get("HTTP_OVERWRITE", "T") == "T",
                 recursive=depth_infinity,
             )
-        self.provider.report_created(self.environ, created)
+        self._finish_copy_or_move(target, created)
         return True
 
     def handle_move(self, dest_path: str) -> bool:
-        target = self._target(dest_path)
+        target = self.provider.user_path_of(dest_path, self.environ)
         with dav_errors():
             created = self.store.move(
                 self.owner,
@@ -95,8 +125,17 @@ class _StoreResourceMixin:
                 overwrite=self.environ.get("HTTP_OVERWRITE", "T") == "T",
             )
         self.remove_all_locks(recursive=True)  # type: ignore[attr-defined]
-        self.provider.report_created(self.environ, created)
+        self._finish_copy_or_move(target, created)
         return True
+
+    def _finish_copy_or_move(self, target: UserPath, created: bool) -> None:
+        mtime = requested_mtime(self.environ)
+        if mtime is not None:
+            with dav_errors():
+                self.store.set_modified(self.owner, target, mtime)
+            self.provider.add_response_header(self.environ, "X-OC-Mtime", "accepted")
+        if created:
+            self.provider.set_response_status(self.environ, "201 Created")
 
     def set_last_modified(self, dest_path: str, time_stamp: float, *, dry_run: bool) -> bool:
         if not dry_run:
@@ -140,6 +179,8 @@ class FileResource(_StoreResourceMixin, DAVNonCollection):
         options = UploadOptions(
             content_type=content_type,
             expected_size=_announced_length(self.environ),
+            mtime=requested_mtime(self.environ),
+            checksum=requested_checksum(self.environ),
         )
         with dav_errors():
             self._upload = self.store.upload(self.owner, self.user_path, options)
@@ -149,6 +190,15 @@ class FileResource(_StoreResourceMixin, DAVNonCollection):
         if with_errors and self._upload is not None:
             self._upload.abort()
         self._upload = None
+
+    def committed(self, info: FileInfo) -> None:
+        """Called when a PUT's body is stored: answer what ownCloud clients look for."""
+        self.info = info
+        provider, environ = self.provider, self.environ
+        provider.add_response_header(environ, "OC-FileId", str(info.id))
+        provider.add_response_header(environ, "OC-ETag", f'"{info.etag}"')
+        if "HTTP_X_OC_MTIME" in environ:
+            provider.add_response_header(environ, "X-OC-Mtime", "accepted")
 
 
 class FolderResource(_StoreResourceMixin, DAVCollection):
@@ -220,11 +270,14 @@ class _UploadStream:
 
     def close(self) -> None:
         with dav_errors():
-            self._resource.info = self._upload.commit()
+            self._resource.committed(self._upload.commit())
 
 
 def _announced_length(environ: dict[str, Any]) -> int | None:
+    """The body size the client announced; macOS Finder sends chunked bodies with
+    ``X-Expected-Entity-Length``, which lets the quota be checked before any byte."""
     if "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
-        return None
+        expected = environ.get("HTTP_X_EXPECTED_ENTITY_LENGTH", "")
+        return int(expected) if expected.isdigit() else None
     length = environ.get("CONTENT_LENGTH")
     return int(length) if length and length.isdigit() else None

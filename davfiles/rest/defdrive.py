@@ -1,11 +1,411 @@
-"""defdrive dialect (seed 001): not implemented yet; serves no routes."""
+"""defdrive dialect (seed 001): DefDrive's ``/api`` upload, file list, access toggle and login.
+
+Uploads go to the home's root under their own name (a duplicate is 409) and records show
+``location`` as ``{username}/{path}``. Clients log in with ``POST /api/login`` and send
+``Authorization: Bearer <JWT>``. Open sign-up exists but is off unless ``signup_enabled`` is
+set, because accounts are normally made with the admin CLI. Files start private; a public
+file is served to anyone at ``/public/{id}`` by the middleware.
+"""
 
 from __future__ import annotations
 
-from davfiles.rest.dialect import Dialect, Route
+import json
+import re
+from typing import Any
+from urllib.parse import parse_qsl
+
+from werkzeug.wrappers import Request, Response
+
+from davfiles.errors import (
+    AlreadyExists,
+    AuthFailed,
+    Conflict,
+    DavfilesError,
+    InvalidName,
+    NotFound,
+    QuotaExceeded,
+    StorageFull,
+)
+from davfiles.rest.dialect import Dialect, Route, status_for
+from davfiles.rest.io import (
+    MAX_FIELD_BYTES,
+    FilePart,
+    announced_length,
+    body_chunks,
+    iso_time,
+    json_response,
+    read_multipart,
+)
+from davfiles.store import ROOT, FileInfo, Owner, Upload, UploadOptions
+
+# Ids the database can hold; anything else is the document's "Invalid file ID".
+_FILE_ID = re.compile(r"[0-9]{1,18}")
+_SIGNUP_DISABLED = "Sign-up is disabled: accounts are created by the administrator (davfiles CLI)"
 
 
 class Defdrive(Dialect):
     name = "defdrive"
     default_prefix = "/defdrive"
-    routes: tuple[Route, ...] = ()
+    routes = (
+        Route("/api/login", ("POST",), "login", public=True),
+        Route("/api/signup", ("POST",), "signup", public=True),
+        Route("/api/upload", ("POST",), "upload"),
+        Route("/api/files", ("GET",), "listing"),
+        Route("/api/files/<file_id>/access", ("PUT",), "access"),
+        Route("/api/files/<file_id>", ("DELETE",), "remove"),
+    )
+
+    # --- the document's error shapes ----------------------------------------------------
+
+    def unauthorized(self, request: Request) -> Response:
+        return json_response(
+            {"error": "User not authenticated"},
+            401,
+            {"WWW-Authenticate": 'Bearer realm="davfiles"'},
+        )
+
+    def error_response(self, exc: DavfilesError) -> Response:
+        if isinstance(exc, (AlreadyExists, Conflict)):
+            return json_response(
+                {"error": "A file with this name already exists in your folder"}, 409
+            )
+        if isinstance(exc, NotFound):
+            return json_response({"error": "File not found"}, 404)
+        if isinstance(exc, AuthFailed):
+            return json_response({"error": "Invalid username or password"}, 401)
+        if isinstance(exc, StorageFull):
+            return self.internal_error()
+        return json_response({"error": str(exc)}, status_for(exc))
+
+    def internal_error(self) -> Response:
+        """The document's 500 body; the middleware gives no route, so every route uses it."""
+        return json_response({"error": "Failed to save file"}, 500)
+
+    # --- accounts -----------------------------------------------------------------------
+
+    def login(self, request: Request, owner: None) -> Response:
+        username, password = self._credentials(request)
+        token = self.context.authenticator.login(username, password)
+        user = self.context.accounts.owner(username)
+        return json_response(
+            {
+                "message": "Login successful",
+                "token": token,
+                "expires_in": self.context.authenticator.login_token_lifetime,
+                "user": {"id": user.id, "username": user.name},
+            }
+        )
+
+    def signup(self, request: Request, owner: None) -> Response:
+        if not self.context.signup_enabled:
+            return json_response({"error": _SIGNUP_DISABLED}, 403)
+        username, password = self._credentials(request)
+        try:
+            user = self.context.accounts.add_user(
+                username,
+                password,
+                max_bytes=self.context.default_max_bytes,
+                max_files=self.context.default_max_files,
+            )
+        except AlreadyExists:
+            return json_response({"error": "Username already taken"}, 409)
+        return json_response(
+            {"message": "User created successfully", "user": {"id": user.id, "username": user.name}}
+        )
+
+    # --- files --------------------------------------------------------------------------
+
+    def upload(self, request: Request, owner: Owner) -> Response:
+        """Store the first file part named ``file`` in the home's root; other parts are fields."""
+        if request.mimetype != "multipart/form-data":
+            raise InvalidName("No file provided")
+        opened = False
+
+        def open_upload(part: FilePart) -> Upload | None:
+            nonlocal opened
+            if opened or part.field_name != "file" or not part.filename:
+                return None
+            opened = True
+            options = UploadOptions(content_type=part.content_type, if_exists="fail")
+            return self.store.upload(owner, ROOT.child(part.filename), options)
+
+        try:
+            form = read_multipart(request, self.context.block_size, open_upload)
+        except QuotaExceeded as exc:
+            return self._quota_refusal(request, owner, exc)
+        if not form.files:
+            raise InvalidName("No file provided")
+        record = _record(owner, form.files[0][1])
+        return json_response({"message": "File uploaded successfully", "file": record})
+
+    def listing(self, request: Request, owner: Owner) -> Response:
+        return json_response(
+            {"files": [_record(owner, info) for info in self.store.list_files(owner)]}
+        )
+
+    def access(self, request: Request, owner: Owner, file_id: str) -> Response:
+        number = _parse_id(file_id)
+        body = _parse_json(self._small_body(request))
+        public = body.get("public") if isinstance(body, dict) else None
+        if not isinstance(public, bool):
+            raise InvalidName('Invalid request body: send {"public": true} or {"public": false}')
+        info = self.store.set_public(owner, number, public)
+        return json_response(
+            {"message": "File access updated successfully", "file": _record(owner, info)}
+        )
+
+    def remove(self, request: Request, owner: Owner, file_id: str) -> Response:
+        """Delete one file; folders made over WebDAV are not DefDrive files, so they are 404."""
+        number = _parse_id(file_id)
+        info = self.store.stat_id(owner, number)
+        if info is None or info.is_dir:
+            raise NotFound(f"no file with id {number}")
+        self.store.delete_id(owner, number)
+        return json_response({"message": "File deleted successfully"})
+
+    # --- request parsing and refusals ---------------------------------------------------
+
+    def _quota_refusal(self, request: Request, owner: Owner, exc: QuotaExceeded) -> Response:
+        """The documented 403 with the figures after the refused upload gave its reservation back.
+
+        A multipart part's size is unknown until it has all arrived, so ``file_size`` is the
+        request's Content-Length (the file plus a few hundred bytes of multipart framing, an
+        over-estimate); without one (chunked), it is the bytes of the file received when the
+        store refused (an under-estimate): the store's ``used + requested`` at refusal minus
+        the usage now. Either way ``current_storage + file_size`` exceeds ``max_storage``.
+        """
+        usage = self.store.usage(owner)
+        if exc.kind == "files":
+            body: dict[str, Any] = {
+                "error": "File limit exceeded",
+                "current_files": usage.used_files,
+                "max_files": exc.limit,
+            }
+        else:
+            received = max(exc.requested, exc.used + exc.requested - usage.used_bytes)
+            body = {
+                "error": "Storage limit exceeded",
+                "current_storage": usage.used_bytes,
+                "max_storage": exc.limit,
+                "file_size": announced_length(request) or received,
+            }
+        return json_response(body, 403)
+
+    def _credentials(self, request: Request) -> tuple[str, str]:
+        """``username`` and ``password`` from a JSON object, a urlencoded or a multipart form."""
+        if request.mimetype == "multipart/form-data":
+            fields: Any = read_multipart(
+                request, self.context.block_size, lambda _part: None
+            ).fields
+        else:
+            data = self._small_body(request)
+            fields = _parse_json(data)
+            if (
+                not isinstance(fields, dict)
+                and request.mimetype == "application/x-www-form-urlencoded"
+            ):
+                fields = dict(parse_qsl(data.decode("utf-8", "replace")))
+        if not isinstance(fields, dict):
+            raise InvalidName("Invalid request body: send username and password as JSON or a form")
+        username, password = fields.get("username"), fields.get("password")
+        if not isinstance(username, str) or not isinstance(password, str) or not username:
+            raise InvalidName("username and password are required")
+        return username, password
+
+    def _small_body(self, request: Request) -> bytes:
+        """A JSON or form body, refused past 64 KiB so no client can make us buffer more."""
+        body = bytearray()
+        for chunk in body_chunks(request, MAX_FIELD_BYTES + 1):
+            body.extend(chunk)
+            if len(body) > MAX_FIELD_BYTES:
+                raise InvalidName("the request body is limited to 64 KiB")
+        return bytes(body)
+
+    def openapi_paths(self) -> dict[str, Any]:
+        return _openapi()
+
+
+def _record(owner: Owner, info: FileInfo) -> dict[str, Any]:
+    return {
+        "id": info.id,
+        "name": info.name,
+        "location": f"{owner.name}/{info.path.text}",
+        "user_id": owner.id,
+        "size": info.size,
+        "public": info.public,
+        "created_at": iso_time(info.created_at),
+        "updated_at": iso_time(info.modified_at),
+    }
+
+
+def _parse_id(text: str) -> int:
+    if not _FILE_ID.fullmatch(text):
+        raise InvalidName("Invalid file ID")
+    return int(text)
+
+
+def _parse_json(data: bytes) -> Any:
+    """The parsed body, or None if it is not JSON (deep nesting included)."""
+    try:
+        return json.loads(data)
+    except (ValueError, RecursionError):
+        return None
+
+
+def _object(**properties: Any) -> dict[str, Any]:
+    """A JSON object schema with exactly these properties, all required."""
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": list(properties),
+        "additionalProperties": False,
+    }
+
+
+def _json(description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+_STRING = {"type": "string"}
+_INTEGER = {"type": "integer"}
+_ERROR = _object(error=_STRING)
+_RECORD = _object(
+    id=_INTEGER,
+    name=_STRING,
+    location={**_STRING, "description": "{username}/{path}"},
+    user_id=_INTEGER,
+    size=_INTEGER,
+    public={"type": "boolean"},
+    created_at={**_STRING, "format": "date-time"},
+    updated_at={**_STRING, "format": "date-time"},
+)
+_WITH_FILE = _object(message=_STRING, file=_RECORD)
+_USER = _object(id=_INTEGER, username=_STRING)
+_CREDENTIALS = {
+    "required": True,
+    "content": {
+        media: {"schema": _object(username=_STRING, password=_STRING)}
+        for media in (
+            "application/json",
+            "application/x-www-form-urlencoded",
+            "multipart/form-data",
+        )
+    },
+}
+_FILE_ID_PARAMETER = {"name": "file_id", "in": "path", "required": True, "schema": _INTEGER}
+_SECURED = [{"bearer": []}, {"basic": []}, {"token": []}]
+
+
+def _operation(summary: str, responses: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    """An operation; every route can fail with the document's 500 body."""
+    failure = _json("unexpected server failure", _ERROR)
+    return {"summary": summary, **extra, "responses": {**responses, "500": failure}}
+
+
+def _secured(summary: str, responses: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    unauthorized = _json("missing or invalid credentials", _ERROR)
+    return _operation(summary, {**responses, "401": unauthorized}, security=_SECURED, **extra)
+
+
+def _openapi() -> dict[str, Any]:
+    bad_request = _json("malformed request", _ERROR)
+    not_found = _json("no such file of this user (or a bad id)", _ERROR)
+    quota = {
+        "anyOf": [
+            _object(
+                error={"const": "File limit exceeded"}, current_files=_INTEGER, max_files=_INTEGER
+            ),
+            _object(
+                error={"const": "Storage limit exceeded"},
+                current_storage=_INTEGER,
+                max_storage=_INTEGER,
+                file_size={
+                    **_INTEGER,
+                    "description": "the request's Content-Length (chunked: bytes received)",
+                },
+            ),
+        ]
+    }
+    upload_body = {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {"file": {"type": "string", "format": "binary"}},
+                    "required": ["file"],
+                }
+            }
+        },
+    }
+    access_body = {
+        "required": True,
+        "content": {"application/json": {"schema": _object(public={"type": "boolean"})}},
+    }
+    return {
+        "/api/login": {
+            "post": _operation(
+                "Log in with username and password; returns a JWT for Authorization: Bearer",
+                {
+                    "200": _json(
+                        "logged in",
+                        _object(message=_STRING, token=_STRING, expires_in=_INTEGER, user=_USER),
+                    ),
+                    "400": bad_request,
+                    "401": _json("wrong username or password", _ERROR),
+                },
+                security=[],
+                requestBody=_CREDENTIALS,
+            )
+        },
+        "/api/signup": {
+            "post": _operation(
+                "Create an account (only when the server enables open sign-up)",
+                {
+                    "200": _json("account created", _object(message=_STRING, user=_USER)),
+                    "400": bad_request,
+                    "403": _json("sign-up is disabled", _ERROR),
+                    "409": _json("the username is taken", _ERROR),
+                },
+                security=[],
+                requestBody=_CREDENTIALS,
+            )
+        },
+        "/api/upload": {
+            "post": _secured(
+                "Upload a file (multipart field file) to the home's root; private by default",
+                {
+                    "200": _json("stored", _WITH_FILE),
+                    "400": bad_request,
+                    "403": _json("file or storage quota exceeded", quota),
+                    "409": _json("a file with this name exists", _ERROR),
+                },
+                requestBody=upload_body,
+            )
+        },
+        "/api/files": {
+            "get": _secured(
+                "List every file of the user",
+                {"200": _json("the files", _object(files={"type": "array", "items": _RECORD}))},
+            )
+        },
+        "/api/files/{file_id}/access": {
+            "put": _secured(
+                "Make a file public (downloadable at /public/{id}) or private",
+                {"200": _json("updated", _WITH_FILE), "400": bad_request, "404": not_found},
+                parameters=[_FILE_ID_PARAMETER],
+                requestBody=access_body,
+            )
+        },
+        "/api/files/{file_id}": {
+            "delete": _secured(
+                "Delete a file",
+                {
+                    "200": _json("deleted", _object(message=_STRING)),
+                    "400": bad_request,
+                    "404": not_found,
+                },
+                parameters=[_FILE_ID_PARAMETER],
+            )
+        },
+    }

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
 from multipart import MultipartSegment, ParserError, PushMultipartParser, parse_options_header
+from werkzeug.exceptions import RequestedRangeNotSatisfiable
 from werkzeug.wrappers import Request, Response
 from werkzeug.wsgi import get_input_stream, wrap_file
 
@@ -140,8 +143,30 @@ def file_response(
     )
     response.set_etag(info.etag)
     response.last_modified = datetime.fromtimestamp(info.modified_at, UTC)
+    response.content_length = info.size
     if download_name is not None:
-        response.headers.set("Content-Disposition", "attachment", filename=download_name)
+        response.headers["Content-Disposition"] = content_disposition(download_name)
     for name, value in (headers or {}).items():
         response.headers[name] = value
-    return response.make_conditional(request.environ, accept_ranges=True, complete_length=info.size)
+    try:
+        response.make_conditional(request.environ, accept_ranges=True, complete_length=info.size)
+    except RequestedRangeNotSatisfiable:
+        stream.close()
+        return Response(
+            status=416, headers={"Content-Range": f"bytes */{info.size}", "Accept-Ranges": "bytes"}
+        )
+    if response.status_code in (304, 412):
+        # A conditional request that failed carries no body.
+        stream.close()
+        response.response = []
+        response.content_length = 0 if response.status_code == 412 else None
+    return response
+
+
+def content_disposition(filename: str) -> str:
+    """``attachment`` with an ASCII fallback and the exact UTF-8 name (RFC 6266 / 5987)."""
+    fallback = unicodedata.normalize("NFKD", filename).encode("ascii", "ignore").decode("ascii")
+    fallback = fallback.replace("\\", "_").replace('"', "_") or "download"
+    if fallback == filename:
+        return f'attachment; filename="{filename}"'
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"

@@ -29,6 +29,8 @@ class FileInfo:
     modified_at: float
     description: str | None
     public: bool
+    # The name the client asked for, when the store stored the file under a free one.
+    original_name: str | None = None
 
     @property
     def name(self) -> str:

@@ -29,6 +29,7 @@ def to_info(node: Node) -> FileInfo:
         modified_at=node.modified_at,
         description=node.description,
         public=node.public,
+        original_name=node.original_name,
     )
 
 
@@ -101,6 +102,7 @@ def rename_tree(session: Session, owner_id: int, node: Node, target: UserPath) -
         )
     node.parent = target.parent.text
     node.name = target.name
+    node.original_name = None
     session.flush()
 
 

@@ -90,6 +90,14 @@ class Store:
         with self.db.read() as session:
             return [nodes.to_info(node) for node in nodes.descendants(session, owner.id, path)]
 
+    def tree_size(self, owner: Owner, path: UserPath) -> int:
+        """Bytes of the file or of everything below the folder at ``path``."""
+        with self.db.read() as session:
+            node = nodes.get(session, owner.id, path)
+            if node is None:
+                raise NotFound(f"{path} does not exist")
+            return nodes.tree_usage(session, owner.id, node)[0]
+
     def list_files(self, owner: Owner, path: UserPath = ROOT) -> list[FileInfo]:
         """Every file (not folder) below ``path``."""
         return [info for info in self.list_tree(owner, path) if not info.is_dir]
@@ -142,7 +150,7 @@ class Store:
         if declared and declared.split(";")[0].strip().lower() not in _GENERIC_TYPES:
             return declared[:255]
         guessed, _encoding = mimetypes.guess_type(name, strict=False)
-        return guessed or declared or DEFAULT_CONTENT_TYPE
+        return guessed or DEFAULT_CONTENT_TYPE
 
     def mkdir(self, owner: Owner, path: UserPath) -> FileInfo:
         if path.is_root:

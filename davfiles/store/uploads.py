@@ -61,6 +61,7 @@ class Upload:
         self._store = store
         self._owner = owner
         self._path = path
+        self._requested = path
         self._options = options
         self._reserved_bytes = 0
         self._reserved_files = 0
@@ -148,6 +149,8 @@ class Upload:
                 is_dir=False,
                 created_at=now,
             )
+            renamed = self._path != self._requested
+            node.original_name = self._requested.name if renamed else None
             node.size = blob.size
             node.md5 = blob.md5
             node.sha1 = blob.sha1

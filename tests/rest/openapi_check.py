@@ -11,6 +11,7 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
+from davfiles.drain import DrainUnreadBody
 from davfiles.rest.middleware import RestMiddleware
 
 
@@ -26,8 +27,9 @@ class Exchange:
 class ResponseRecorder:
     """WSGI wrapper keeping the responses of requests the REST middleware answered itself."""
 
-    def __init__(self, app: RestMiddleware) -> None:
+    def __init__(self, app: DrainUnreadBody) -> None:
         self._app = app
+        self._rest: RestMiddleware = app.app
         self._lock = threading.Lock()
         self.exchanges: list[Exchange] = []
 
@@ -43,8 +45,10 @@ class ResponseRecorder:
             captured["type"] = dict((k.lower(), v) for k, v in headers).get("content-type", "")
             return start_response(status, headers, *args)
 
+        # Ask before the call: WebDAV rewrites PATH_INFO in place into a decoded string.
+        answered_here = self._rest.answers(environ)
         body = b"".join(self._app(environ, recording_start_response))
-        if self._app.answers(environ) and captured.get("type", "").startswith("application/json"):
+        if answered_here and captured.get("type", "").startswith("application/json"):
             with self._lock:
                 self.exchanges.append(
                     Exchange(

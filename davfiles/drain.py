@@ -1,0 +1,70 @@
+"""Read what is left of a small request body after an early answer (507, 401, 409 ...).
+
+A server that answers before reading the body and then closes the connection with unread
+bytes makes the kernel send a reset, and clients often lose the answer to it. Bodies up to
+``limit`` bytes are drained so the client reads the status; larger ones are left to the
+server, which closes the connection.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIEnvironment
+
+DRAIN_LIMIT = 1024 * 1024
+_BLOCK = 64 * 1024
+
+
+class _CountingInput:
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+        self.consumed = 0
+
+    def read(self, size: int = -1) -> bytes:
+        data: bytes = self._stream.read(size)
+        self.consumed += len(data)
+        return data
+
+    def readline(self, size: int = -1) -> bytes:
+        data: bytes = self._stream.readline(size)
+        self.consumed += len(data)
+        return data
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self.readline, b"")
+
+
+class DrainUnreadBody:
+    def __init__(self, app: Any, limit: int = DRAIN_LIMIT) -> None:
+        self.app = app
+        self._limit = limit
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        length = environ.get("CONTENT_LENGTH", "")
+        if not length.isdigit() or int(length) == 0:
+            return self.app(environ, start_response)
+        counting = _CountingInput(environ["wsgi.input"])
+        environ["wsgi.input"] = counting
+        return self._respond(environ, start_response, counting, int(length))
+
+    def _respond(
+        self,
+        environ: WSGIEnvironment,
+        start_response: StartResponse,
+        counting: _CountingInput,
+        length: int,
+    ) -> Iterator[bytes]:
+        result = self.app(environ, start_response)
+        try:
+            yield from result
+        finally:
+            close = getattr(result, "close", None)
+            if close is not None:
+                close()
+            remaining = length - counting.consumed
+            if 0 < remaining <= self._limit:
+                while remaining > 0 and counting.read(min(_BLOCK, remaining)):
+                    remaining = length - counting.consumed
