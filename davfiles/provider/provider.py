@@ -108,6 +108,11 @@ class DavfilesProvider(DAVProvider):
         method = environ["REQUEST_METHOD"]
         if method == "OPTIONS" and OWNER_KEY not in environ:
             return _anonymous_options(start_response)
+        if method not in ("LOCK", "UNLOCK") and "HTTP_IF" not in environ:
+            # Microsoft Office sends the token of its lock in Lock-Token instead of If.
+            token = environ.get("HTTP_LOCK_TOKEN", "").strip()
+            if token:
+                environ["HTTP_IF"] = f"({token if token.startswith('<') else f'<{token}>'})"
         if method == "PROPFIND" and not self._allow_depth_infinity:
             if environ.get("HTTP_DEPTH", "infinity").lower() == "infinity":
                 raise DAVError(
