@@ -46,6 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", parents=[common], help="run the server")
     serve.add_argument("--host", help="address to listen on")
     serve.add_argument("--port", type=int, help="port to listen on (0: any free port)")
+    serve.add_argument("--certfile", help="TLS certificate (PEM): serve HTTPS")
+    serve.add_argument("--keyfile", help="TLS private key (PEM) for --certfile")
     serve.set_defaults(handler=cmd_serve)
 
     user = commands.add_parser("user", help="manage users").add_subparsers(
@@ -102,10 +104,17 @@ def _services(args: argparse.Namespace, **overrides: object) -> Services:
 def cmd_serve(args: argparse.Namespace) -> int:
     from davfiles.server import make_server
 
-    services = _services(args, host=args.host, port=args.port)
+    services = _services(
+        args, host=args.host, port=args.port, certfile=args.certfile, keyfile=args.keyfile
+    )
     settings = services.settings
     server = make_server(
-        create_app(services), settings.host, settings.port, threads=settings.threads
+        create_app(services),
+        settings.host,
+        settings.port,
+        threads=settings.threads,
+        certfile=settings.certfile,
+        keyfile=settings.keyfile,
     )
     server.prepare()
     if services.accounts.count_users() == 0:
@@ -118,7 +127,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         )
         print(f"created user admin with password {password} (shown only this once)", flush=True)
     host, port = server.bind_addr[:2]
-    print(f"davfiles {__version__} serving http://{host}:{port}{DAV_MOUNT}/", flush=True)
+    scheme = "https" if settings.certfile else "http"
+    print(f"davfiles {__version__} serving {scheme}://{host}:{port}{DAV_MOUNT}/", flush=True)
     signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         server.serve()

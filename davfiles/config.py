@@ -144,6 +144,10 @@ OPTIONS: tuple[Option, ...] = (
     Option("port", _parse_int, 8080, "TCP port to listen on."),
     Option("threads", _parse_int, 32, "Request threads of the server."),
     Option(
+        "certfile", _parse_optional_str, None, "TLS certificate (PEM); with keyfile, serve HTTPS."
+    ),
+    Option("keyfile", _parse_optional_str, None, "TLS private key (PEM) for certfile."),
+    Option(
         "realm",
         _parse_str,
         "davfiles",
@@ -206,6 +210,8 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8080
     threads: int = 32
+    certfile: str | None = None
+    keyfile: str | None = None
     realm: str = "davfiles"
     accept_digest: bool = True
     default_max_bytes: int | None = None
@@ -267,6 +273,12 @@ def load_settings(
         raise ConfigError(f"davfiles.port must be between 0 and 65535, not {settings.port}")
     if settings.lock_timeout_max < 1:
         raise ConfigError("davfiles.lock_timeout_max must be at least 1 second")
+    if bool(settings.certfile) != bool(settings.keyfile):
+        raise ConfigError("HTTPS needs both davfiles.certfile and davfiles.keyfile")
+    for name in ("certfile", "keyfile"):
+        path = getattr(settings, name)
+        if path and not Path(path).is_file():
+            raise ConfigError(f"davfiles.{name}: no such file: {path}")
     if settings.jwt_lifetime < 1:
         raise ConfigError("davfiles.jwt_lifetime must be at least 1 second")
     if not settings.block_size:

@@ -113,7 +113,8 @@ class CliServer:
         )
         self.admin_password = ""
         self.port = self._wait_ready()
-        self.base = f"http://127.0.0.1:{self.port}"
+        scheme = "https" if "--certfile" in args else "http"
+        self.base = f"{scheme}://127.0.0.1:{self.port}"
 
     def _wait_ready(self) -> int:
         deadline = time.monotonic() + READY_TIMEOUT
@@ -122,7 +123,7 @@ class CliServer:
             password = re.search(r"created user admin with password (\S+)", text)
             if password:
                 self.admin_password = password.group(1)
-            match = re.search(r"serving http://[^:]+:(\d+)/", text)
+            match = re.search(r"serving https?://[^:]+:(\d+)/", text)
             if match:
                 return int(match.group(1))
             if self.process.poll() is not None:

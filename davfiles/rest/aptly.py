@@ -28,6 +28,7 @@ from werkzeug.wrappers import Request, Response
 from davfiles.errors import NotFound
 from davfiles.rest.dialect import Dialect, Route
 from davfiles.rest.io import FilePart, json_response, read_multipart
+from davfiles.rest.openapi import json_object, json_response_spec
 from davfiles.store import ROOT, FileInfo, Owner, Upload, UploadOptions, UserPath
 
 _DIR = "/api/files/<dir>"
@@ -99,24 +100,15 @@ def _names(entries: list[FileInfo], *, folders: bool) -> list[str]:
     return sorted(info.name for info in entries if info.is_dir == folders)
 
 
-_ERROR_SCHEMA = {
-    "type": "object",
-    "properties": {"error": {"type": "string"}},
-    "required": ["error"],
-    "additionalProperties": False,
-}
+_ERROR_SCHEMA = json_object(error={"type": "string"})
 _NAMES_SCHEMA = {"type": "array", "items": {"type": "string"}}
 _EMPTY_SCHEMA = {"type": "object", "properties": {}, "additionalProperties": False}
-
-
-def _json(description: str, schema: dict[str, Any]) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
 def _errors(described: dict[str, str] | None = None) -> dict[str, Any]:
     """Error responses by status, each with aptly's ``{"error": ...}`` body; 401 everywhere."""
     statuses = {"401": "no or wrong credentials (davfiles requires them)", **(described or {})}
-    return {status: _json(text, _ERROR_SCHEMA) for status, text in statuses.items()}
+    return {status: json_response_spec(text, _ERROR_SCHEMA) for status, text in statuses.items()}
 
 
 def _param(name: str, description: str) -> dict[str, Any]:
@@ -134,7 +126,7 @@ _BAD_NAME = "a name the store refuses ('..', a slash, control characters, too lo
 
 _LIST_DIRS = {
     "summary": "List directories",
-    "responses": {"200": _json("directory names, sorted", _NAMES_SCHEMA), **_errors()},
+    "responses": {"200": json_response_spec("directory names, sorted", _NAMES_SCHEMA), **_errors()},
 }
 _UPLOAD = {
     "summary": "Upload file(s) into a directory, created if it doesn't exist",
@@ -156,7 +148,7 @@ _UPLOAD = {
         },
     },
     "responses": {
-        "200": _json("the stored files as dir/file, in upload order", _NAMES_SCHEMA),
+        "200": json_response_spec("the stored files as dir/file, in upload order", _NAMES_SCHEMA),
         **_errors(
             {
                 "400": f"not a multipart body, a malformed or truncated one, or {_BAD_NAME}",
@@ -170,7 +162,7 @@ _LIST_FILES = {
     "summary": "List files in directory",
     "parameters": [_DIR_PARAM],
     "responses": {
-        "200": _json("names of the files in the directory, sorted", _NAMES_SCHEMA),
+        "200": json_response_spec("names of the files in the directory, sorted", _NAMES_SCHEMA),
         **_errors({"400": _BAD_NAME, "404": "directory doesn't exist"}),
     },
 }
@@ -178,7 +170,7 @@ _DELETE_DIR = {
     "summary": "Delete directory and all files in it",
     "parameters": [_DIR_PARAM],
     "responses": {
-        "200": _json("deleted", _EMPTY_SCHEMA),
+        "200": json_response_spec("deleted", _EMPTY_SCHEMA),
         **_errors({"400": _BAD_NAME, "404": "directory doesn't exist"}),
     },
 }
@@ -186,7 +178,7 @@ _DELETE_FILE = {
     "summary": "Delete single file in directory",
     "parameters": [_DIR_PARAM, _param("file", "file name in the directory")],
     "responses": {
-        "200": _json("deleted", _EMPTY_SCHEMA),
+        "200": json_response_spec("deleted", _EMPTY_SCHEMA),
         **_errors({"400": _BAD_NAME, "404": "no such file in the directory"}),
     },
 }

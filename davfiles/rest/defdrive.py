@@ -36,6 +36,7 @@ from davfiles.rest.io import (
     json_response,
     read_multipart,
 )
+from davfiles.rest.openapi import json_object, json_response_spec
 from davfiles.store import ROOT, FileInfo, Owner, Upload, UploadOptions
 
 # Ids the database can hold; anything else is the document's "Invalid file ID".
@@ -252,24 +253,10 @@ def _parse_json(data: bytes) -> Any:
         return None
 
 
-def _object(**properties: Any) -> dict[str, Any]:
-    """A JSON object schema with exactly these properties, all required."""
-    return {
-        "type": "object",
-        "properties": properties,
-        "required": list(properties),
-        "additionalProperties": False,
-    }
-
-
-def _json(description: str, schema: dict[str, Any]) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
-
-
 _STRING = {"type": "string"}
 _INTEGER = {"type": "integer"}
-_ERROR = _object(error=_STRING)
-_RECORD = _object(
+_ERROR = json_object(error=_STRING)
+_RECORD = json_object(
     id=_INTEGER,
     name=_STRING,
     location={**_STRING, "description": "{username}/{path}"},
@@ -279,12 +266,12 @@ _RECORD = _object(
     created_at={**_STRING, "format": "date-time"},
     updated_at={**_STRING, "format": "date-time"},
 )
-_WITH_FILE = _object(message=_STRING, file=_RECORD)
-_USER = _object(id=_INTEGER, username=_STRING)
+_WITH_FILE = json_object(message=_STRING, file=_RECORD)
+_USER = json_object(id=_INTEGER, username=_STRING)
 _CREDENTIALS = {
     "required": True,
     "content": {
-        media: {"schema": _object(username=_STRING, password=_STRING)}
+        media: {"schema": json_object(username=_STRING, password=_STRING)}
         for media in (
             "application/json",
             "application/x-www-form-urlencoded",
@@ -298,24 +285,24 @@ _SECURED = [{"bearer": []}, {"basic": []}, {"token": []}]
 
 def _operation(summary: str, responses: dict[str, Any], **extra: Any) -> dict[str, Any]:
     """An operation; every route can fail with the document's 500 body."""
-    failure = _json("unexpected server failure", _ERROR)
+    failure = json_response_spec("unexpected server failure", _ERROR)
     return {"summary": summary, **extra, "responses": {**responses, "500": failure}}
 
 
 def _secured(summary: str, responses: dict[str, Any], **extra: Any) -> dict[str, Any]:
-    unauthorized = _json("missing or invalid credentials", _ERROR)
+    unauthorized = json_response_spec("missing or invalid credentials", _ERROR)
     return _operation(summary, {**responses, "401": unauthorized}, security=_SECURED, **extra)
 
 
 def _openapi() -> dict[str, Any]:
-    bad_request = _json("malformed request", _ERROR)
-    not_found = _json("no such file of this user (or a bad id)", _ERROR)
+    bad_request = json_response_spec("malformed request", _ERROR)
+    not_found = json_response_spec("no such file of this user (or a bad id)", _ERROR)
     quota = {
         "anyOf": [
-            _object(
+            json_object(
                 error={"const": "File limit exceeded"}, current_files=_INTEGER, max_files=_INTEGER
             ),
-            _object(
+            json_object(
                 error={"const": "Storage limit exceeded"},
                 current_storage=_INTEGER,
                 max_storage=_INTEGER,
@@ -340,19 +327,21 @@ def _openapi() -> dict[str, Any]:
     }
     access_body = {
         "required": True,
-        "content": {"application/json": {"schema": _object(public={"type": "boolean"})}},
+        "content": {"application/json": {"schema": json_object(public={"type": "boolean"})}},
     }
     return {
         "/api/login": {
             "post": _operation(
                 "Log in with username and password; returns a JWT for Authorization: Bearer",
                 {
-                    "200": _json(
+                    "200": json_response_spec(
                         "logged in",
-                        _object(message=_STRING, token=_STRING, expires_in=_INTEGER, user=_USER),
+                        json_object(
+                            message=_STRING, token=_STRING, expires_in=_INTEGER, user=_USER
+                        ),
                     ),
                     "400": bad_request,
-                    "401": _json("wrong username or password", _ERROR),
+                    "401": json_response_spec("wrong username or password", _ERROR),
                 },
                 security=[],
                 requestBody=_CREDENTIALS,
@@ -362,10 +351,12 @@ def _openapi() -> dict[str, Any]:
             "post": _operation(
                 "Create an account (only when the server enables open sign-up)",
                 {
-                    "200": _json("account created", _object(message=_STRING, user=_USER)),
+                    "200": json_response_spec(
+                        "account created", json_object(message=_STRING, user=_USER)
+                    ),
                     "400": bad_request,
-                    "403": _json("sign-up is disabled", _ERROR),
-                    "409": _json("the username is taken", _ERROR),
+                    "403": json_response_spec("sign-up is disabled", _ERROR),
+                    "409": json_response_spec("the username is taken", _ERROR),
                 },
                 security=[],
                 requestBody=_CREDENTIALS,
@@ -375,10 +366,10 @@ def _openapi() -> dict[str, Any]:
             "post": _secured(
                 "Upload a file (multipart field file) to the home's root; private by default",
                 {
-                    "200": _json("stored", _WITH_FILE),
+                    "200": json_response_spec("stored", _WITH_FILE),
                     "400": bad_request,
-                    "403": _json("file or storage quota exceeded", quota),
-                    "409": _json("a file with this name exists", _ERROR),
+                    "403": json_response_spec("file or storage quota exceeded", quota),
+                    "409": json_response_spec("a file with this name exists", _ERROR),
                 },
                 requestBody=upload_body,
             )
@@ -386,13 +377,21 @@ def _openapi() -> dict[str, Any]:
         "/api/files": {
             "get": _secured(
                 "List every file of the user",
-                {"200": _json("the files", _object(files={"type": "array", "items": _RECORD}))},
+                {
+                    "200": json_response_spec(
+                        "the files", json_object(files={"type": "array", "items": _RECORD})
+                    )
+                },
             )
         },
         "/api/files/{file_id}/access": {
             "put": _secured(
                 "Make a file public (downloadable at /public/{id}) or private",
-                {"200": _json("updated", _WITH_FILE), "400": bad_request, "404": not_found},
+                {
+                    "200": json_response_spec("updated", _WITH_FILE),
+                    "400": bad_request,
+                    "404": not_found,
+                },
                 parameters=[_FILE_ID_PARAMETER],
                 requestBody=access_body,
             )
@@ -401,7 +400,7 @@ def _openapi() -> dict[str, Any]:
             "delete": _secured(
                 "Delete a file",
                 {
-                    "200": _json("deleted", _object(message=_STRING)),
+                    "200": json_response_spec("deleted", json_object(message=_STRING)),
                     "400": bad_request,
                     "404": not_found,
                 },

@@ -18,6 +18,7 @@ from werkzeug.wrappers import Request, Response
 from davfiles.errors import DavfilesError, NotFound
 from davfiles.rest.dialect import Dialect, Route, status_for
 from davfiles.rest.io import announced_length, file_response, json_response, upload_raw_body
+from davfiles.rest.openapi import json_object, json_response_spec
 from davfiles.store import ROOT, FileInfo, Owner, UploadOptions
 
 DEFAULT_FILENAME = "unknown"
@@ -134,42 +135,24 @@ def _meta(info: FileInfo) -> dict[str, Any]:
 
 
 def _openapi_paths() -> dict[str, Any]:
-    errors = {
-        "type": "object",
-        "properties": {
-            "errors": {
-                "type": "array",
-                "minItems": 1,
-                "items": {
-                    "type": "object",
-                    "properties": {"message": {"type": "string"}},
-                    "required": ["message"],
-                    "additionalProperties": False,
-                },
-            }
-        },
-        "required": ["errors"],
-        "additionalProperties": False,
-    }
-    meta = {
-        "type": "object",
-        "properties": {
-            "id": {"type": "string", "pattern": "^[a-z2-7]{13}$"},
-            "filename": {"type": "string"},
-            "contentType": {"type": "string"},
-            "size": {"type": "integer", "minimum": 0},
-        },
-        "required": ["id", "filename", "contentType", "size"],
-        "additionalProperties": False,
-    }
+    errors = json_object(
+        errors={
+            "type": "array",
+            "minItems": 1,
+            "items": json_object(message={"type": "string"}),
+        }
+    )
+    meta = json_object(
+        id={"type": "string", "pattern": "^[a-z2-7]{13}$"},
+        filename={"type": "string"},
+        contentType={"type": "string"},
+        size={"type": "integer", "minimum": 0},
+    )
     security = [{"molgenis": []}, {"basic": []}, {"bearer": []}]
     file_id = {"name": "file_id", "in": "path", "required": True, "schema": {"type": "string"}}
 
     def failure(description: str) -> dict[str, Any]:
-        return {"description": description, "content": {"application/json": {"schema": errors}}}
-
-    def metadata(description: str) -> dict[str, Any]:
-        return {"description": description, "content": {"application/json": {"schema": meta}}}
+        return json_response_spec(description, errors)
 
     unknown = failure("unknown id (also another user's file, or a folder)")
     upload = {
@@ -192,7 +175,7 @@ def _openapi_paths() -> dict[str, Any]:
         },
         "responses": {
             "201": {
-                **metadata("stored; the body is the file's metadata"),
+                **json_response_spec("stored; the body is the file's metadata", meta),
                 "headers": {
                     "Location": {
                         "description": "the metadata URL of the new file",

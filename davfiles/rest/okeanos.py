@@ -21,6 +21,7 @@ from davfiles.rest.io import (
     json_response,
     read_multipart,
 )
+from davfiles.rest.openapi import json_response_spec
 from davfiles.store import ROOT, FileInfo, Owner, Upload, UploadOptions
 
 _PATHS = ("/backend/user_files", "/backend/upload_file/")
@@ -83,18 +84,14 @@ class Okeanos(Dialect):
             "properties": {"result": {"const": "failure"}, "error": {"type": "string"}},
             "required": ["result", "error"],
         }
-        unauthorized = {
-            "description": "missing or invalid token",
-            "content": {
-                "application/json": {
-                    "schema": {
-                        "type": "object",
-                        "properties": {"detail": {"type": "string"}},
-                        "required": ["detail"],
-                    }
-                }
+        unauthorized = json_response_spec(
+            "missing or invalid token",
+            {
+                "type": "object",
+                "properties": {"detail": {"type": "string"}},
+                "required": ["detail"],
             },
-        }
+        )
         success = {
             "type": "object",
             "properties": {"result": {"const": "success"}},
@@ -116,19 +113,10 @@ class Okeanos(Dialect):
 
         def answer(schema: dict[str, Any]) -> dict[str, Any]:
             return {
-                "200": {
-                    "description": "success",
-                    "content": {"application/json": {"schema": schema}},
-                },
+                "200": json_response_spec("success", schema),
                 "401": unauthorized,
-                "4XX": {
-                    "description": "failure",
-                    "content": {"application/json": {"schema": failure}},
-                },
-                "507": {
-                    "description": "quota exceeded",
-                    "content": {"application/json": {"schema": failure}},
-                },
+                "4XX": json_response_spec("failure", failure),
+                "507": json_response_spec("quota exceeded", failure),
             }
 
         item = {

@@ -8,6 +8,22 @@ from typing import Any
 from davfiles import __version__
 from davfiles.rest.dialect import Dialect
 
+
+def json_object(**properties: Any) -> dict[str, Any]:
+    """A JSON object schema with exactly these properties, all required."""
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": list(properties),
+        "additionalProperties": False,
+    }
+
+
+def json_response_spec(description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    """An OpenAPI response whose body is application/json matching ``schema``."""
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
 _ERROR = {
     "type": "object",
     "properties": {"error": {"type": "string"}},
@@ -27,10 +43,7 @@ def _public_paths() -> dict[str, Any]:
                 "200": {"description": "the file's bytes"},
                 "206": {"description": "the requested range"},
                 "304": {"description": "not modified"},
-                "404": {
-                    "description": "unknown or private id",
-                    "content": {"application/json": {"schema": _ERROR}},
-                },
+                "404": json_response_spec("unknown or private id", _ERROR),
             },
         }
     }

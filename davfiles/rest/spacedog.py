@@ -27,6 +27,7 @@ from werkzeug.wrappers import Request, Response
 from davfiles.errors import DavfilesError, InvalidName, NotFound
 from davfiles.rest.dialect import Dialect, Route, status_for
 from davfiles.rest.io import announced_length, file_response, json_response, upload_raw_body
+from davfiles.rest.openapi import json_object, json_response_spec
 from davfiles.store import ROOT, FileInfo, Owner, UploadOptions, UserPath, parse_user_path
 
 _FILE = "/1/file"
@@ -149,19 +150,6 @@ def _record(info: FileInfo) -> dict[str, Any]:
     }
 
 
-def _object(**properties: Any) -> dict[str, Any]:
-    return {
-        "type": "object",
-        "properties": properties,
-        "required": list(properties),
-        "additionalProperties": False,
-    }
-
-
-def _json(description: str, schema: dict[str, Any]) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
-
-
 def _openapi() -> dict[str, Any]:
     record = {
         "path": {"type": "string"},
@@ -170,14 +158,14 @@ def _openapi() -> dict[str, Any]:
         "etag": {"type": "string"},
     }
     ok = {"success": {"const": True}, "status": {"const": 200}}
-    failure = _object(
+    failure = json_object(
         success={"const": False},
         status={"type": "integer"},
-        error=_object(message={"type": "string"}),
+        error=json_object(message={"type": "string"}),
     )
-    listing = _object(**ok, results={"type": "array", "items": _object(**record)})
-    saved = _object(**ok, **record, contentType={"type": "string"}, location={"type": "string"})
-    deleted = _object(**ok, deleted={"type": "array", "items": {"type": "string"}})
+    listing = json_object(**ok, results={"type": "array", "items": json_object(**record)})
+    saved = json_object(**ok, **record, contentType={"type": "string"}, location={"type": "string"})
+    deleted = json_object(**ok, deleted={"type": "array", "items": {"type": "string"}})
     file_headers = {
         name: {"description": text, "schema": {"type": "string"}}
         for name, text in (
@@ -188,7 +176,7 @@ def _openapi() -> dict[str, Any]:
     }
     binary = {"schema": {"type": "string", "contentMediaType": "application/octet-stream"}}
     answers: dict[str, dict[str, Any]] = {
-        "listed": _json("the files below the folder, recursively", listing),
+        "listed": json_response_spec("the files below the folder, recursively", listing),
         "file": {
             "description": "a folder's listing (JSON) or a file's bytes in its own content type"
             " (a JSON file is not a listing)",
@@ -202,17 +190,21 @@ def _openapi() -> dict[str, Any]:
             "description": "the Range lies outside the file (no body)",
             "headers": {"Content-Range": {"schema": {"type": "string"}}},
         },
-        "saved": _json("the file is stored (created or replaced)", saved),
-        "deleted": _json("the paths of the deleted files", deleted),
-        "400": _json("invalid path or incomplete body", failure),
+        "saved": json_response_spec("the file is stored (created or replaced)", saved),
+        "deleted": json_response_spec("the paths of the deleted files", deleted),
+        "400": json_response_spec("invalid path or incomplete body", failure),
         "401": {
-            **_json("missing or invalid credentials", failure),
+            **json_response_spec("missing or invalid credentials", failure),
             "headers": {"WWW-Authenticate": {"schema": {"type": "string"}}},
         },
-        "404": _json("nothing at this path (or a file where a folder/ was named)", failure),
-        "409": _json("a file is in the way of a folder, or a folder of the file", failure),
-        "500": _json("unexpected failure", failure),
-        "507": _json("quota exceeded or disk full; nothing was stored", failure),
+        "404": json_response_spec(
+            "nothing at this path (or a file where a folder/ was named)", failure
+        ),
+        "409": json_response_spec(
+            "a file is in the way of a folder, or a folder of the file", failure
+        ),
+        "500": json_response_spec("unexpected failure", failure),
+        "507": json_response_spec("quota exceeded or disk full; nothing was stored", failure),
     }
 
     def operation(summary: str, ok_answer: str | None, *codes: str, **extra: Any) -> Any:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import http.client
 import json
-import subprocess
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote
@@ -13,26 +12,13 @@ from urllib.parse import quote, unquote
 import requests
 from openapi_spec_validator import validate
 
+from tests.curl import curl_json
 from tests.dav.helpers import propfind
 from tests.harness import LiveServer
 from tests.rest.conftest import RestUser, make_rest_user
 
 DEB = "aptly_0.9~dev+217+ge5d646c_i386.deb"
 DEB_BYTES = b"!<arch>\ndebian-binary   fake package bytes\n"
-
-
-def curl(*args: str, cwd: Path | None = None) -> tuple[Any, int]:
-    """Run the real curl; the parsed JSON body and the status code."""
-    result = subprocess.run(
-        ["curl", "-s", "-w", "\n%{http_code}", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-        cwd=cwd,
-    )
-    body, _, status = result.stdout.rpartition("\n")
-    return json.loads(body), int(status)
 
 
 def api(server: LiveServer, path: str = "") -> str:
@@ -78,19 +64,17 @@ def test_document_curl_examples(live_server: LiveServer, alice: RestUser, tmp_pa
     auth = ("-u", "alice:alice-pw")
     base = live_server.url("/api/files")
     # Upload first so that the listing examples have something to show.
-    assert curl("-X", "POST", "-F", f"file=@{DEB}", f"{base}/aptly-0.9", *auth, cwd=tmp_path) == (
-        [f"aptly-0.9/{DEB}"],
-        200,
-    )
-    assert curl(base, *auth) == (["aptly-0.9"], 200)
-    assert curl(f"{base}/aptly-0.9", *auth) == ([DEB], 200)
+    upload = ("-X", "POST", "-F", f"file=@{DEB}", f"{base}/aptly-0.9", *auth)
+    assert curl_json(*upload, cwd=tmp_path) == ([f"aptly-0.9/{DEB}"], 200)
+    assert curl_json(base, *auth) == (["aptly-0.9"], 200)
+    assert curl_json(f"{base}/aptly-0.9", *auth) == ([DEB], 200)
     assert alice.basic.get(alice.dav(f"aptly-0.9/{DEB}")).content == DEB_BYTES
-    assert curl("-X", "DELETE", f"{base}/aptly-0.9/{DEB}", *auth) == ({}, 200)
-    assert curl(f"{base}/aptly-0.9", *auth) == ([], 200)
-    curl("-X", "POST", "-F", f"file=@{DEB}", f"{base}/aptly-0.9", *auth, cwd=tmp_path)
-    assert curl("-X", "DELETE", f"{base}/aptly-0.9", *auth) == ({}, 200)
-    assert curl(base, *auth) == ([], 200)
-    body, status = curl(f"{base}/aptly-0.9", *auth)
+    assert curl_json("-X", "DELETE", f"{base}/aptly-0.9/{DEB}", *auth) == ({}, 200)
+    assert curl_json(f"{base}/aptly-0.9", *auth) == ([], 200)
+    curl_json(*upload, cwd=tmp_path)
+    assert curl_json("-X", "DELETE", f"{base}/aptly-0.9", *auth) == ({}, 200)
+    assert curl_json(base, *auth) == ([], 200)
+    body, status = curl_json(f"{base}/aptly-0.9", *auth)
     assert status == 404 and set(body) == {"error"}
     assert home_files(live_server, alice) == []
     assert usage(live_server, alice) == (0, 0)
@@ -112,13 +96,13 @@ def test_curl_examples_without_credentials_are_401(
     ]
     for example in examples:
         for credentials in ((), ("-u", "alice:wrong-pw"), ("-H", "Authorization: Token nope")):
-            body, status = curl(*example, *credentials, cwd=tmp_path)
+            body, status = curl_json(*example, *credentials, cwd=tmp_path)
             assert status == 401, example
             assert set(body) == {"error"}
     assert alice.basic.get(alice.dav(f"aptly-0.9/{DEB}")).content == b"kept"
     # API tokens are accepted as well as the password.
     token = ("-H", f"Authorization: Token {alice.token}")
-    assert curl(f"{base}/aptly-0.9", *token) == ([DEB], 200)
+    assert curl_json(f"{base}/aptly-0.9", *token) == ([DEB], 200)
 
 
 def test_any_number_of_files_in_upload_order(live_server: LiveServer, alice: RestUser) -> None:
@@ -149,7 +133,7 @@ def test_names_with_spaces_unicode_and_signs(
     directory, name = "dists ü 1.0+b~1", "naïve paket 2~3+4 €.deb"
     (tmp_path / name).write_bytes(b"unicode")
     url = api(live_server, quote(directory))
-    body, status = curl(
+    body, status = curl_json(
         "-u", "alice:alice-pw", "-X", "POST", "-F", f"file=@{name}", url, cwd=tmp_path
     )
     assert (body, status) == ([f"{directory}/{name}"], 200)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ import requests
 
 from davfiles.config import Settings
 from davfiles.store import parse_user_path
+from tests.curl import curl_json
 from tests.dav.helpers import propfind
 from tests.harness import LiveServer
 from tests.rest.conftest import RestUser, make_rest_user
@@ -89,24 +89,12 @@ def bearer(api: Api, alice: RestUser) -> dict[str, str]:
     return api.login(alice.user.name, alice.user.password)
 
 
-def curl(*args: str) -> tuple[Any, int]:
-    result = subprocess.run(
-        ["curl", "-s", "-w", "\n%{http_code}", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    body, _, status = result.stdout.rpartition("\n")
-    return json.loads(body), int(status)
-
-
 def stored_names(server: LiveServer, user: RestUser) -> list[str]:
     return sorted(path.name for path in server.services.store.home(user.user.owner).iterdir())
 
 
 def test_document_curl_examples(api: Api, alice: RestUser, tmp_path: Path) -> None:
-    body, status = curl(
+    body, status = curl_json(
         "-X",
         "POST",
         api.url("/api/login"),
@@ -129,8 +117,8 @@ def test_document_curl_examples(api: Api, alice: RestUser, tmp_path: Path) -> No
         "--data",
         "{}",
     )
-    assert curl(*playground) == (NOT_AUTHENTICATED, 401)
-    assert curl(*playground, "--header", f"Authorization: Bearer {token}") == (
+    assert curl_json(*playground) == (NOT_AUTHENTICATED, 401)
+    assert curl_json(*playground, "--header", f"Authorization: Bearer {token}") == (
         {"error": "No file provided"},
         400,
     )
@@ -145,7 +133,7 @@ def test_document_curl_examples(api: Api, alice: RestUser, tmp_path: Path) -> No
         "-F",
         f"file=@{document}",
     )
-    body, status = curl(*example)
+    body, status = curl_json(*example)
     assert status == 200
     assert set(body) == {"message", "file"}
     assert body["message"] == "File uploaded successfully"
@@ -159,7 +147,7 @@ def test_document_curl_examples(api: Api, alice: RestUser, tmp_path: Path) -> No
     assert isinstance(record["id"], int)
     for stamp in ("created_at", "updated_at"):
         time.strptime(record[stamp], ISO_Z)
-    assert curl(*example) == (DUPLICATE, 409)
+    assert curl_json(*example) == (DUPLICATE, 409)
     assert alice.basic.get(alice.dav("document.pdf")).content == document.read_bytes()
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
 from collections.abc import Iterator
 from typing import Any
 
@@ -11,21 +9,12 @@ import requests
 
 from davfiles.rest.molgenis import id_text
 from davfiles.store import ROOT
+from tests.curl import run_curl
 from tests.dav.helpers import propfind
 from tests.harness import LiveServer
 from tests.rest.conftest import RestUser, make_rest_user
 
 META_KEYS = {"id", "filename", "contentType", "size"}
-
-
-def curl(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["curl", "-s", "-w", "\n%{http_code}\n%header{location}", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
 
 
 def files_url(server: LiveServer, file_id: str = "") -> str:
@@ -58,7 +47,7 @@ def assert_errors(response: requests.Response, status: int) -> None:
 def test_document_curl_example(live_server: LiveServer, alice: RestUser, tmp_path) -> None:
     my_file = tmp_path / "my.file"
     my_file.write_bytes(b"\x00\x01binary\xff" * 100)
-    result = curl(
+    result = run_curl(
         "-H",
         "Content-Type: application/octet-stream",
         "--data-binary",
@@ -67,14 +56,13 @@ def test_document_curl_example(live_server: LiveServer, alice: RestUser, tmp_pat
         f"x-molgenis-token: {alice.token}",
         files_url(live_server),
     )
-    body, status, location = result.stdout.rsplit("\n", 2)
-    assert status == "201"
-    meta = json.loads(body)
+    assert result.status == 201
+    meta = result.json()
     assert set(meta) == META_KEYS
     assert meta["filename"] == "unknown"
     assert meta["contentType"] == "application/octet-stream"
     assert meta["size"] == my_file.stat().st_size
-    assert location == f"/molgenis/api/files/{meta['id']}"
+    assert result.location == f"/molgenis/api/files/{meta['id']}"
     assert alice.basic.get(alice.dav("unknown")).content == my_file.read_bytes()
 
 
@@ -136,8 +124,8 @@ def test_form_media_types_are_refused(live_server: LiveServer, alice: RestUser) 
     form = requests.post(url, headers=token(alice), data={"file": "abc"})
     assert_errors(form, 415)
     # curl --data-binary without -H 'Content-Type: ...' sends a form type: refused as well.
-    result = curl("--data-binary", "abc", "-H", f"x-molgenis-token: {alice.token}", url)
-    assert result.stdout.rsplit("\n", 2)[1] == "415"
+    result = run_curl("--data-binary", "abc", "-H", f"x-molgenis-token: {alice.token}", url)
+    assert result.status == 415
     usage = live_server.services.store.usage(alice.user.owner)
     assert (usage.used_bytes, usage.used_files) == (0, 0)
     assert live_server.services.store.list_files(alice.user.owner) == []

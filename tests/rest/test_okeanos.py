@@ -2,28 +2,12 @@
 
 from __future__ import annotations
 
-import subprocess
-
 import requests
 
+from tests.curl import run_curl
 from tests.dav.helpers import propfind
 from tests.harness import LiveServer
 from tests.rest.conftest import RestUser, make_rest_user
-
-
-def curl(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["curl", "-s", "-w", "\n%{http_code}", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-
-
-def body_and_status(result: subprocess.CompletedProcess[str]) -> tuple[str, int]:
-    body, _, status = result.stdout.rpartition("\n")
-    return body, int(status)
 
 
 def test_document_curl_examples(live_server: LiveServer, alice: RestUser, tmp_path) -> None:
@@ -31,30 +15,26 @@ def test_document_curl_examples(live_server: LiveServer, alice: RestUser, tmp_pa
     auth = f"Authorization: Token {alice.token}"
     jar = tmp_path / "project.jar"
     jar.write_bytes(b"PK\x03\x04 jar bytes")
-    body, status = body_and_status(
-        curl(
-            "-X",
-            "PUT",
-            "-H",
-            auth,
-            "-F",
-            f"file=@{jar}",
-            "-F",
-            "description=Science project executable",
-            url,
-        )
+    result = run_curl(
+        "-X",
+        "PUT",
+        "-H",
+        auth,
+        "-F",
+        f"file=@{jar}",
+        "-F",
+        "description=Science project executable",
+        url,
     )
-    assert (status, body) == (200, '{"result":"success"}')
+    assert (result.status, result.body) == (200, '{"result":"success"}')
     # The document's own example, `-F "file=project.jar"`, sends the name as a text part.
-    body, status = body_and_status(
-        curl(
-            "-X", "PUT", "-H", auth, "-F", "file=notes.txt", "-F", "description=typed by hand", url
-        )
+    result = run_curl(
+        "-X", "PUT", "-H", auth, "-F", "file=notes.txt", "-F", "description=typed by hand", url
     )
-    assert (status, body) == (200, '{"result":"success"}')
-    body, status = body_and_status(curl("-X", "GET", "-H", auth, url))
-    assert status == 200
-    listing = requests.models.complexjson.loads(body)
+    assert (result.status, result.body) == (200, '{"result":"success"}')
+    result = run_curl("-X", "GET", "-H", auth, url)
+    assert result.status == 200
+    listing = result.json()
     assert listing["result"] == "success"
     by_name = {entry["name"]: entry for entry in listing["files"]}
     assert set(by_name) == {"project.jar", "notes.txt"}
@@ -62,10 +42,8 @@ def test_document_curl_examples(live_server: LiveServer, alice: RestUser, tmp_pa
     assert set(record) == {"id", "name", "path", "description", "size", "created_at", "updated_at"}
     assert record["description"] == "Science project executable"
     assert record["size"] == jar.stat().st_size
-    body, status = body_and_status(
-        curl("-X", "DELETE", "-H", auth, "-F", f"id={record['id']}", url)
-    )
-    assert (status, body) == (200, '{"result":"success"}')
+    result = run_curl("-X", "DELETE", "-H", auth, "-F", f"id={record['id']}", url)
+    assert (result.status, result.body) == (200, '{"result":"success"}')
     assert alice.basic.get(alice.dav("project.jar")).status_code == 404
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import re
-import subprocess
 from pathlib import Path
 
 import requests
 
+from tests.curl import run_curl
 from tests.dav.helpers import propfind
 from tests.harness import LiveServer
 from tests.rest.conftest import RestUser, make_rest_user
@@ -23,18 +23,6 @@ WWW = {
     "www/images/fifi.jpg": b"\xff\xd8\xff fifi",
     "www/images/riri.png": b"\x89PNG riri",
 }
-
-
-def curl(*args: str) -> tuple[str, int]:
-    result = subprocess.run(
-        ["curl", "-s", "-w", "\n%{http_code}", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    body, _, status = result.stdout.rpartition("\n")
-    return body, int(status)
 
 
 def md5(data: bytes) -> str:
@@ -62,18 +50,18 @@ def test_document_delete_example_with_curl(live_server: LiveServer, tmp_path: Pa
     for path, data in WWW.items():
         source = tmp_path / path.replace("/", "_")
         source.write_bytes(data)
-        body, status = curl(
+        result = run_curl(
             "-X", "PUT", "-H", DOC_AUTH, "--data-binary", f"@{source}", url(live_server, "/" + path)
         )
-        assert status == 200
-        saved = requests.models.complexjson.loads(body)
+        assert result.status == 200
+        saved = result.json()
         assert set(saved) == {"success", "status", "contentType", "location", *RECORD_KEYS}
         assert (saved["success"], saved["status"]) == (True, 200)
         assert (saved["path"], saved["size"], saved["etag"]) == ("/" + path, len(data), md5(data))
         assert saved["location"] == url(live_server, "/" + path)
-    body, status = curl("-X", "GET", "-H", DOC_AUTH, url(live_server, "/www"))
-    assert status == 200
-    listing = requests.models.complexjson.loads(body)
+    result = run_curl("-X", "GET", "-H", DOC_AUTH, url(live_server, "/www"))
+    assert result.status == 200
+    listing = result.json()
     assert set(listing) == {"success", "status", "results"}
     assert (listing["success"], listing["status"]) == (True, 200)
     for entry in listing["results"]:
@@ -83,15 +71,15 @@ def test_document_delete_example_with_curl(live_server: LiveServer, tmp_path: Pa
         ("/" + path, len(data), md5(data)) for path, data in WWW.items()
     ]
     # The example as written: `DELETE /1/file/www` with the document's Basic credentials.
-    body, status = curl("-X", "DELETE", "-H", DOC_AUTH, url(live_server, "/www"))
-    assert status == 200
-    assert requests.models.complexjson.loads(body) == {
+    result = run_curl("-X", "DELETE", "-H", DOC_AUTH, url(live_server, "/www"))
+    assert result.status == 200
+    assert result.json() == {
         "success": True,
         "status": 200,
         "deleted": ["/www/app.html", "/www/app.js", "/www/images/fifi.jpg", "/www/images/riri.png"],
     }
-    body, status = curl("-H", DOC_AUTH, url(live_server))
-    assert (status, requests.models.complexjson.loads(body)["results"]) == (200, [])
+    result = run_curl("-H", DOC_AUTH, url(live_server))
+    assert (result.status, result.json()["results"]) == (200, [])
 
 
 def test_download_headers_and_conditions(live_server: LiveServer, alice: RestUser) -> None:
