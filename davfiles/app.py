@@ -34,8 +34,8 @@ logger = logging.getLogger(__name__)
 DAV_MOUNT = "/dav"
 # ownCloud/Nextcloud clients (rclone's owncloud and nextcloud vendors) expect these paths.
 OC_WEBDAV_MOUNT = "/remote.php/webdav"
-OC_FILES_MOUNT = "/remote.php/dav/files"
-DAV_MOUNTS = (DAV_MOUNT, OC_WEBDAV_MOUNT, OC_FILES_MOUNT)
+OC_DAV_MOUNT = "/remote.php/dav"
+DAV_MOUNTS = (DAV_MOUNT, OC_WEBDAV_MOUNT, OC_DAV_MOUNT)
 
 
 @dataclass(frozen=True)
@@ -97,8 +97,8 @@ def wsgidav_config(services: Services) -> dict[str, Any]:
                 OC_WEBDAV_MOUNT: DavfilesProvider(
                     services.store, allow_depth_infinity=depth_infinity
                 ),
-                OC_FILES_MOUNT: DavfilesProvider(
-                    services.store, allow_depth_infinity=depth_infinity, user_in_path=True
+                OC_DAV_MOUNT: DavfilesProvider(
+                    services.store, allow_depth_infinity=depth_infinity, nextcloud_layout=True
                 ),
             },
             "http_authenticator": {

@@ -1,8 +1,8 @@
 """DavfilesProvider: a share where every authenticated user sees their own home as the root.
 
-The same class serves ``/dav`` and the ownCloud/Nextcloud-style paths; with ``user_in_path``
-the first path segment names the user (``/remote.php/dav/files/<user>/...``) and must be the
-authenticated one.
+The same class serves ``/dav``, ``/remote.php/webdav`` and, with ``nextcloud_layout``,
+``/remote.php/dav``: there the home is at ``files/<user>/`` and the chunked-upload area at
+``uploads/<user>/``, and ``<user>`` must be the authenticated user.
 """
 
 from __future__ import annotations
@@ -15,12 +15,14 @@ from urllib.parse import unquote
 from wsgidav import util
 from wsgidav.dav_error import (
     HTTP_FORBIDDEN,
+    HTTP_NOT_FOUND,
     HTTP_UNAUTHORIZED,
     DAVError,
     PRECONDITION_CODE_PropfindFiniteDepth,
 )
 from wsgidav.dav_provider import DAVProvider
 
+from davfiles.provider.chunk_resources import UploadsHome
 from davfiles.provider.errors import dav_errors
 from davfiles.provider.resources import FileResource, FolderResource
 from davfiles.store import FileInfo, Owner, QuotaFigures, Store, UserPath, parse_user_path
@@ -33,15 +35,15 @@ _METHODS = "OPTIONS, GET, HEAD, PUT, DELETE, MKCOL, COPY, MOVE, PROPFIND, PROPPA
 
 class DavfilesProvider(DAVProvider):
     def __init__(
-        self, store: Store, *, allow_depth_infinity: bool, user_in_path: bool = False
+        self, store: Store, *, allow_depth_infinity: bool, nextcloud_layout: bool = False
     ) -> None:
         super().__init__()
         self.store = store
         self._allow_depth_infinity = allow_depth_infinity
-        self._user_in_path = user_in_path
+        self._nextcloud = nextcloud_layout
 
     def __repr__(self) -> str:
-        return f"{self.__class__.__name__}(user_in_path={self._user_in_path})"
+        return f"{self.__class__.__name__}(nextcloud_layout={self._nextcloud})"
 
     def owner(self, environ: dict[str, Any]) -> Owner:
         owner = environ.get(OWNER_KEY)
@@ -51,18 +53,29 @@ class DavfilesProvider(DAVProvider):
 
     def user_path_of(self, path: str, environ: dict[str, Any]) -> UserPath:
         """The path inside the caller's home for a share-relative URL path."""
-        owner = self.owner(environ)
-        if self._user_in_path:
-            user, _, rest = path.lstrip("/").partition("/")
-            if user != owner.name:
-                raise DAVError(HTTP_FORBIDDEN, context_info="this is not your home")
+        if self._nextcloud:
+            area, rest = self._nextcloud_area(path, environ)
+            if area != "files":
+                raise DAVError(HTTP_FORBIDDEN, context_info="only files/<user>/ holds files")
             path = rest
         with dav_errors():
             return parse_user_path(path)
 
+    def _nextcloud_area(self, path: str, environ: dict[str, Any]) -> tuple[str, str]:
+        """Split ``/files/<user>/rest`` into ("files", "rest"); the user must be the caller."""
+        area, _, remainder = path.lstrip("/").partition("/")
+        user, _, rest = remainder.partition("/")
+        if area not in ("files", "uploads") or not user:
+            raise DAVError(HTTP_NOT_FOUND, context_info="use files/<user>/ or uploads/<user>/")
+        if user != self.owner(environ).name:
+            raise DAVError(HTTP_FORBIDDEN, context_info="this is not your home")
+        return area, rest
+
     def get_resource_inst(self, path: str, environ: dict[str, Any]) -> Any:
         if OWNER_KEY not in environ:
             return None  # anonymous OPTIONS: nothing is visible without credentials
+        if self._nextcloud and self._nextcloud_area(path, environ)[0] == "uploads":
+            return self._chunk_resource(path, environ)
         user_path = self.user_path_of(path, environ)
         owner = self.owner(environ)
         with dav_errors():
@@ -77,10 +90,21 @@ class DavfilesProvider(DAVProvider):
         kind = FolderResource if info.is_dir else FileResource
         return kind(self, path, environ, owner, info.path, info)
 
+    def _chunk_resource(self, path: str, environ: dict[str, Any]) -> Any:
+        owner = self.owner(environ)
+        _area, rest = self._nextcloud_area(path, environ)
+        home_path = "/uploads/" + owner.name
+        uploads = UploadsHome(self, home_path, environ, owner)
+        return uploads.resolve(home_path, "/" + rest if rest else "/")
+
     def ref_url_to_path(self, ref_url: str) -> str:
         """Invert ``get_ref_url`` (``/<user>/<path in home>``) into a share-relative path."""
         user, _, rest = unquote(ref_url).lstrip("/").partition("/")
-        return f"/{user}/{rest}" if self._user_in_path else f"/{rest}"
+        if not self._nextcloud:
+            return f"/{rest}"
+        if user.endswith("@uploads"):
+            return f"/uploads/{user.removesuffix('@uploads')}/{rest}"
+        return f"/files/{user}/{rest}"
 
     def usage(self, environ: dict[str, Any], owner: Owner) -> QuotaFigures:
         """Quota figures, read once per request however many folders a listing shows."""

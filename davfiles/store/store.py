@@ -20,6 +20,7 @@ from davfiles.db.engine import Database
 from davfiles.db.models import DeadProperty, Node, User
 from davfiles.errors import AlreadyExists, Conflict, NotFound, PermissionDenied
 from davfiles.store import blobs, nodes, quota
+from davfiles.store.chunks import ChunkedUploads
 from davfiles.store.models import FileInfo, Owner, QuotaFigures
 from davfiles.store.paths import ROOT, UserPath, check_username, disk_path
 from davfiles.store.uploads import Upload, UploadOptions
@@ -36,6 +37,7 @@ class Store:
         self.staging_dir = data_dir / "tmp"
         self.users_dir.mkdir(parents=True, exist_ok=True)
         self.staging_dir.mkdir(parents=True, exist_ok=True)
+        self.chunked_uploads = ChunkedUploads(self, data_dir / "uploads")
 
     # --- homes -------------------------------------------------------------------------
 
@@ -65,6 +67,7 @@ class Store:
         home = self.home(owner)
         if home.exists():
             blobs.remove_tree(home, self.staging_dir)
+        self.chunked_uploads.remove_all(owner)
 
     def sweep_staging(self) -> int:
         return blobs.sweep_staging(self.staging_dir)
