@@ -61,6 +61,7 @@ def test_one_gib_put_keeps_server_memory_flat(tmp_path: Path) -> None:
         response.read()
         growth = meter.stop()
         assert response.status == 201
+        print(f"server RSS growth during a 1 GiB PUT: {growth / 2**20:.1f} MiB")
         assert growth < MAX_RSS_GROWTH, f"server RSS grew by {growth / 2**20:.1f} MiB"
         head = requests.head(f"{server.base}/dav/big.bin", auth=auth)
         assert int(head.headers["Content-Length"]) == GIB
