@@ -8,19 +8,25 @@ from typing import Any
 
 from wsgidav.dir_browser import WsgiDavDirBrowser
 from wsgidav.error_printer import ErrorPrinter
-from wsgidav.http_authenticator import HTTPAuthenticator
 from wsgidav.request_resolver import RequestResolver
 from wsgidav.wsgidav_app import WsgiDAVApp
 
 from davfiles.auth.accounts import Accounts
+from davfiles.auth.audit import AuditLog
 from davfiles.auth.login_tokens import LoginTokens, load_or_create_secret
 from davfiles.auth.service import Authenticator
+from davfiles.auth.throttle import LoginThrottle, ThrottleLimits
 from davfiles.config import Settings
 from davfiles.db.engine import Database, make_engine
 from davfiles.drain import DrainUnreadBody
-from davfiles.provider.domain_controller import AUTHENTICATOR_KEY, DavfilesDomainController
+from davfiles.provider.domain_controller import (
+    AUTHENTICATOR_KEY,
+    DavfilesDomainController,
+    DavfilesHTTPAuthenticator,
+)
 from davfiles.provider.properties import DeadPropertyManager
 from davfiles.provider.provider import DavfilesProvider
+from davfiles.request_guard import RequestGuard
 from davfiles.rest.dialect import DialectContext
 from davfiles.rest.middleware import RestMiddleware
 from davfiles.rest.mounts import any_method
@@ -45,6 +51,7 @@ class Services:
     store: Store
     authenticator: Authenticator
     accounts: Accounts
+    audit: AuditLog
 
     def close(self) -> None:
         self.db.dispose()
@@ -54,6 +61,14 @@ def create_services(settings: Settings) -> Services:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     db = Database(make_engine(settings.effective_database_url))
     store = Store(db, settings.data_dir)
+    audit = AuditLog(settings.effective_audit_log)
+    throttle = LoginThrottle(
+        ThrottleLimits(
+            per_user=settings.login_failures_per_user,
+            per_address=settings.login_failures_per_address,
+            max_delay=settings.login_delay_max,
+        )
+    )
     return Services(
         settings=settings,
         db=db,
@@ -66,8 +81,11 @@ def create_services(settings: Settings) -> Services:
                 settings.jwt_secret or load_or_create_secret(settings.data_dir / "jwt-secret"),
                 settings.jwt_lifetime,
             ),
+            throttle,
+            audit,
         ),
         accounts=Accounts(db, store, settings.realm),
+        audit=audit,
     )
 
 
@@ -112,7 +130,7 @@ def wsgidav_config(services: Services) -> dict[str, Any]:
             "property_manager": DeadPropertyManager(services.store),
             "middleware_stack": [
                 ErrorPrinter,
-                HTTPAuthenticator,
+                DavfilesHTTPAuthenticator,
                 WsgiDavDirBrowser,
                 RequestResolver,
             ],
@@ -123,7 +141,7 @@ def wsgidav_config(services: Services) -> dict[str, Any]:
     return config
 
 
-def create_app(services: Services) -> DrainUnreadBody:
+def create_app(services: Services) -> RequestGuard:
     """The WSGI application: the REST dialects in front of WebDAV at ``/dav/``.
 
     Raises ConfigError for a mount table in which two parts would answer the same request.
@@ -145,4 +163,4 @@ def create_app(services: Services) -> DrainUnreadBody:
         logger.info("removed %d staging leftovers of an earlier run", swept)
     dav = WsgiDAVApp(wsgidav_config(services))
     rest = RestMiddleware(dav, context, dialects, lambda: build_openapi(dialects))
-    return DrainUnreadBody(rest)
+    return RequestGuard(DrainUnreadBody(rest), refusal=rest.refusal)

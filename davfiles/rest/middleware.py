@@ -14,7 +14,9 @@ from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
-from davfiles.errors import AuthFailed, DavfilesError
+from davfiles.auth.throttle import LoginThrottled
+from davfiles.errors import AuthFailed, DavfilesError, InvalidName
+from davfiles.request_guard import readable_path
 from davfiles.rest.credentials import authenticate
 from davfiles.rest.dialect import Dialect, DialectContext, Route
 from davfiles.rest.io import file_response, json_response
@@ -56,6 +58,18 @@ class RestMiddleware:
                 )
         self._map = Map(rules, strict_slashes=False, merge_slashes=False)
 
+    def refusal(self, environ: dict[str, Any], problem: str) -> Response | None:
+        """The dialect's own 400 for a malformed request aimed at it (None if not aimed at one)."""
+        environ["PATH_INFO"] = readable_path(environ.get("PATH_INFO", ""))
+        try:
+            endpoint, _args = self._map.bind_to_environ(environ).match()
+        except (NotFound, MethodNotAllowed):
+            return None
+        if endpoint not in self._routes:
+            return None
+        dialect, _route = self._routes[endpoint]
+        return dialect.error_response(InvalidName(problem))
+
     def answers(self, environ: WSGIEnvironment) -> bool:
         """True if this middleware (not WebDAV behind it) handles the request's path."""
         try:
@@ -90,10 +104,14 @@ class RestMiddleware:
         dialect, route = self._routes[endpoint]
         try:
             owner = None if route.public else authenticate(request, self._context.authenticator)
+        except LoginThrottled as exc:
+            return _throttled(exc)
         except AuthFailed:
             return dialect.unauthorized(request)
         try:
             return dialect.handler(route)(request, owner, **args)
+        except LoginThrottled as exc:
+            return _throttled(exc)
         except DavfilesError as exc:
             return dialect.error_response(exc)
         except Exception:
@@ -106,3 +124,12 @@ class RestMiddleware:
             return json_response({"error": "not found"}, 404)
         owner, info = found
         return file_response(request, self._context.store, owner, info)
+
+
+def _throttled(exc: LoginThrottled) -> Response:
+    """Too many failed logins (also through a dialect's login route): 429, whatever the dialect."""
+    return json_response(
+        {"error": "too many failed logins, retry later"},
+        429,
+        {"Retry-After": str(exc.retry_after)},
+    )

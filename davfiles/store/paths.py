@@ -17,6 +17,9 @@ MAX_NAME_BYTES = 255
 MAX_PATH_BYTES = 4096
 MAX_DEPTH = 64
 _USERNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+# Names Windows reserves for devices, with or without an extension: a file called "CON" or
+# "nul.txt" cannot be opened, copied or deleted from a mounted drive on Windows.
+_WINDOWS_DEVICE_RE = re.compile(r"^(CON|PRN|AUX|NUL|COM[1-9]|LPT[1-9])(\..*)?$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,8 @@ def check_name(name: str) -> None:
     for char in name:
         if unicodedata.category(char) in ("Cc", "Cs") or char == "\ufffd":
             raise InvalidName("a name cannot contain control characters or invalid UTF-8")
+    if _WINDOWS_DEVICE_RE.match(name):
+        raise InvalidName(f"{name!r} is a Windows device name")
     if len(name.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES:
         raise InvalidName(f"a name is limited to {MAX_NAME_BYTES} bytes")
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
-from davfiles.drain import DrainUnreadBody
+from davfiles.request_guard import RequestGuard, readable_path
 from davfiles.rest.middleware import RestMiddleware
 
 
@@ -27,9 +27,9 @@ class Exchange:
 class ResponseRecorder:
     """WSGI wrapper keeping the responses of requests the REST middleware answered itself."""
 
-    def __init__(self, app: DrainUnreadBody) -> None:
+    def __init__(self, app: RequestGuard) -> None:
         self._app = app
-        self._rest: RestMiddleware = app.app
+        self._rest: RestMiddleware = app.app.app
         self._lock = threading.Lock()
         self.exchanges: list[Exchange] = []
 
@@ -46,7 +46,9 @@ class ResponseRecorder:
             return start_response(status, headers, *args)
 
         # Ask before the call: WebDAV rewrites PATH_INFO in place into a decoded string.
-        answered_here = self._rest.answers(environ)
+        answered_here = self._rest.answers(
+            dict(environ, PATH_INFO=readable_path(environ.get("PATH_INFO", "")))
+        )
         body = b"".join(self._app(environ, recording_start_response))
         if answered_here and captured.get("type", "").startswith("application/json"):
             with self._lock:
