@@ -10,6 +10,8 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import unquote
 
+from wsgidav.dav_error import HTTP_FORBIDDEN, DAVError
+
 from davfiles.provider.errors import dav_errors
 from davfiles.provider.provider import OWNER_KEY
 from davfiles.store import Owner, Store, UserPath, parse_user_path
@@ -24,21 +26,32 @@ class DeadPropertyManager:
     def __repr__(self) -> str:
         return self.__class__.__name__
 
-    def _locate(self, norm_url: str, environ: dict[str, Any]) -> tuple[Owner, UserPath]:
+    def _locate(self, norm_url: str, environ: dict[str, Any]) -> tuple[Owner, UserPath] | None:
+        """The file a reference URL names, or None outside the home (the chunk area)."""
         owner: Owner = environ[OWNER_KEY]
-        _empty, _user, rest = (norm_url + "/").split("/", 2)
+        _empty, user, rest = (norm_url + "/").split("/", 2)
+        if unquote(user) != owner.name:
+            return None
         with dav_errors():
             return owner, parse_user_path(unquote(rest))
 
+    def _writable(self, norm_url: str, environ: dict[str, Any] | None) -> tuple[Owner, UserPath]:
+        located = self._locate(norm_url, environ or {})
+        if located is None:
+            raise DAVError(HTTP_FORBIDDEN, context_info="no properties here")
+        return located
+
+    def _properties(self, norm_url: str, environ: dict[str, Any] | None) -> dict[str, bytes]:
+        located = self._locate(norm_url, environ or {})
+        return self._store.dead_properties(*located) if located else {}
+
     def get_properties(self, norm_url: str, environ: dict[str, Any] | None = None) -> list[str]:
-        owner, path = self._locate(norm_url, environ or {})
-        return list(self._store.dead_properties(owner, path))
+        return list(self._properties(norm_url, environ))
 
     def get_property(
         self, norm_url: str, name: str, environ: dict[str, Any] | None = None
     ) -> bytes | None:
-        owner, path = self._locate(norm_url, environ or {})
-        return self._store.dead_properties(owner, path).get(name)
+        return self._properties(norm_url, environ).get(name)
 
     def write_property(
         self,
@@ -48,9 +61,9 @@ class DeadPropertyManager:
         dry_run: bool = False,
         environ: dict[str, Any] | None = None,
     ) -> None:
+        owner, path = self._writable(norm_url, environ)
         if dry_run:
             return
-        owner, path = self._locate(norm_url, environ or {})
         with dav_errors():
             self._store.set_dead_property(owner, path, name, property_value)
 
@@ -61,9 +74,9 @@ class DeadPropertyManager:
         dry_run: bool = False,
         environ: dict[str, Any] | None = None,
     ) -> None:
+        owner, path = self._writable(norm_url, environ)
         if dry_run:
             return
-        owner, path = self._locate(norm_url, environ or {})
         with dav_errors():
             self._store.set_dead_property(owner, path, name, None)
 

@@ -156,3 +156,26 @@ def test_abandoned_upload_folders_expire(live_server: LiveServer) -> None:
     os.utime(folder, (day_old, day_old))
     assert chunked.expire() == 1
     assert chunked.folders(user.owner) == []
+
+
+def test_chunks_keep_no_properties_and_touch_no_home_file(live_server: LiveServer) -> None:
+    _user, session = alice(live_server)
+    session.request("MKCOL", live_server.url("/dav/p1/"))
+    session.put(live_server.url("/dav/p1/c1"), data=b"home file")
+    upload_chunks(session, live_server, "p1", b"chunk", [5])
+    body = (
+        '<?xml version="1.0"?><d:propertyupdate xmlns:d="DAV:" xmlns:z="urn:z"><d:set>'
+        "<d:prop><z:color>red</z:color></d:prop></d:set></d:propertyupdate>"
+    )
+    chunk = chunk_names([5])[0]
+    patched = session.request("PROPPATCH", live_server.url(UPLOADS + f"p1/{chunk}"), data=body)
+    assert patched.status_code == 207 and b"403" in patched.content
+    session.put(live_server.url(f"/dav/p1/{chunk}"), data=b"same relative path in the home")
+    query = (
+        '<?xml version="1.0"?><d:propfind xmlns:d="DAV:" xmlns:z="urn:z"><d:prop><z:color/>'
+        "</d:prop></d:propfind>"
+    )
+    home_props = session.request(
+        "PROPFIND", live_server.url(f"/dav/p1/{chunk}"), data=query, headers={"Depth": "0"}
+    )
+    assert b"red" not in home_props.content
