@@ -1,4 +1,4 @@
-"""The ``davfiles`` command: serve, user and token administration.
+"""The ``davfiles`` command: serve, user and token administration, fsck.
 
 Every failure a user can cause ends in one line on stderr and a non-zero exit, never a
 traceback. The forms of these commands are a contract for scripts: change them carefully.
@@ -23,6 +23,7 @@ from davfiles.auth.accounts import KEEP
 from davfiles.auth.secrets import new_password
 from davfiles.config import ConfigError, load_settings, parse_count, parse_size
 from davfiles.errors import DavfilesError
+from davfiles.store import Finding, FsckReport, Repair
 
 logger = logging.getLogger("davfiles")
 DEFAULT_CONFIG_FILE = "wsgidav.yaml"
@@ -88,6 +89,21 @@ def build_parser() -> argparse.ArgumentParser:
     revoke = token.add_parser("revoke", parents=[common], help="revoke a token by id")
     revoke.add_argument("id", type=int)
     revoke.set_defaults(handler=cmd_token_revoke)
+
+    fsck = commands.add_parser(
+        "fsck", parents=[common], help="compare the database with the files on disk"
+    )
+    fsck.add_argument(
+        "--repair",
+        action="store_true",
+        help="record unrecorded files, drop records of vanished ones, take sizes, hashes and "
+        "usage from the disk; never deletes a file",
+    )
+    fsck.add_argument(
+        "--hashes", action="store_true", help="also read every file and compare MD5 and SHA-1"
+    )
+    fsck.add_argument("--user", metavar="NAME", help="check only this user")
+    fsck.set_defaults(handler=cmd_fsck)
     return parser
 
 
@@ -116,6 +132,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         certfile=settings.certfile,
         keyfile=settings.keyfile,
     )
+    _startup_check(services)
     server.prepare()
     if services.accounts.count_users() == 0:
         password = new_password()
@@ -138,6 +155,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
         server.stop()
         services.close()
     return 0
+
+
+def _startup_check(services: Services) -> None:
+    """Log the cheap fsck (no hashes); only usage counters, safe to recount, are corrected."""
+    report = services.store.fsck(repair=Repair.USAGE)
+    for finding in report.findings:
+        logger.warning("start-up check: %s", _finding_line(finding))
+    logger.info("start-up check: %s", _summary_line(report))
+    if not report.clean:
+        logger.warning("start-up check: run `davfiles fsck --repair` to repair the rest")
 
 
 def _raise_interrupt(_signum: int, _frame: Any) -> None:
@@ -215,6 +242,36 @@ def cmd_token_revoke(args: argparse.Namespace) -> int:
     _services(args).accounts.revoke_token(args.id)
     print(f"revoked token {args.id}")
     return 0
+
+
+def cmd_fsck(args: argparse.Namespace) -> int:
+    services = _services(args)
+    owner = services.accounts.owner(args.user) if args.user else None
+    repair = Repair.ALL if args.repair else Repair.NOTHING
+    report = services.store.fsck(owner, hashes=args.hashes, repair=repair)
+    for finding in report.findings:
+        print(_finding_line(finding))
+    print(_summary_line(report))
+    return 0 if report.clean else 1
+
+
+def _finding_line(finding: Finding) -> str:
+    outcome = " (repaired)" if finding.repaired else ""
+    return f"{finding.user}:{finding.path} {finding.kind}: {finding.detail}{outcome}"
+
+
+def _summary_line(report: FsckReport) -> str:
+    found, remaining = len(report.findings), len(report.remaining)
+    line = (
+        f"checked {report.users} users, {report.files} files and {report.folders} folders: "
+        f"{found} differences, {found - remaining} repaired, {remaining} remain"
+    )
+    if report.staging_entries:
+        line += (
+            f"; {report.staging_entries} entries in data_dir/tmp "
+            "(uploads in flight, or leftovers the next start sweeps)"
+        )
+    return line
 
 
 def main(argv: Sequence[str] | None = None) -> int:

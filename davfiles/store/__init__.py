@@ -1,5 +1,6 @@
 """The store facade: front doors import from here only."""
 
+from davfiles.store.fsck import Finding, FsckReport, Repair
 from davfiles.store.models import FileInfo, Owner, QuotaFigures
 from davfiles.store.paths import ROOT, UserPath, check_name, check_username, parse_user_path
 from davfiles.store.store import Store
@@ -8,8 +9,11 @@ from davfiles.store.uploads import Upload, UploadOptions
 __all__ = [
     "ROOT",
     "FileInfo",
+    "Finding",
+    "FsckReport",
     "Owner",
     "QuotaFigures",
+    "Repair",
     "Store",
     "Upload",
     "UploadOptions",

@@ -51,3 +51,10 @@ def figures(session: Session, user_id: int) -> QuotaFigures:
     if row is None:
         raise NotFound("no such user")
     return QuotaFigures(*row)
+
+
+def set_usage(session: Session, user_id: int, used_bytes: int, used_files: int) -> None:
+    """Overwrite the counters with figures recounted from the records (fsck); no limit applies."""
+    session.execute(
+        update(User).where(User.id == user_id).values(used_bytes=used_bytes, used_files=used_files)
+    )

@@ -19,8 +19,9 @@ from sqlalchemy.orm import Session
 from davfiles.db.engine import Database
 from davfiles.db.models import DeadProperty, Node, User
 from davfiles.errors import AlreadyExists, Conflict, NotFound, PermissionDenied
-from davfiles.store import blobs, nodes, quota
+from davfiles.store import blobs, fsck, nodes, quota
 from davfiles.store.chunks import ChunkedUploads
+from davfiles.store.fsck import FsckReport, Repair
 from davfiles.store.models import FileInfo, Owner, QuotaFigures
 from davfiles.store.paths import ROOT, UserPath, check_username, disk_path
 from davfiles.store.uploads import Upload, UploadOptions
@@ -71,6 +72,12 @@ class Store:
 
     def sweep_staging(self) -> int:
         return blobs.sweep_staging(self.staging_dir)
+
+    def fsck(
+        self, owner: Owner | None = None, *, hashes: bool = False, repair: Repair = Repair.NOTHING
+    ) -> FsckReport:
+        """Compare records and disk for one user or all; repairs never delete a byte (fsck.py)."""
+        return fsck.check(self, owner, hashes=hashes, repair=repair)
 
     # --- reads -------------------------------------------------------------------------
 

@@ -70,16 +70,25 @@ class Upload:
         self.result: FileInfo | None = None
 
     def start(self) -> None:
-        """Check the target and reserve what is known up front (QuotaExceeded before any byte)."""
-        with self._store.db.write() as session:
-            existing = self._check_target(session, lock=False)
-            self._credit = existing.size if existing else 0
-            files = 0 if existing else 1
-            size = self._options.expected_size
-            wanted = max(0, size - self._credit) if size is not None else 0
-            quota.adjust(session, self._owner.id, wanted, files)
-            self._reserved_bytes, self._reserved_files = wanted, files
+        """Check the target and reserve what is known up front (QuotaExceeded before any byte).
+
+        The staging file exists before the reservation is committed, so fsck, which leaves
+        usage alone while staging files exist, never sees a reservation it cannot explain.
+        """
         self._blob = StagedBlob(self._store.staging_dir)
+        try:
+            with self._store.db.write() as session:
+                existing = self._check_target(session, lock=False)
+                self._credit = existing.size if existing else 0
+                files = 0 if existing else 1
+                size = self._options.expected_size
+                wanted = max(0, size - self._credit) if size is not None else 0
+                quota.adjust(session, self._owner.id, wanted, files)
+                self._reserved_bytes, self._reserved_files = wanted, files
+        except BaseException:
+            self._blob.discard()
+            self._blob = None
+            raise
 
     def _check_target(self, session: Session, *, lock: bool) -> Node | None:
         # Locking the parent row serialises commits into one folder on PostgreSQL.
