@@ -183,6 +183,31 @@ OPTIONS: tuple[Option, ...] = (
         "Successful credential checks remembered (0 disables the cache).",
     ),
     Option(
+        "login_failures_per_user",
+        _parse_int,
+        10,
+        "Failed logins one user name may have before each further attempt waits (0: no limit).",
+    ),
+    Option(
+        "login_failures_per_address",
+        _parse_int,
+        30,
+        "Failed logins from one client address (IPv6: its /64) before each further attempt "
+        "waits (0: no limit, e.g. behind a reverse proxy, where all clients share an address).",
+    ),
+    Option(
+        "login_delay_max",
+        _parse_int,
+        120,
+        "Longest wait in seconds after failed logins (waits double from 1 s up to this).",
+    ),
+    Option(
+        "audit_log",
+        _parse_optional_str,
+        None,
+        "Append-only security audit log (JSON Lines); default: data_dir/audit.log.",
+    ),
+    Option(
         "jwt_secret",
         _parse_optional_str,
         None,
@@ -220,11 +245,19 @@ class Settings:
     lock_timeout_max: int = 86400
     block_size: int = 1024 * 1024
     auth_cache_size: int = 1024
+    login_failures_per_user: int = 10
+    login_failures_per_address: int = 30
+    login_delay_max: int = 120
+    audit_log: str | None = None
     jwt_secret: str | None = None
     jwt_lifetime: int = 86400
     signup_enabled: bool = False
     dialects: Mapping[str, DialectMount] = field(default_factory=dict)
     wsgidav: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def effective_audit_log(self) -> Path:
+        return Path(self.audit_log) if self.audit_log else self.data_dir / "audit.log"
 
     @property
     def effective_database_url(self) -> str:
@@ -279,6 +312,11 @@ def load_settings(
         path = getattr(settings, name)
         if path and not Path(path).is_file():
             raise ConfigError(f"davfiles.{name}: no such file: {path}")
+    for name in ("login_failures_per_user", "login_failures_per_address"):
+        if getattr(settings, name) < 0:
+            raise ConfigError(f"davfiles.{name} cannot be negative")
+    if settings.login_delay_max < 1:
+        raise ConfigError("davfiles.login_delay_max must be at least 1 second")
     if settings.jwt_lifetime < 1:
         raise ConfigError("davfiles.jwt_lifetime must be at least 1 second")
     if not settings.block_size:

@@ -1,47 +1,199 @@
 """Credential verification with a bounded cache, so a request pays microseconds, not argon2.
 
 The cache is keyed by an HMAC of user and secret (never the secret itself) and remembers the
-user's ``auth_version``; a password change, token revocation or user deletion changes or
-removes that row, so a stale cache entry never authenticates.
+user's row id, ``auth_version`` and salted password hash; a password change, token revocation
+or user deletion changes or removes that row, so a stale cache entry never authenticates. The
+hash also tells a new user apart from a deleted one whose id and name it got (SQLite reuses ids).
+
+Every check passes the login throttle first (``auth/throttle.py``), also a cached one, so a
+guesser cannot use the cache to tell a right password from a throttled wrong one. Failed checks
+and new sessions go to the audit log (``auth/audit.py``).
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import secrets
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from davfiles.auth.audit import AuditEvent, AuditLog
 from davfiles.auth.login_tokens import LoginTokens
 from davfiles.auth.secrets import TOKEN_PREFIX, hash_password, token_digest, verify_password
+from davfiles.auth.throttle import LoginThrottle, LoginThrottled, Ticket
 from davfiles.db.engine import Database
 from davfiles.db.models import Token, User
-from davfiles.errors import AuthFailed
-from davfiles.store import Owner
+from davfiles.errors import AuthFailed, InvalidName
+from davfiles.store import Owner, check_username
 
+# What a cached success was checked against: user id, auth_version, password hash.
+_CacheEntry = tuple[int, int, str]
 # Verified against when the user does not exist, so both failures cost the same time.
 _DUMMY_HASH = hash_password(secrets.token_urlsafe(16))
+# Every HTTP request carries credentials, so only a user's first success from an address after
+# this many quiet seconds is audited as a login (the start of a session), not every request.
+SESSION_GAP = 15 * 60.0
+
+
+def parse_basic(value: str) -> tuple[str, str]:
+    """User name and password of HTTP Basic credentials (the part after ``Basic``).
+
+    Raises AuthFailed unless the value is strict base64 of UTF-8 ``name:password`` with a
+    non-empty name and no NUL anywhere (a NUL would let some back end cut the string short).
+    """
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+    except ValueError:
+        raise AuthFailed("malformed Basic credentials") from None
+    name, colon, password = decoded.partition(":")
+    if not colon or not name or "\0" in decoded:
+        raise AuthFailed("malformed Basic credentials")
+    return name, password
+
+
+def _login_version(auth_version: int, password_hash: str) -> int:
+    """A login JWT's ``ver`` claim: it changes with ``auth_version`` and with the user row.
+
+    On SQLite a new user can get a deleted user's id; its freshly salted password hash differs,
+    so the deleted user's JWTs do not let anyone into the new account. 48 bits keep it exact in
+    JavaScript clients; the claim is readable by the client and reveals nothing usable.
+    """
+    digest = hashlib.sha256(f"{auth_version}\0{password_hash}".encode()).digest()
+    return int.from_bytes(digest[:6], "big")
+
+
+@dataclass(frozen=True)
+class LoginAttempt:
+    """A credential check in progress: ``via`` is password, token, digest or jwt."""
+
+    ticket: Ticket
+    name: str | None
+    client: str | None
+    via: str
 
 
 class Authenticator:
     def __init__(
-        self, db: Database, realm: str, cache_size: int, login_tokens: LoginTokens
+        self,
+        db: Database,
+        realm: str,
+        cache_size: int,
+        login_tokens: LoginTokens,
+        throttle: LoginThrottle,
+        audit: AuditLog,
     ) -> None:
         self._db = db
         self.realm = realm
         self._login_tokens = login_tokens
+        self._throttle = throttle
+        self._audit = audit
         self._cache_size = cache_size
-        self._cache: OrderedDict[bytes, tuple[int, int]] = OrderedDict()
+        self._cache: OrderedDict[bytes, _CacheEntry] = OrderedDict()
         self._cache_lock = threading.Lock()
         self._cache_key = secrets.token_bytes(32)
         self.hash_verifications = 0
 
-    def verify(self, name: str, secret: str) -> Owner:
-        """Check a user name with a password or API token; AuthFailed if wrong or unknown."""
+    def verify(self, name: str, secret: str, *, client: str | None = None) -> Owner:
+        """Check a user name with a password or API token from ``client`` (an IP address).
+
+        Raises LoginThrottled while the name or address must wait, AuthFailed if wrong or unknown.
+        """
+        if "\0" in secret:
+            raise AuthFailed("wrong user name or password")
+        via = "token" if secret.startswith(TOKEN_PREFIX) else "password"
+        return self._attempt(name, client, via, lambda: self._check_secret(name, secret))
+
+    def verify_token(self, secret: str, *, client: str | None = None) -> Owner:
+        """Check an API token on its own (dialects whose header carries no user name)."""
+        return self._attempt(None, client, "token", lambda: self._token_user(secret))
+
+    def verify_bearer(self, token: str, *, client: str | None = None) -> Owner:
+        """A ``Bearer`` credential: an API token or a login JWT of a user who still exists."""
+        if token.startswith(TOKEN_PREFIX):
+            return self.verify_token(token, client=client)
+        return self._attempt(None, client, "jwt", lambda: self._jwt_user(token))
+
+    def login(self, name: str, password: str, *, client: str | None = None) -> str:
+        """Check the password (or API token) and return a login JWT."""
+        owner = self.verify(name, password, client=client)
+        with self._db.read() as session:
+            row = session.execute(
+                select(User.auth_version, User.password_hash).where(User.id == owner.id)
+            ).one_or_none()
+        if row is None:
+            raise AuthFailed("wrong user name or password")
+        version = _login_version(row.auth_version, row.password_hash)
+        return self._login_tokens.issue(owner.id, owner.name, version)
+
+    def begin_login(self, name: str | None, client: str | None, via: str) -> LoginAttempt:
+        """Start a check that ends with ``end_login`` (Digest is checked by WsgiDAV in between).
+
+        Raises LoginThrottled while the name or address must wait, and AuthFailed for a name no
+        user can have (not counted: it guesses nothing).
+        """
+        if name is not None:
+            try:
+                check_username(name)
+            except InvalidName:
+                raise AuthFailed("wrong user name or password") from None
+        try:
+            ticket = self._throttle.begin(name, client)
+        except LoginThrottled as exc:
+            if exc.first:
+                self._audit.record(
+                    AuditEvent.LOGIN_THROTTLED, user=name, client=client, target=exc.scope
+                )
+            raise
+        return LoginAttempt(ticket, name, client, via)
+
+    def end_login(self, attempt: LoginAttempt, owner: Owner | None) -> None:
+        """Count the outcome (``owner`` None: failed) and audit failures and new sessions."""
+        since_last = self._throttle.finish(attempt.ticket, None if owner is None else owner.name)
+        if owner is None:
+            self._audit.record(
+                AuditEvent.LOGIN_FAIL, user=attempt.name, client=attempt.client, target=attempt.via
+            )
+        elif since_last is None or since_last >= SESSION_GAP:
+            self._audit.record(
+                AuditEvent.LOGIN_OK, user=owner.name, client=attempt.client, target=attempt.via
+            )
+
+    @property
+    def login_token_lifetime(self) -> int:
+        return self._login_tokens.lifetime
+
+    def digest_credentials(self, name: str) -> tuple[Owner, str] | None:
+        """The user and stored HA1 for Digest auth, or None if there is none.
+
+        Call between ``begin_login`` and ``end_login``, which refuse names no user can have.
+        """
+        with self._db.read() as session:
+            row = session.execute(
+                select(User.id, User.name, User.digest_ha1).where(User.name == name)
+            ).one_or_none()
+        if row is None or not row.digest_ha1:
+            return None
+        return Owner(row.id, row.name), row.digest_ha1
+
+    def _attempt(
+        self, name: str | None, client: str | None, via: str, check: Callable[[], Owner]
+    ) -> Owner:
+        attempt = self.begin_login(name, client, via)
+        owner: Owner | None = None
+        try:
+            owner = check()
+            return owner
+        finally:
+            self.end_login(attempt, owner)
+
+    def _check_secret(self, name: str, secret: str) -> Owner:
         key = hmac.new(
             self._cache_key, f"{name}\0{secret}".encode("utf-8", "surrogatepass"), hashlib.sha256
         ).digest()
@@ -51,22 +203,22 @@ class Authenticator:
                     User.name == name
                 )
             ).one_or_none()
-            cached = self._cache_get(key)
-            if row is not None and cached == (row.id, row.auth_version):
+            entry = None if row is None else (row.id, row.auth_version, row.password_hash)
+            if entry is not None and self._cache_get(key) == entry:
                 return Owner(row.id, row.name)
-            if row is None:
-                self._count_and_verify(secret, _DUMMY_HASH)
-                raise AuthFailed("wrong user name or password")
-            valid = (
-                secret.startswith(TOKEN_PREFIX) and self._token_owner(session, secret) == row.id
-            ) or self._count_and_verify(secret, row.password_hash)
-        if not valid:
+            # Looked up for unknown users too, so they cost the same as a wrong token.
+            token_user = (
+                self._token_owner(session, secret) if secret.startswith(TOKEN_PREFIX) else None
+            )
+        if row is None:
+            self._count_and_verify(secret, _DUMMY_HASH)
             raise AuthFailed("wrong user name or password")
-        self._cache_put(key, (row.id, row.auth_version))
+        if token_user != row.id and not self._count_and_verify(secret, row.password_hash):
+            raise AuthFailed("wrong user name or password")
+        self._cache_put(key, (row.id, row.auth_version, row.password_hash))
         return Owner(row.id, row.name)
 
-    def verify_token(self, secret: str) -> Owner:
-        """Check an API token on its own (dialects whose header carries no user name)."""
+    def _token_user(self, secret: str) -> Owner:
         with self._db.read() as session:
             user_id = self._token_owner(session, secret)
             row = session.execute(
@@ -76,39 +228,17 @@ class Authenticator:
             raise AuthFailed("invalid token")
         return Owner(row.id, row.name)
 
-    def verify_bearer(self, token: str) -> Owner:
-        """A ``Bearer`` credential: an API token or a login JWT of a user who still exists."""
-        if token.startswith(TOKEN_PREFIX):
-            return self.verify_token(token)
+    def _jwt_user(self, token: str) -> Owner:
         user_id, version = self._login_tokens.decode(token)
         with self._db.read() as session:
             row = session.execute(
-                select(User.id, User.name, User.auth_version).where(User.id == user_id)
+                select(User.id, User.name, User.auth_version, User.password_hash).where(
+                    User.id == user_id
+                )
             ).one_or_none()
-        if row is None or row.auth_version != version:
+        if row is None or _login_version(row.auth_version, row.password_hash) != version:
             raise AuthFailed("invalid or expired token")
         return Owner(row.id, row.name)
-
-    def login(self, name: str, password: str) -> str:
-        """Check the password (or API token) and return a login JWT."""
-        owner = self.verify(name, password)
-        with self._db.read() as session:
-            version = session.scalar(select(User.auth_version).where(User.id == owner.id))
-        return self._login_tokens.issue(owner.id, owner.name, version or 0)
-
-    @property
-    def login_token_lifetime(self) -> int:
-        return self._login_tokens.lifetime
-
-    def digest_credentials(self, name: str) -> tuple[Owner, str] | None:
-        """The user and stored HA1 for Digest auth, or None if there is none."""
-        with self._db.read() as session:
-            row = session.execute(
-                select(User.id, User.name, User.digest_ha1).where(User.name == name)
-            ).one_or_none()
-        if row is None or not row.digest_ha1:
-            return None
-        return Owner(row.id, row.name), row.digest_ha1
 
     def _token_owner(self, session: Session, secret: str) -> int | None:
         return session.scalar(
@@ -122,14 +252,14 @@ class Authenticator:
         except ValueError:
             return False
 
-    def _cache_get(self, key: bytes) -> tuple[int, int] | None:
+    def _cache_get(self, key: bytes) -> _CacheEntry | None:
         with self._cache_lock:
             value = self._cache.get(key)
             if value is not None:
                 self._cache.move_to_end(key)
             return value
 
-    def _cache_put(self, key: bytes, value: tuple[int, int]) -> None:
+    def _cache_put(self, key: bytes, value: _CacheEntry) -> None:
         if self._cache_size <= 0:
             return
         with self._cache_lock:

@@ -1,16 +1,25 @@
-"""WsgiDAV domain controller backed by the davfiles user database."""
+"""WsgiDAV authentication backed by the davfiles user database, with login throttling."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from wsgidav.dc.base_dc import BaseDomainController
+from wsgidav.http_authenticator import HTTPAuthenticator
 
-from davfiles.auth.service import Authenticator
+from davfiles.auth.service import Authenticator, parse_basic
+from davfiles.auth.throttle import LoginThrottled
 from davfiles.errors import AuthFailed
 from davfiles.provider.provider import OWNER_KEY
 
 AUTHENTICATOR_KEY = "davfiles.authenticator"
+# The Digest check begun by the domain controller, ended by DavfilesHTTPAuthenticator.
+_LOGIN_ATTEMPT_KEY = "davfiles.login_attempt"
+
+
+def client_address(environ: dict[str, Any]) -> str | None:
+    return environ.get("REMOTE_ADDR") or None
 
 
 class DavfilesDomainController(BaseDomainController):
@@ -33,8 +42,13 @@ class DavfilesDomainController(BaseDomainController):
     def basic_auth_user(
         self, realm: str, user_name: str, password: str, environ: dict[str, Any]
     ) -> bool:
+        """True if valid; LoginThrottled passes through for DavfilesHTTPAuthenticator's 429."""
         try:
-            environ[OWNER_KEY] = self._auth.verify(user_name, password)
+            environ[OWNER_KEY] = self._auth.verify(
+                user_name, password, client=client_address(environ)
+            )
+        except LoginThrottled:
+            raise
         except AuthFailed:
             return False
         return True
@@ -43,9 +57,99 @@ class DavfilesDomainController(BaseDomainController):
         return self._digest
 
     def digest_auth_user(self, realm: str, user_name: str, environ: dict[str, Any]) -> str | bool:
+        try:
+            attempt = self._auth.begin_login(user_name, client_address(environ), "digest")
+        except LoginThrottled:
+            raise
+        except AuthFailed:
+            return False
+        environ[_LOGIN_ATTEMPT_KEY] = attempt
         credentials = self._auth.digest_credentials(user_name)
         if credentials is None:
             return False
         # WsgiDAV checks the response against this HA1 next and rejects the request if it fails.
         environ[OWNER_KEY], ha1 = credentials
         return ha1
+
+
+class DavfilesHTTPAuthenticator(HTTPAuthenticator):
+    """WsgiDAV's HTTPAuthenticator: malformed credentials get 401, throttled logins 429.
+
+    Works around wsgidav 4.4.0 ``http_authenticator.py``, which answers 500 when
+    ``handle_basic_auth_request`` meets bad base64, non-UTF-8, no colon or an empty value
+    (unguarded ``base64.decodebytes``, ``str(..., "utf8")``, ``split(":", 1)``), and when
+    ``handle_digest_auth_request`` meets a ``uri`` that ``urlsplit`` rejects (``http://[x``:
+    ValueError) or a non-ASCII ``response`` (TypeError in ``hmac.compare_digest``).
+    It also ends the Digest login attempts that the domain controller begins.
+    """
+
+    def __init__(self, wsgidav_app: Any, next_app: Any, config: dict[str, Any]) -> None:
+        super().__init__(wsgidav_app, next_app, config)
+        self._auth: Authenticator = config[AUTHENTICATOR_KEY]
+        # WsgiDAV calls next_app the moment a Digest response matched: ending the attempt
+        # there, not after the request, keeps a long upload from holding the attempt open.
+        self._protected_app = next_app
+        self.next_app = self._authenticated
+
+    def handle_basic_auth_request(
+        self, environ: dict[str, Any], start_response: Any
+    ) -> Iterable[bytes]:
+        realm = self.domain_controller.get_domain_realm(environ["PATH_INFO"], environ)
+        # WsgiDAV routes here when the header's first word is "basic" in any case.
+        value = environ["HTTP_AUTHORIZATION"].strip()[len("basic") :]
+        try:
+            user_name, password = parse_basic(value)
+        except AuthFailed:
+            return self.send_basic_auth_response(environ, start_response)
+        try:
+            accepted = self.domain_controller.basic_auth_user(realm, user_name, password, environ)
+        except LoginThrottled as exc:
+            return _send_throttled(start_response, exc)
+        if not accepted:
+            return self.send_basic_auth_response(environ, start_response)
+        environ["wsgidav.auth.realm"] = realm
+        environ["wsgidav.auth.user_name"] = user_name
+        return self._protected_app(environ, start_response)  # type: ignore[no-any-return]
+
+    def handle_digest_auth_request(
+        self, environ: dict[str, Any], start_response: Any
+    ) -> Iterable[bytes]:
+        # Digest parameters are ASCII (davfiles' user names are too); anything else would reach
+        # hmac.compare_digest as a non-ASCII str.
+        if not environ["HTTP_AUTHORIZATION"].isascii():
+            return self.send_digest_auth_response(environ, start_response)
+        try:
+            return super().handle_digest_auth_request(environ, start_response)  # type: ignore[no-any-return]
+        except LoginThrottled as exc:
+            return _send_throttled(start_response, exc)
+        finally:
+            # Still here only if WsgiDAV rejected the response (a match pops it in _authenticated).
+            attempt = environ.pop(_LOGIN_ATTEMPT_KEY, None)
+            if attempt is not None:
+                self._auth.end_login(attempt, None)
+
+    def _is_digest_uri_valid(self, req_uri: Any, environ: dict[str, Any]) -> bool:
+        try:
+            return super()._is_digest_uri_valid(req_uri, environ)  # type: ignore[no-any-return]
+        except ValueError:
+            return False
+
+    def _authenticated(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        """The protected app; first ends a matched Digest attempt (Basic ends its own)."""
+        attempt = environ.pop(_LOGIN_ATTEMPT_KEY, None)
+        if attempt is not None:
+            self._auth.end_login(attempt, environ[OWNER_KEY])
+        return self._protected_app(environ, start_response)  # type: ignore[no-any-return]
+
+
+def _send_throttled(start_response: Any, exc: LoginThrottled) -> list[bytes]:
+    body = f"Too many failed logins; retry after {exc.retry_after} seconds.\n".encode()
+    start_response(
+        "429 Too Many Requests",
+        [
+            ("Content-Type", "text/plain; charset=utf-8"),
+            ("Content-Length", str(len(body))),
+            ("Retry-After", str(exc.retry_after)),
+        ],
+    )
+    return [body]

@@ -6,41 +6,28 @@ Accepted everywhere: HTTP Basic (password or API token), ``Authorization: Token 
 
 from __future__ import annotations
 
-import base64
-import binascii
-
 from werkzeug.wrappers import Request
 
-from davfiles.auth.service import Authenticator
+from davfiles.auth.service import Authenticator, parse_basic
 from davfiles.errors import AuthFailed
 from davfiles.store import Owner
 
 
 def authenticate(request: Request, authenticator: Authenticator) -> Owner:
-    """Raise AuthFailed unless the request carries valid credentials."""
+    """Raise AuthFailed unless the request carries valid credentials (LoginThrottled: wait)."""
+    client = request.remote_addr
     header = request.headers.get("Authorization", "")
     scheme, _, value = header.strip().partition(" ")
     value = value.strip()
     scheme = scheme.lower()
     if scheme == "basic":
-        name, password = _decode_basic(value)
-        return authenticator.verify(name, password)
+        name, password = parse_basic(value)
+        return authenticator.verify(name, password, client=client)
     if scheme == "token" and value:
-        return authenticator.verify_token(value)
+        return authenticator.verify_token(value, client=client)
     if scheme == "bearer" and value:
-        return authenticator.verify_bearer(value)
+        return authenticator.verify_bearer(value, client=client)
     molgenis_token = request.headers.get("x-molgenis-token", "").strip()
     if molgenis_token:
-        return authenticator.verify_token(molgenis_token)
+        return authenticator.verify_token(molgenis_token, client=client)
     raise AuthFailed("authentication required")
-
-
-def _decode_basic(value: str) -> tuple[str, str]:
-    try:
-        decoded = base64.b64decode(value, validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
-        raise AuthFailed("malformed Basic credentials") from None
-    name, colon, password = decoded.partition(":")
-    if not colon or "\0" in decoded:
-        raise AuthFailed("malformed Basic credentials")
-    return name, password
