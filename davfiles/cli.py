@@ -278,6 +278,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # At INFO WsgiDAV's authenticator logs parsed Digest fields, response hash included.
+    logging.getLogger("wsgidav.http_authenticator").setLevel(logging.WARNING)
     args = build_parser().parse_args(argv)
     handler: Callable[[argparse.Namespace], int] = args.handler
     try:

@@ -25,6 +25,8 @@ class User(Base):
     """An account. Usage counters live here so a quota reservation is one conditional UPDATE."""
 
     __tablename__ = "users"
+    # Ids are never reused, so nothing keyed by a deleted user's id reaches a new account.
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(64), unique=True)
@@ -63,6 +65,9 @@ class Node(Base):
     __table_args__ = (
         UniqueConstraint("owner_id", "parent", "name", name="uq_nodes_owner_parent_name"),
         Index("ix_nodes_owner_parent", "owner_id", "parent"),
+        # File ids are never reused: a /public/{id} link or a client's cached id of a
+        # deleted file must not lead to a newer one.
+        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

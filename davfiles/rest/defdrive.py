@@ -86,7 +86,7 @@ class Defdrive(Dialect):
 
     def login(self, request: Request, owner: None) -> Response:
         username, password = self._credentials(request)
-        token = self.context.authenticator.login(username, password)
+        token = self.context.authenticator.login(username, password, client=request.remote_addr)
         user = self.context.accounts.owner(username)
         return json_response(
             {
