@@ -1,0 +1,1 @@
+"""Benchmark of davfiles against plain WsgiDAV; run it with ``python -m bench.run``."""

@@ -1,0 +1,172 @@
+"""Benchmark davfiles against plain WsgiDAV: ``python -m bench.run --quick|--full``.
+
+Starts both servers on loopback, runs each workload against both in turn (A B A B ...) so
+that machine noise hits both alike, and prints medians, min-max and davfiles / baseline
+ratios, with the servers' CPU time and peak RSS. See bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import ExitStack
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from bench.clients import RunFailed, curl, expect_status
+from bench.monitor import ProcessTree, measure
+from bench.report import WorkloadResults, as_json, metrics_table, usage_table
+from bench.servers import REPO_ROOT, Server, ServerError, start_baseline, start_davfiles
+from bench.workloads import FULL, QUICK, Plan, Workload
+
+TOOLS = ("curl", "wrk")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__)
+    mode = parser.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--quick", action="store_true", help="small sizes, about a minute (CI)")
+    mode.add_argument("--full", action="store_true", help="the sizes of issue 6, ~10 minutes")
+    parser.add_argument("--only", help="comma-separated workload keys, e.g. W1,W3")
+    parser.add_argument("--json", type=Path, help="also write the results to this JSON file")
+    parser.add_argument("--work-dir", type=Path, help="parent of the temporary data folder")
+    return parser.parse_args(argv)
+
+
+def machine() -> dict[str, Any]:
+    """What the numbers were measured on."""
+    cpu = platform.processor() or "unknown CPU"
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    memory_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gib": round(memory_gib, 1),
+        "system": f"{platform.system()} {platform.release()}",
+        "python": platform.python_version(),
+        "wsgidav": metadata.version("wsgidav"),
+        "cheroot": metadata.version("cheroot"),
+        "davfiles_commit": _commit(),
+    }
+
+
+def _commit() -> str:
+    try:
+        result = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown"
+    return result.stdout.strip() or "unknown"
+
+
+def warm_up(server: Server) -> None:
+    """One authenticated request, so no run pays for imports or a first password check."""
+    transfer = curl(server, "PROPFIND", "", headers=("Depth: 0",), timeout_s=60)
+    expect_status(transfer, (207,), f"warm-up PROPFIND on {server.name}")
+
+
+def run_workload(
+    workload: Workload, servers: list[Server], trees: dict[str, ProcessTree]
+) -> WorkloadResults:
+    """All repetitions of one workload, the servers interleaved; stops at the first failure."""
+    results = WorkloadResults(workload)
+    try:
+        for server in servers:
+            workload.prepare(server)
+        for rep in range(1, workload.reps + 1):
+            for server in servers:
+                workload.before(server, rep)
+                with measure(trees[server.name]) as usage:
+                    values = workload.run(server, rep)
+                workload.after(server, rep)
+                results.add(server.name, values, usage)
+                shown = ", ".join(f"{name} {value:,.2f}" for name, value in values.items())
+                print(
+                    f"{workload.key} {rep}/{workload.reps} {server.name}: {shown}, "
+                    f"server CPU {usage.cpu_s:.2f} s, peak RSS {usage.peak_rss_mib:,.0f} MiB",
+                    file=sys.stderr,
+                    flush=True,
+                )
+    except RunFailed as exc:
+        results.error = str(exc)
+        print(f"{workload.key} failed: {exc}", file=sys.stderr, flush=True)
+        for server in servers:
+            server.check_alive()
+    return results
+
+
+def benchmark(plan: Plan, only: set[str] | None, work: Path) -> list[WorkloadResults]:
+    workloads = [
+        workload
+        for workload in plan.workloads(work)
+        if only is None or workload.key.split()[0] in only
+    ]
+    with ExitStack() as stack:
+        servers = []
+        for start in (start_davfiles, start_baseline):
+            server = start(work)
+            stack.callback(server.stop)
+            servers.append(server)
+        trees = {server.name: ProcessTree(server.process.pid) for server in servers}
+        for server in servers:
+            warm_up(server)
+        return [run_workload(workload, servers, trees) for workload in workloads]
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    missing = [tool for tool in TOOLS if shutil.which(tool) is None]
+    if missing:
+        print(f"bench: missing {', '.join(missing)} (sh scripts/install-debian-tools.sh)")
+        return 2
+    plan = FULL if args.full else QUICK
+    only = {key.strip() for key in args.only.split(",")} if args.only else None
+    started = time.monotonic()
+    header = {
+        "mode": plan.name,
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": machine(),
+    }
+    try:
+        with tempfile.TemporaryDirectory(prefix="davfiles-bench-", dir=args.work_dir) as work:
+            results = benchmark(plan, only, Path(work))
+    except (ServerError, RunFailed) as exc:
+        print(f"bench: {exc}", file=sys.stderr)
+        return 1
+    header["seconds"] = round(time.monotonic() - started, 1)
+    info = header["machine"]
+    print(
+        f"\n{plan.name} mode, {header['date']}, {header['seconds']} s; {info['cpu']}, "
+        f"{info['cores']} cores, {info['memory_gib']} GiB, {info['system']}, "
+        f"Python {info['python']}, WsgiDAV {info['wsgidav']}, cheroot {info['cheroot']}, "
+        f"davfiles {info['davfiles_commit']}\n"
+    )
+    print(metrics_table(results))
+    print()
+    print(usage_table(results))
+    if args.json:
+        args.json.write_text(json.dumps(as_json(results, header), indent=2))
+    return 1 if any(result.error for result in results) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
