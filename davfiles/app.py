@@ -34,6 +34,7 @@ from davfiles.rest.openapi import build_openapi
 from davfiles.rest.registry import build_dialects
 from davfiles.store import Store
 from davfiles.store.locks import SqlLockStorage
+from davfiles.xml_guard import XmlGuard
 
 logger = logging.getLogger(__name__)
 
@@ -161,6 +162,6 @@ def create_app(services: Services) -> RequestGuard:
     swept = services.store.sweep_staging()
     if swept:
         logger.info("removed %d staging leftovers of an earlier run", swept)
-    dav = WsgiDAVApp(wsgidav_config(services))
+    dav = XmlGuard(WsgiDAVApp(wsgidav_config(services)))
     rest = RestMiddleware(dav, context, dialects, lambda: build_openapi(dialects))
     return RequestGuard(DrainUnreadBody(rest), refusal=rest.refusal)
