@@ -16,6 +16,8 @@ from davfiles.provider.errors import dav_errors
 from davfiles.provider.provider import OWNER_KEY
 from davfiles.store import Owner, Store, UserPath, parse_user_path
 
+_CACHE_KEY = "davfiles.dead_properties"
+
 
 class DeadPropertyManager:
     """Implements the method set of WsgiDAV's ``PropertyManager``."""
@@ -42,8 +44,13 @@ class DeadPropertyManager:
         return located
 
     def _properties(self, norm_url: str, environ: dict[str, Any] | None) -> dict[str, bytes]:
-        located = self._locate(norm_url, environ or {})
-        return self._store.dead_properties(*located) if located else {}
+        """All of a resource's properties, read once per request (a PROPFIND asks per name)."""
+        environ = environ if environ is not None else {}
+        cache: dict[str, dict[str, bytes]] = environ.setdefault(_CACHE_KEY, {})
+        if norm_url not in cache:
+            located = self._locate(norm_url, environ)
+            cache[norm_url] = self._store.dead_properties(*located) if located else {}
+        return cache[norm_url]
 
     def get_properties(self, norm_url: str, environ: dict[str, Any] | None = None) -> list[str]:
         return list(self._properties(norm_url, environ))
@@ -64,6 +71,7 @@ class DeadPropertyManager:
         owner, path = self._writable(norm_url, environ)
         if dry_run:
             return
+        (environ or {}).get(_CACHE_KEY, {}).pop(norm_url, None)
         with dav_errors():
             self._store.set_dead_property(owner, path, name, property_value)
 
@@ -77,6 +85,7 @@ class DeadPropertyManager:
         owner, path = self._writable(norm_url, environ)
         if dry_run:
             return
+        (environ or {}).get(_CACHE_KEY, {}).pop(norm_url, None)
         with dav_errors():
             self._store.set_dead_property(owner, path, name, None)
 

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import BinaryIO
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from davfiles.db.engine import Database
@@ -27,6 +27,8 @@ from davfiles.store.paths import ROOT, UserPath, check_username, disk_path
 from davfiles.store.uploads import Upload, UploadOptions
 
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
+MAX_DEAD_PROPERTIES = 200
+MAX_DEAD_PROPERTY_BYTES = 256 * 1024
 # Types clients send when they know nothing better (curl -d, rclone chunks): guess instead.
 _GENERIC_TYPES = ("", DEFAULT_CONTENT_TYPE, "application/x-www-form-urlencoded")
 
@@ -394,6 +396,19 @@ class Store:
             ).all()
             return {name: value for name, value in rows}
 
+    def _check_room_for_property(self, session: Session, node_id: int, size: int) -> None:
+        """Bound what one file's properties may hold, so listing it stays cheap."""
+        count, total = session.execute(
+            select(func.count(), func.coalesce(func.sum(func.length(DeadProperty.value)), 0)).where(
+                DeadProperty.node_id == node_id
+            )
+        ).one()
+        if count >= MAX_DEAD_PROPERTIES or total + size > MAX_DEAD_PROPERTY_BYTES:
+            raise PermissionDenied(
+                f"a file holds at most {MAX_DEAD_PROPERTIES} properties and "
+                f"{MAX_DEAD_PROPERTY_BYTES} bytes of them"
+            )
+
     def set_dead_property(
         self, owner: Owner, path: UserPath, name: str, value: bytes | None
     ) -> None:
@@ -401,6 +416,8 @@ class Store:
         with self.db.write() as session:
             node = self._existing(session, owner, path)
             prop = session.get(DeadProperty, (node.id, name))
+            if value is not None and prop is None:
+                self._check_room_for_property(session, node.id, len(value))
             if value is None:
                 if prop is not None:
                     session.delete(prop)

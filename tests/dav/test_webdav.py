@@ -224,3 +224,25 @@ def test_repeated_basic_auth_does_not_verify_the_hash_each_time(live_server: Liv
     live_server.services.accounts.set_password("alice", "new-pw")
     assert dav.get(live_server.url()).status_code == 401
     assert requests.get(live_server.url(), auth=("alice", "new-pw")).status_code == 200
+
+
+def test_dead_properties_per_file_are_bounded(live_server: LiveServer) -> None:
+    user = live_server.add_user("alice")
+    dav = live_server.session(user)
+    url = live_server.url("/dav/props.txt")
+    dav.put(url, data=b"x")
+
+    def proppatch(first: int, count: int) -> requests.Response:
+        props = "".join(f"<Z:p{n}>v</Z:p{n}>" for n in range(first, first + count))
+        body = (
+            '<?xml version="1.0"?><D:propertyupdate xmlns:D="DAV:" xmlns:Z="urn:z">'
+            f"<D:set><D:prop>{props}</D:prop></D:set></D:propertyupdate>"
+        )
+        return dav.request("PROPPATCH", url, data=body)
+
+    assert b"403" not in proppatch(0, 100).content
+    assert b"403" not in proppatch(100, 100).content
+    refused = proppatch(200, 1)
+    assert refused.status_code == 207 and b"403" in refused.content
+    listing = dav.request("PROPFIND", url, headers={"Depth": "0"})
+    assert listing.content.count(b"urn:z") >= 1 and b"p200" not in listing.content
