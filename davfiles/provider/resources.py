@@ -32,7 +32,17 @@ class _StoreResourceMixin:
     path: str
     is_collection: bool
 
-    def _init_store(self, owner: Owner, user_path: UserPath, info: FileInfo | None) -> None:
+    def __init__(
+        self,
+        provider: DavfilesProvider,
+        path: str,
+        environ: dict[str, Any],
+        owner: Owner,
+        user_path: UserPath,
+        info: FileInfo | None,
+    ) -> None:
+        super().__init__(path, environ)  # type: ignore[call-arg]
+        self.provider = provider
         self.owner = owner
         self.user_path = user_path
         self.info = info
@@ -156,9 +166,7 @@ class FileResource(_StoreResourceMixin, DAVNonCollection):
         user_path: UserPath,
         info: FileInfo | None,
     ) -> None:
-        DAVNonCollection.__init__(self, path, environ)
-        self.provider = provider
-        self._init_store(owner, user_path, info)
+        super().__init__(provider, path, environ, owner, user_path, info)
         self._upload: Upload | None = None
 
     def get_content_length(self) -> int:
@@ -202,19 +210,6 @@ class FileResource(_StoreResourceMixin, DAVNonCollection):
 
 
 class FolderResource(_StoreResourceMixin, DAVCollection):
-    def __init__(
-        self,
-        provider: DavfilesProvider,
-        path: str,
-        environ: dict[str, Any],
-        owner: Owner,
-        user_path: UserPath,
-        info: FileInfo | None,
-    ) -> None:
-        DAVCollection.__init__(self, path, environ)
-        self.provider = provider
-        self._init_store(owner, user_path, info)
-
     def get_member_names(self) -> list[str]:
         with dav_errors():
             return [info.name for info in self.store.list_dir(self.owner, self.user_path)]
