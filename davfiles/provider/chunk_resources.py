@@ -16,6 +16,7 @@ from wsgidav.dav_provider import DAVCollection, DAVNonCollection
 
 from davfiles.provider.errors import dav_errors
 from davfiles.provider.nextcloud import requested_checksum, requested_mtime
+from davfiles.provider.streams import DavWriteStream
 from davfiles.store import Owner, UploadOptions
 from davfiles.store.chunks import Chunk, ChunkWriter
 
@@ -130,7 +131,7 @@ class ChunkResource(_ChunkAreaMixin, DAVNonCollection):
     def support_ranges(self) -> bool:
         return False
 
-    def begin_write(self, *, content_type: str | None = None) -> _ChunkStream:
+    def begin_write(self, *, content_type: str | None = None) -> DavWriteStream[Chunk]:
         length = self.environ.get("CONTENT_LENGTH", "")
         with dav_errors():
             self._writer = self.provider.store.chunked_uploads.open_chunk(
@@ -139,7 +140,10 @@ class ChunkResource(_ChunkAreaMixin, DAVNonCollection):
                 util.get_uri_name(self.path),
                 int(length) if length.isdigit() else None,
             )
-        return _ChunkStream(self._writer, self)
+        return DavWriteStream(self._writer.write, self._writer.commit, self._stored)
+
+    def _stored(self, chunk: Chunk) -> None:
+        self.chunk = chunk
 
     def end_write(self, *, with_errors: bool) -> None:
         if with_errors and self._writer is not None:
@@ -152,20 +156,6 @@ class ChunkResource(_ChunkAreaMixin, DAVNonCollection):
                 self.owner, self.folder, util.get_uri_name(self.path)
             )
         return True
-
-
-class _ChunkStream:
-    def __init__(self, writer: ChunkWriter, resource: ChunkResource) -> None:
-        self._writer = writer
-        self._resource = resource
-
-    def write(self, data: bytes) -> None:
-        with dav_errors():
-            self._writer.write(data)
-
-    def close(self) -> None:
-        with dav_errors():
-            self._resource.chunk = self._writer.commit()
 
 
 class AssemblySource(_ChunkAreaMixin, DAVNonCollection):

@@ -18,6 +18,7 @@ from davfiles.provider.nextcloud import (
     requested_checksum,
     requested_mtime,
 )
+from davfiles.provider.streams import DavWriteStream
 from davfiles.store import FileInfo, Owner, Upload, UploadOptions, UserPath
 
 if TYPE_CHECKING:
@@ -157,17 +158,7 @@ class _StoreResourceMixin:
 class FileResource(_StoreResourceMixin, DAVNonCollection):
     """A file; ``info`` is None while a PUT to a new path has not committed yet."""
 
-    def __init__(
-        self,
-        provider: DavfilesProvider,
-        path: str,
-        environ: dict[str, Any],
-        owner: Owner,
-        user_path: UserPath,
-        info: FileInfo | None,
-    ) -> None:
-        super().__init__(provider, path, environ, owner, user_path, info)
-        self._upload: Upload | None = None
+    _upload: Upload | None = None
 
     def get_content_length(self) -> int:
         return self.info.size if self.info else 0
@@ -183,7 +174,7 @@ class FileResource(_StoreResourceMixin, DAVNonCollection):
         with dav_errors():
             return self.store.open_read(self.owner, self.info)  # type: ignore[no-any-return]
 
-    def begin_write(self, *, content_type: str | None = None) -> _UploadStream:
+    def begin_write(self, *, content_type: str | None = None) -> DavWriteStream[FileInfo]:
         options = UploadOptions(
             content_type=content_type,
             expected_size=_announced_length(self.environ),
@@ -192,7 +183,7 @@ class FileResource(_StoreResourceMixin, DAVNonCollection):
         )
         with dav_errors():
             self._upload = self.store.upload(self.owner, self.user_path, options)
-        return _UploadStream(self._upload, self)
+        return DavWriteStream(self._upload.write, self._upload.commit, self.committed)
 
     def end_write(self, *, with_errors: bool) -> None:
         if with_errors and self._upload is not None:
@@ -250,22 +241,6 @@ class FolderResource(_StoreResourceMixin, DAVCollection):
 
     def support_recursive_delete(self) -> bool:
         return True
-
-
-class _UploadStream:
-    """The file object WsgiDAV writes a PUT body into; errors leave it as DAVErrors."""
-
-    def __init__(self, upload: Upload, resource: FileResource) -> None:
-        self._upload = upload
-        self._resource = resource
-
-    def write(self, data: bytes) -> None:
-        with dav_errors():
-            self._upload.write(data)
-
-    def close(self) -> None:
-        with dav_errors():
-            self._resource.committed(self._upload.commit())
 
 
 def _announced_length(environ: dict[str, Any]) -> int | None:
