@@ -1,4 +1,7 @@
-"""User and token administration (the CLI's ``user`` and ``token`` commands)."""
+"""User and token administration (the CLI's ``user`` and ``token`` commands).
+
+Every change is audited (``auth/audit.py``), with the client address when a request made it.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ from dataclasses import dataclass
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
+from davfiles.auth.audit import AuditEvent, AuditLog, current_client
 from davfiles.auth.secrets import digest_ha1, hash_password, new_token_secret, token_digest
 from davfiles.db.engine import Database
 from davfiles.db.models import Lock, Token, User
@@ -34,10 +38,14 @@ class TokenSummary:
 
 
 class Accounts:
-    def __init__(self, db: Database, store: Store, realm: str) -> None:
+    def __init__(self, db: Database, store: Store, realm: str, audit: AuditLog) -> None:
         self._db = db
         self._store = store
         self._realm = realm
+        self._audit = audit
+
+    def _record(self, event: AuditEvent, user: str, target: str | None = None) -> None:
+        self._audit.record(event, user=user, client=current_client(), target=target)
 
     def add_user(
         self, name: str, password: str, *, max_bytes: int | None, max_files: int | None
@@ -63,6 +71,7 @@ class Accounts:
         except IntegrityError:
             raise AlreadyExists(f"user {name} already exists") from None
         self._store.create_home(owner)
+        self._record(AuditEvent.USER_ADD, name, _quota_text(max_bytes, max_files))
         return owner
 
     def owner(self, name: str) -> Owner:
@@ -93,6 +102,7 @@ class Accounts:
             digest_ha1=digest_ha1(name, self._realm, password),
             auth_version=User.auth_version + 1,
         )
+        self._record(AuditEvent.USER_PASSWORD, name)
 
     def set_quota(self, name: str, *, max_bytes: object = KEEP, max_files: object = KEEP) -> None:
         values = {}
@@ -100,10 +110,19 @@ class Accounts:
             values["max_bytes"] = max_bytes
         if max_files is not KEEP:
             values["max_files"] = max_files
-        if values:
-            self._update(name, **values)
-        else:
+        if not values:
             self.owner(name)
+            return
+        with self._db.write() as session:
+            row = session.execute(
+                update(User)
+                .where(User.name == name)
+                .values(**values)
+                .returning(User.max_bytes, User.max_files)
+            ).one_or_none()
+        if row is None:
+            raise NotFound(f"no such user: {name}")
+        self._record(AuditEvent.USER_QUOTA, name, _quota_text(*row))
 
     def delete_user(self, name: str) -> None:
         owner = self.owner(name)
@@ -116,6 +135,7 @@ class Accounts:
                 )
             )
         self._store.remove_home(owner)
+        self._record(AuditEvent.USER_DELETE, name)
 
     def create_token(self, name: str, label: str = "") -> tuple[int, str]:
         owner = self.owner(name)
@@ -129,7 +149,9 @@ class Accounts:
             )
             session.add(token)
             session.flush()
-            return token.id, secret
+            token_id = token.id
+        self._record(AuditEvent.TOKEN_CREATE, name, f"token {token_id}")
+        return token_id, secret
 
     def list_tokens(self, name: str) -> list[TokenSummary]:
         owner = self.owner(name)
@@ -143,18 +165,30 @@ class Accounts:
 
     def revoke_token(self, token_id: int) -> None:
         with self._db.write() as session:
-            user_id = session.scalar(select(Token.user_id).where(Token.id == token_id))
-            if user_id is None:
+            row = session.execute(
+                select(User.id, User.name)
+                .join(Token, Token.user_id == User.id)
+                .where(Token.id == token_id)
+            ).one_or_none()
+            if row is None:
                 raise NotFound(f"no such token: {token_id}")
             session.execute(delete(Token).where(Token.id == token_id))
             session.execute(
-                update(User).where(User.id == user_id).values(auth_version=User.auth_version + 1)
+                update(User).where(User.id == row.id).values(auth_version=User.auth_version + 1)
             )
+        self._record(AuditEvent.TOKEN_REVOKE, row.name, f"token {token_id}")
 
     def _update(self, name: str, **values: object) -> None:
         with self._db.write() as session:
             if not session.execute(update(User).where(User.name == name).values(**values)).rowcount:
                 raise NotFound(f"no such user: {name}")
+
+
+def _quota_text(max_bytes: int | None, max_files: int | None) -> str:
+    def limit(value: int | None) -> str:
+        return "unlimited" if value is None else str(value)
+
+    return f"max_bytes={limit(max_bytes)} max_files={limit(max_files)}"
 
 
 def _check_password(password: str) -> None:

@@ -10,11 +10,30 @@ Line format (JSON Lines, UTF-8, keys always present and in this order), for exam
 - ``time``: UTC, ISO 8601 with milliseconds.
 - ``event``: one of ``AuditEvent``'s values.
 - ``user``: the user the event is about (for logins, the name that was tried), or null.
-- ``client``: the client's IP address, or null (e.g. the command line).
-- ``target``: what the event acted on, or null. For ``login.*``: how the client authenticated
-  (``password``, ``token``, ``digest``, ``jwt``); for ``login.throttled``: which limit refused
-  (``user`` or ``address``); for user and token events: the user name or token id; for file
-  events and quota refusals: ``<user>:<path>`` or the file id.
+- ``client``: the client's IP address, or null (the command line).
+- ``target``: what the event acted on, or null:
+
+  ===================  ========================================================================
+  ``login.*``          how the client authenticated (``password``, ``token``, ``digest``, ``jwt``);
+                       for ``login.throttled`` which limit refused (``user`` or ``address``)
+  ``user.add``         the quota given, ``max_bytes=N max_files=N`` (``unlimited`` for none)
+  ``user.delete``      null
+  ``user.password``    null
+  ``user.quota``       the new quota, as for ``user.add``
+  ``token.create``     ``token <id>``
+  ``token.revoke``     ``token <id>``
+  ``file.delete``      the path in the user's home, e.g. ``/docs/a.txt`` (a folder: one line)
+  ``file.public``      the path of the file made downloadable without credentials
+  ``file.private``     the path of the file made private again
+  ``quota.refused``    the refusal: ``bytes quota exceeded: used U, limit L, requested R``
+                       (or ``files ...``)
+  ===================  ========================================================================
+
+The client address comes from one place: ``AuditScope``, a WSGI middleware that binds each
+request's ``REMOTE_ADDR`` (and this log) to the thread serving it, so the store and the
+account code, which know no HTTP, record events with ``record`` and the address is filled in.
+Outside a request (the command line) ``Accounts`` writes to its log with no address, and the
+store writes nothing.
 
 Passwords, tokens and ``Authorization`` headers are never written: callers pass names, ids and
 addresses only. Fields are cut to 256 characters, so a client cannot make lines huge. Each line
@@ -28,8 +47,15 @@ import json
 import logging
 import os
 import time
+from collections.abc import Iterable
+from contextvars import ContextVar
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +74,7 @@ class AuditEvent(StrEnum):
     TOKEN_REVOKE = "token.revoke"
     FILE_DELETE = "file.delete"
     FILE_PUBLIC = "file.public"
+    FILE_PRIVATE = "file.private"
     QUOTA_REFUSED = "quota.refused"
 
 
@@ -82,6 +109,45 @@ class AuditLog:
                 os.close(fd)
         except OSError as exc:
             logger.error("cannot write audit log %s: %s", self.path, exc.strerror)
+
+
+@dataclass(frozen=True)
+class _Request:
+    log: AuditLog
+    client: str | None
+
+
+_current: ContextVar[_Request | None] = ContextVar("davfiles_audit_request", default=None)
+
+
+def current_client() -> str | None:
+    """The address of the client whose request this thread is serving (None outside one)."""
+    request = _current.get()
+    return None if request is None else request.client
+
+
+def record(event: AuditEvent, *, user: str | None, target: str | None = None) -> None:
+    """Audit an event of the request in progress, with its client address; outside one, nothing."""
+    request = _current.get()
+    if request is not None:
+        request.log.record(event, user=user, client=request.client, target=target)
+
+
+class AuditScope:
+    """WSGI middleware: binds the log and the client address to each request for ``record``.
+
+    The binding is left in place after the answer (a server thread serves nothing but
+    requests, and the next one replaces it), so a body streamed after ``__call__`` returns is
+    still covered and the response iterable passes through untouched.
+    """
+
+    def __init__(self, app: Any, log: AuditLog) -> None:
+        self.app = app
+        self._log = log
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        _current.set(_Request(self._log, environ.get("REMOTE_ADDR") or None))
+        return self.app(environ, start_response)  # type: ignore[no-any-return]
 
 
 def _cut(value: str | None) -> str | None:

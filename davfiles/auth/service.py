@@ -1,12 +1,15 @@
 """Credential verification with a bounded cache, so a request pays microseconds, not argon2.
 
 The cache is keyed by an HMAC of user and secret (never the secret itself) and remembers the
-user's row id, ``auth_version`` and salted password hash; a password change, token revocation
-or user deletion changes or removes that row, so a stale cache entry never authenticates. The
-hash also tells a new user apart from a deleted one whose id and name it got (SQLite reuses ids).
+user's row id, ``auth_version`` and salted password hash. Every request reads that row (one
+indexed SELECT, no write) and uses the cache only if it still matches; a password change, token
+revocation or user deletion changes or removes the row, so a stale cache entry never
+authenticates, whichever process or CLI command made the change. The hash also tells a new user
+apart from a deleted one who had the same name.
 
-Every check passes the login throttle first (``auth/throttle.py``), also a cached one, so a
-guesser cannot use the cache to tell a right password from a throttled wrong one. Failed checks
+Every check passes the login throttle first (``auth/throttle.py``, state in the database),
+also a cached one, so a guesser cannot use the cache to tell a right password from a throttled
+wrong one. Failed checks
 and new sessions go to the audit log (``auth/audit.py``).
 """
 
@@ -21,7 +24,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.orm import Session
 
 from davfiles.auth.audit import AuditEvent, AuditLog
@@ -37,6 +40,10 @@ from davfiles.store import Owner, check_username
 _CacheEntry = tuple[int, int, str]
 # Verified against when the user does not exist, so both failures cost the same time.
 _DUMMY_HASH = hash_password(secrets.token_urlsafe(16))
+# Read on every request that carries a password or token: built once.
+_USER_SECRET = select(User.id, User.name, User.password_hash, User.auth_version).where(
+    User.name == bindparam("name")
+)
 # Every HTTP request carries credentials, so only a user's first success from an address after
 # this many quiet seconds is audited as a login (the start of a session), not every request.
 SESSION_GAP = 15 * 60.0
@@ -197,18 +204,14 @@ class Authenticator:
         key = hmac.new(
             self._cache_key, f"{name}\0{secret}".encode("utf-8", "surrogatepass"), hashlib.sha256
         ).digest()
-        with self._db.read() as session:
-            row = session.execute(
-                select(User.id, User.name, User.password_hash, User.auth_version).where(
-                    User.name == name
-                )
-            ).one_or_none()
+        with self._db.connect() as connection:
+            row = connection.execute(_USER_SECRET, {"name": name}).one_or_none()
             entry = None if row is None else (row.id, row.auth_version, row.password_hash)
             if entry is not None and self._cache_get(key) == entry:
                 return Owner(row.id, row.name)
             # Looked up for unknown users too, so they cost the same as a wrong token.
             token_user = (
-                self._token_owner(session, secret) if secret.startswith(TOKEN_PREFIX) else None
+                self._token_owner(connection, secret) if secret.startswith(TOKEN_PREFIX) else None
             )
         if row is None:
             self._count_and_verify(secret, _DUMMY_HASH)
@@ -240,7 +243,7 @@ class Authenticator:
             raise AuthFailed("invalid or expired token")
         return Owner(row.id, row.name)
 
-    def _token_owner(self, session: Session, secret: str) -> int | None:
+    def _token_owner(self, session: Session | Connection, secret: str) -> int | None:
         return session.scalar(
             select(Token.user_id).where(Token.secret_sha256 == token_digest(secret))
         )

@@ -1,4 +1,8 @@
-"""Failed-login throttling per user name and per client address, in bounded memory.
+"""Failed-login throttling per user name and per client address, held in the database.
+
+The counters live in two small tables (``login_failures``, ``login_trust``), so every worker
+process and server on the database applies one policy to one count: a guesser gains nothing
+by landing on another process.
 
 The numbers (``ThrottleLimits`` defaults, set by the ``login_*`` options):
 
@@ -13,8 +17,14 @@ The numbers (``ThrottleLimits`` defaults, set by the ``login_*`` options):
 - A real user is never kept out for long: no wait exceeds ``max_delay``, and the per-user
   limit does not apply to an address from which that user logged in successfully in the last
   30 days, so someone failing elsewhere cannot keep a user out of their usual places.
-- At most 10,000 keys per table are remembered (least recently used go first), so memory stays
-  bounded whatever names and addresses clients send. Keys are short hashes, not the names.
+- At most 10,000 user names, 10,000 addresses and 10,000 trusted pairs are remembered (least
+  recently used go first), so the tables stay small whatever names and addresses clients
+  send. Keys are short hashes, not the names.
+
+What it costs: an attempt reads its keys' rows (one small read transaction, none of them for a
+key that never failed); it writes only on a failure, on a refusal worth an audit line, for an
+attempt over the limit, and at most once a minute (``TRUST_REFRESH``) to note a user's success
+from an address. A successful login from a cached credential adds no write per request.
 
 A sustained guesser of one key (one user from many addresses, or one address) gets about one
 guess every 80 seconds (about 1,000 a day) once the half-life and the doubling balance.
@@ -25,17 +35,28 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import math
-import threading
 import time
-from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
+from sqlalchemy import Connection, bindparam, delete, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from davfiles.db.engine import Database
+from davfiles.db.models import LoginFailure, LoginTrust
 from davfiles.errors import AuthFailed
 
 HALF_LIFE = 15 * 60.0
 TRUST_PERIOD = 30 * 24 * 3600.0
 MAX_TRACKED_KEYS = 10_000
+# A success renews its user-and-address stamp only when the stored one is this old.
+TRUST_REFRESH = 60.0
+# How long an attempt over the limit holds its key if its process never finishes it.
+BUSY_LEASE = 30.0
+_USER, _ADDRESS = "user", "address"
+_Row = TypeVar("_Row", LoginFailure, LoginTrust)
 
 
 class LoginThrottled(AuthFailed):
@@ -61,93 +82,49 @@ class ThrottleLimits:
     max_delay: int = 120
 
 
-@dataclass
-class _Counter:
-    score: float = 0.0
-    stamp: float = 0.0
-    pending: int = 0
-    reported_stamp: float = -1.0
-
-
 @dataclass(frozen=True)
 class Ticket:
-    """One login attempt in progress; hand it back to ``LoginThrottle.finish``."""
+    """One login attempt in progress; hand it back to ``LoginThrottle.finish``.
 
+    ``claimed`` are the keys this attempt marked busy; ``trust`` is the last success of
+    ``name`` from ``address`` as read at the start (None: none known).
+    """
+
+    name: str | None
     address: str | None
     user_key: bytes | None
     address_key: bytes | None
+    claimed: tuple[bytes, ...] = ()
+    trust: float | None = None
 
 
-class _Table:
-    """Failure counters of one kind of key, least recently used first."""
-
-    def __init__(self, limit: int, max_delay: int, max_keys: int) -> None:
-        self.limit = limit
-        self._max_delay = max_delay
-        self._max_keys = max_keys
-        self._counters: OrderedDict[bytes, _Counter] = OrderedDict()
-
-    def __len__(self) -> int:
-        return len(self._counters)
-
-    def refusal(self, key: bytes, now: float) -> tuple[int, bool] | None:
-        """(retry after, first refusal of this wait) if ``key`` must wait now, else None."""
-        counter = self._counters.get(key)
-        if counter is None or round(_decayed(counter, now)) < self.limit:
-            return None
-        wait_until = counter.stamp + self._delay(counter.score)
-        if now >= wait_until and counter.pending == 0:
-            return None
-        first = counter.reported_stamp != counter.stamp
-        counter.reported_stamp = counter.stamp
-        return max(1, math.ceil(wait_until - now)), first
-
-    def start(self, key: bytes) -> None:
-        # Only keys that failed before get a counter, so busy servers fill no table with
-        # successes; "pending" matters only over the limit, long after the counter exists.
-        counter = self._counters.get(key)
-        if counter is not None:
-            counter.pending += 1
-
-    def finish(self, key: bytes, failed: bool, now: float) -> None:
-        counter = self._get(key) if failed else self._counters.get(key)
-        if counter is None:
-            return
-        counter.pending = max(0, counter.pending - 1)
-        if failed:
-            counter.score = _decayed(counter, now) + 1
-            counter.stamp = now
-
-    def _delay(self, score: float) -> float:
-        excess = round(score) - self.limit
-        return float(min(self._max_delay, 2 ** min(excess, 32)))
-
-    def _get(self, key: bytes) -> _Counter:
-        counter = self._counters.get(key)
-        if counter is None:
-            counter = self._counters[key] = _Counter()
-            while len(self._counters) > self._max_keys:
-                self._counters.popitem(last=False)
-        self._counters.move_to_end(key)
-        return counter
+@dataclass(frozen=True)
+class _Counter:
+    key: bytes
+    kind: str
+    score: float
+    stamp: float
+    busy_until: float
+    reported_stamp: float
 
 
 class LoginThrottle:
-    """Counts failed logins; thread-safe. ``begin`` before checking credentials, then ``finish``."""
+    """Counts failed logins in the database. ``begin`` before checking credentials, then
+    ``finish``; safe across threads, processes and servers sharing the database."""
 
     def __init__(
         self,
+        db: Database,
         limits: ThrottleLimits,
         *,
         max_keys: int = MAX_TRACKED_KEYS,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = time.time,
     ) -> None:
-        self._users = _Table(limits.per_user, limits.max_delay, max_keys)
-        self._addresses = _Table(limits.per_address, limits.max_delay, max_keys)
-        self._trusted: OrderedDict[bytes, float] = OrderedDict()
+        self._db = db
+        self._limits = {_USER: limits.per_user, _ADDRESS: limits.per_address}
+        self._max_delay = limits.max_delay
         self._max_keys = max_keys
         self._clock = clock
-        self._lock = threading.Lock()
 
     def begin(self, name: str | None, client: str | None) -> Ticket:
         """Start an attempt for ``name`` (None: no user named) from ``client`` (None: unknown).
@@ -155,70 +132,197 @@ class LoginThrottle:
         Raises LoginThrottled while the user name or the address must wait.
         """
         address = client_network(client) if client else None
-        ticket = Ticket(
-            address,
-            _key(name) if name is not None and self._users.limit else None,
-            _key(address) if address is not None and self._addresses.limit else None,
+        user_key = _key(f"{_USER}\0{name}") if name is not None and self._limits[_USER] else None
+        address_key = (
+            _key(f"{_ADDRESS}\0{address}")
+            if address is not None and self._limits[_ADDRESS]
+            else None
         )
+        keys = [key for key in (user_key, address_key) if key is not None]
         now = self._clock()
-        with self._lock:
-            refusals: list[tuple[int, bool, str]] = []
-            if (
-                name is not None
-                and ticket.user_key is not None
-                and not self._is_trusted(name, address, now)
-            ):
-                refused = self._users.refusal(ticket.user_key, now)
-                if refused is not None:
-                    refusals.append((*refused, "user"))
-            if ticket.address_key is not None:
-                refused = self._addresses.refusal(ticket.address_key, now)
-                if refused is not None:
-                    refusals.append((*refused, "address"))
-            if refusals:
-                retry_after, first, scope = max(refusals)
-                raise LoginThrottled(retry_after, scope, first)
-            if ticket.user_key is not None:
-                self._users.start(ticket.user_key)
-            if ticket.address_key is not None:
-                self._addresses.start(ticket.address_key)
-        return ticket
+        trust = None
+        with self._db.connect() as connection:
+            counters = _counters(connection, keys)
+            if name is not None and address is not None:
+                trust = connection.scalar(_TRUST, {"key": _pair_key(name, address)})
+        if user_key in counters and trust is not None and now - trust < TRUST_PERIOD:
+            del counters[user_key]
+        over = [counter for counter in counters.values() if self._over_limit(counter, now)]
+        ticket = Ticket(name, address, user_key, address_key, trust=trust)
+        if not over:
+            return ticket
+        self._refuse_waiting(over, now)
+        return Ticket(name, address, user_key, address_key, self._claim(over, now), trust=trust)
 
     def finish(self, ticket: Ticket, user: str | None) -> float | None:
         """End an attempt: ``user`` is who logged in, None if it failed.
 
         After a success, returns the seconds since this user last succeeded from this address
         (None if not within the trust period), which tells a new session from a running one.
+        The stamp is renewed at most every ``TRUST_REFRESH`` seconds, so within a running
+        session the figure may be up to that much larger than the time since its last request.
         """
         now = self._clock()
-        with self._lock:
-            if ticket.user_key is not None:
-                self._users.finish(ticket.user_key, user is None, now)
-            if ticket.address_key is not None:
-                self._addresses.finish(ticket.address_key, user is None, now)
-            if user is None or ticket.address is None:
-                return None
-            pair = _key(f"{user}\0{ticket.address}")
-            previous = self._trusted.pop(pair, None)
-            self._trusted[pair] = now
-            while len(self._trusted) > self._max_keys:
-                self._trusted.popitem(last=False)
+        if user is None:
+            self._count_failure(ticket, now)
+            return None
+        if ticket.claimed:
+            with self._db.write() as session:
+                session.execute(
+                    update(LoginFailure)
+                    .where(LoginFailure.key.in_(ticket.claimed))
+                    .values(busy_until=0.0)
+                )
+        if ticket.address is None:
+            return None
+        return self._note_success(user, ticket, now)
+
+    @property
+    def tracked_keys(self) -> int:
+        """Keys held (failure counters and trusted pairs); at most 3 * max_keys."""
+        with self._db.read() as session:
+            failures = session.scalar(select(func.count()).select_from(LoginFailure)) or 0
+            trusted = session.scalar(select(func.count()).select_from(LoginTrust)) or 0
+        return failures + trusted
+
+    def _over_limit(self, counter: _Counter, now: float) -> bool:
+        return round(_decayed(counter.score, counter.stamp, now)) >= self._limits[counter.kind]
+
+    def _delay(self, score: float, kind: str) -> float:
+        excess = round(score) - self._limits[kind]
+        return float(min(self._max_delay, 2 ** min(excess, 32)))
+
+    def _wait_until(self, counter: _Counter) -> float:
+        return counter.stamp + self._delay(counter.score, counter.kind)
+
+    def _refuse_waiting(self, over: Sequence[_Counter], now: float) -> None:
+        """Raise LoginThrottled if a key over its limit must still wait or is being checked."""
+        waiting = [c for c in over if now < self._wait_until(c) or now < c.busy_until]
+        if not waiting:
+            return
+        refusals = []
+        for counter in waiting:
+            first = counter.reported_stamp != counter.stamp and self._mark_reported(counter)
+            retry_after = max(1, math.ceil(self._wait_until(counter) - now))
+            refusals.append((retry_after, first, counter.kind))
+        retry_after, first, scope = max(refusals)
+        raise LoginThrottled(retry_after, scope, first)
+
+    def _mark_reported(self, counter: _Counter) -> bool:
+        """True for the one attempt, of all processes, that reports this wait first."""
+        with self._db.write() as session:
+            marked = session.execute(
+                update(LoginFailure)
+                .where(
+                    LoginFailure.key == counter.key,
+                    LoginFailure.stamp == counter.stamp,
+                    LoginFailure.reported_stamp != LoginFailure.stamp,
+                )
+                .values(reported_stamp=LoginFailure.stamp)
+            )
+            return bool(marked.rowcount)
+
+    def _claim(self, over: Sequence[_Counter], now: float) -> tuple[bytes, ...]:
+        """Mark the keys busy for this attempt, or refuse it if another one was quicker."""
+        with self._db.write() as session:
+            for counter in over:
+                claimed = session.execute(
+                    update(LoginFailure)
+                    .where(
+                        LoginFailure.key == counter.key,
+                        LoginFailure.stamp == counter.stamp,
+                        LoginFailure.busy_until <= now,
+                    )
+                    .values(busy_until=now + BUSY_LEASE)
+                )
+                if not claimed.rowcount:
+                    raise LoginThrottled(1, counter.kind, False)
+        return tuple(counter.key for counter in over)
+
+    def _count_failure(self, ticket: Ticket, now: float) -> None:
+        kinds = ((ticket.user_key, _USER), (ticket.address_key, _ADDRESS))
+        with self._db.write() as session:
+            for key, kind in kinds:
+                if key is None:
+                    continue
+                row, created = _locked_row(
+                    session, LoginFailure, key, kind=kind, score=0.0, stamp=now
+                )
+                row.score = _decayed(row.score, row.stamp, now) + 1
+                row.stamp = now
+                if key in ticket.claimed:
+                    row.busy_until = 0.0
+                session.flush()
+                if created:
+                    _prune(
+                        session,
+                        LoginFailure,
+                        LoginFailure.stamp,
+                        self._max_keys,
+                        LoginFailure.kind == kind,
+                    )
+
+    def _note_success(self, user: str, ticket: Ticket, now: float) -> float | None:
+        assert ticket.address is not None
+        pair = _pair_key(user, ticket.address)
+        previous = ticket.trust
+        if user != ticket.name:
+            with self._db.read() as session:
+                previous = session.scalar(select(LoginTrust.last).where(LoginTrust.key == pair))
+        if previous is None or now - previous >= TRUST_REFRESH:
+            with self._db.write() as session:
+                row, created = _locked_row(session, LoginTrust, pair, last=now)
+                row.last = now
+                session.flush()
+                if created:
+                    _prune(session, LoginTrust, LoginTrust.last, self._max_keys)
         if previous is None or now - previous >= TRUST_PERIOD:
             return None
         return now - previous
 
-    @property
-    def tracked_keys(self) -> int:
-        """Keys held in memory (failure counters and trusted pairs); at most 3 * max_keys."""
-        with self._lock:
-            return len(self._users) + len(self._addresses) + len(self._trusted)
 
-    def _is_trusted(self, name: str, address: str | None, now: float) -> bool:
-        """True if ``name`` logged in from ``address`` within the trust period."""
-        if address is None:
-            return False
-        last = self._trusted.get(_key(f"{name}\0{address}"))
-        return last is not None and now - last < TRUST_PERIOD
+# Read on every login attempt, cached credentials included: built once.
+_COUNTERS = select(
+    LoginFailure.key,
+    LoginFailure.kind,
+    LoginFailure.score,
+    LoginFailure.stamp,
+    LoginFailure.busy_until,
+    LoginFailure.reported_stamp,
+).where(LoginFailure.key.in_(bindparam("keys", expanding=True)))
+_TRUST = select(LoginTrust.last).where(LoginTrust.key == bindparam("key"))
+
+
+def _counters(connection: Connection, keys: Sequence[bytes]) -> dict[bytes, _Counter]:
+    if not keys:
+        return {}
+    rows = connection.execute(_COUNTERS, {"keys": list(keys)}).all()
+    return {row.key: _Counter(*row) for row in rows}
+
+
+def _locked_row(
+    session: Session, model: type[_Row], key: bytes, **values: object
+) -> tuple[_Row, bool]:
+    """The row of ``key``, locked for this transaction, created with ``values`` if missing."""
+    row = session.get(model, key, with_for_update=True)
+    if row is not None:
+        return row, False
+    try:
+        with session.begin_nested():
+            row = model(key=key, **values)
+            session.add(row)
+    except IntegrityError:
+        # Another server inserted it meanwhile (PostgreSQL; SQLite writers take turns).
+        row = session.get(model, key, with_for_update=True, populate_existing=True)
+        assert row is not None
+        return row, False
+    return row, True
+
+
+def _prune(session: Session, model: type[_Row], stamp: Any, keep: int, *where: Any) -> None:
+    """Forget all but the ``keep`` most recently stamped rows (of those matching ``where``)."""
+    stale = select(model.key).where(*where).order_by(stamp.desc()).offset(keep)
+    session.execute(delete(model).where(model.key.in_(stale)))
 
 
 def client_network(client: str) -> str:
@@ -234,8 +338,12 @@ def client_network(client: str) -> str:
     return str(address)
 
 
-def _decayed(counter: _Counter, now: float) -> float:
-    return counter.score * 0.5 ** (max(0.0, now - counter.stamp) / HALF_LIFE)
+def _decayed(score: float, stamp: float, now: float) -> float:
+    return score * 0.5 ** (max(0.0, now - stamp) / HALF_LIFE)
+
+
+def _pair_key(user: str, address: str) -> bytes:
+    return _key(f"{user}\0{address}")
 
 
 def _key(text: str) -> bytes:
