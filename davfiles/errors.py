@@ -14,7 +14,9 @@ Each front door (the WebDAV provider, every REST dialect) translates them in one
     ├── ChecksumMismatch     the content does not match the checksum the client sent
     ├── IncompleteUpload     the body ended before the announced length
     ├── AuthFailed           wrong credentials (same error for unknown users and bad passwords)
-    └── StorageFull          the disk under the data dir has no space left
+    ├── StorageFull          the disk under the data dir has no space left
+    └── Busy                 a limit on work in progress: try again after ``retry_after`` s
+        └── TooManyUploads   the user has as many uploads in progress as allowed
 """
 
 from __future__ import annotations
@@ -79,3 +81,25 @@ class QuotaExceeded(DavfilesError):
         self.used = used
         self.limit = limit
         self.requested = requested
+
+
+class Busy(DavfilesError):
+    """A limit on work in progress refused the request; it may succeed in ``retry_after`` s.
+
+    Front doors answer 429 with ``Retry-After``: the request was fine, only too early.
+    """
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class TooManyUploads(Busy):
+    """The user already has ``limit`` uploads in progress (the ``max_uploads_per_user`` cap)."""
+
+    def __init__(self, limit: int, retry_after: int) -> None:
+        super().__init__(
+            f"too many uploads in progress: at most {limit} at once per user; retry later",
+            retry_after,
+        )
+        self.limit = limit

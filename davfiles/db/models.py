@@ -1,4 +1,5 @@
-"""SQLAlchemy models: users, tokens, file records, dead properties and locks."""
+"""SQLAlchemy models: users, tokens, file records, dead properties, locks, upload slots and
+login throttling state."""
 
 from __future__ import annotations
 
@@ -113,3 +114,47 @@ class Lock(Base):
     owner: Mapped[bytes] = mapped_column(LargeBinary)
     timeout: Mapped[float] = mapped_column(Float)
     expire: Mapped[float] = mapped_column(Float)
+
+
+class UploadSlot(Base):
+    """One upload in progress, counted against the per-user cap (``store/uploads.py``).
+
+    ``expires_at`` is a lease the upload renews while bytes arrive, so the slot of a process
+    killed mid-upload frees itself.
+    """
+
+    __tablename__ = "upload_slots"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    expires_at: Mapped[float] = mapped_column(Float)
+
+
+class LoginFailure(Base):
+    """Failed-login counter of one user name or client address (``auth/throttle.py``).
+
+    ``key`` is a short hash of the kind and the name or address, never the text itself.
+    """
+
+    __tablename__ = "login_failures"
+    __table_args__ = (Index("ix_login_failures_kind_stamp", "kind", "stamp"),)
+
+    key: Mapped[bytes] = mapped_column(LargeBinary(16), primary_key=True)
+    # "user" or "address": each kind is bounded on its own, so a flood of one cannot evict
+    # the counters of the other.
+    kind: Mapped[str] = mapped_column(String(8))
+    score: Mapped[float] = mapped_column(Float)
+    stamp: Mapped[float] = mapped_column(Float)
+    # An attempt over the limit is being checked until then (one at a time per key).
+    busy_until: Mapped[float] = mapped_column(Float, default=0.0)
+    # The stamp of the failure whose wait was last refused (one audit line per wait).
+    reported_stamp: Mapped[float] = mapped_column(Float, default=-1.0)
+
+
+class LoginTrust(Base):
+    """When a user last logged in successfully from an address (hashed pair)."""
+
+    __tablename__ = "login_trust"
+
+    key: Mapped[bytes] = mapped_column(LargeBinary(16), primary_key=True)
+    last: Mapped[float] = mapped_column(Float, index=True)

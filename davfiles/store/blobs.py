@@ -7,7 +7,6 @@ upload leaves nothing behind: the staging file is removed in every failure path.
 from __future__ import annotations
 
 import errno
-import hashlib
 import os
 import shutil
 import tempfile
@@ -15,6 +14,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from davfiles.errors import StorageFull
+from davfiles.store.digests import Digests
 
 STAGING_PREFIX = "staging-"
 
@@ -32,8 +32,7 @@ class StagedBlob:
         fd, name = tempfile.mkstemp(dir=staging_dir, prefix=STAGING_PREFIX)
         self.path = Path(name)
         self._file: BinaryIO | None = os.fdopen(fd, "wb")
-        self._md5 = hashlib.md5(usedforsecurity=False)
-        self._sha1 = hashlib.sha1(usedforsecurity=False)
+        self._digests = Digests()
         self.size = 0
 
     def write(self, data: bytes) -> None:
@@ -42,17 +41,16 @@ class StagedBlob:
             self._file.write(data)
         except OSError as exc:
             raise _translate_os_error(exc) from exc
-        self._md5.update(data)
-        self._sha1.update(data)
+        self._digests.update(data)
         self.size += len(data)
 
     @property
     def md5(self) -> str:
-        return self._md5.hexdigest()
+        return self._digests.md5
 
     @property
     def sha1(self) -> str:
-        return self._sha1.hexdigest()
+        return self._digests.sha1
 
     def finish(self) -> None:
         """Flush the bytes to stable storage; after this only ``install`` or ``discard``."""
@@ -68,13 +66,13 @@ class StagedBlob:
             self._file = None
 
     def install(self, target: Path, mtime: float) -> None:
-        """Atomically replace ``target`` with the staged bytes."""
+        """Atomically replace ``target`` with the staged bytes; ``make_durable`` it after."""
         self.finish()
         os.utime(self.path, (mtime, mtime))
         os.replace(self.path, target)
-        _sync_dir(target.parent)
 
     def discard(self) -> None:
+        self._digests.close()
         if self._file is not None:
             self._file.close()
             self._file = None
@@ -134,6 +132,12 @@ def sweep_staging(staging_dir: Path) -> int:
             entry.unlink(missing_ok=True)
         removed += 1
     return removed
+
+
+def make_durable(installed: Path) -> None:
+    """Sync the folder of a file ``install`` renamed into place, so the rename survives a
+    power cut. Readers and a killed process see the new file from the rename on."""
+    _sync_dir(installed.parent)
 
 
 def _sync_dir(path: Path) -> None:

@@ -18,13 +18,16 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from davfiles.auth import audit
 from davfiles.errors import AlreadyExists, Conflict, IncompleteUpload, NotFound, QuotaExceeded
+from davfiles.store import blobs, slots
 from davfiles.store.blobs import StagedBlob
 from davfiles.store.models import FileInfo, Owner
 from davfiles.store.paths import UserPath, check_name, check_username
 from davfiles.store.uploads import UploadOptions
 
 if TYPE_CHECKING:
+    from davfiles.db.engine import Database
     from davfiles.store.store import Store
 
 DEFAULT_MAX_AGE = 24 * 3600
@@ -38,6 +41,15 @@ class Chunk:
     modified_at: float
 
 
+def _entries(folder: Path) -> list[os.DirEntry[str]]:
+    """The entries of ``folder``; none if it does not exist (any more)."""
+    try:
+        with os.scandir(folder) as entries:
+            return list(entries)
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+
+
 def _natural_key(name: str) -> list[object]:
     return [int(part) if part.isdigit() else part for part in _NUMBER.split(name)]
 
@@ -49,6 +61,21 @@ class ChunkedUploads:
         self._root = root
         self._max_age = max_age
         root.mkdir(parents=True, exist_ok=True)
+
+    @property
+    def db(self) -> Database:
+        return self._store.db
+
+    def take_upload_slot(self, owner: Owner) -> slots.Lease:
+        """A slot of the per-user cap on uploads in progress: a chunk counts as an upload."""
+        limit = self._store.max_uploads_per_user
+        with self._store.db.write() as session:
+            return slots.Lease(slots.acquire(session, owner.id, limit, time.time()))
+
+    def give_back(self, lease: slots.Lease) -> None:
+        if lease.slot_id is not None:
+            with self._store.db.write() as session:
+                lease.give_back(session)
 
     def _user_dir(self, owner: Owner) -> Path:
         check_username(owner.name)
@@ -93,16 +120,24 @@ class ChunkedUploads:
         return ChunkWriter(self, owner, target / name, expected, self._waiting_bytes(owner))
 
     def _waiting_bytes(self, owner: Owner) -> int:
-        user_dir = self._user_dir(owner)
-        if not user_dir.is_dir():
-            return 0
-        return sum(entry.stat().st_size for entry in user_dir.glob("*/*"))
+        """Bytes of all the user's waiting chunks; other requests may assemble or remove
+        upload folders meanwhile, so what vanishes while counted counts 0."""
+        total = 0
+        for folder in _entries(self._user_dir(owner)):
+            for chunk in _entries(Path(folder.path)):
+                try:
+                    total += chunk.stat().st_size
+                except FileNotFoundError:
+                    pass
+        return total
 
     def check_room(self, owner: Owner, total: int) -> None:
         """Waiting chunks may not take more than what the user's byte quota has left."""
         figures = self._store.usage(owner)
         if figures.max_bytes is not None and figures.used_bytes + total > figures.max_bytes:
-            raise QuotaExceeded("bytes", figures.used_bytes, figures.max_bytes, total)
+            refusal = QuotaExceeded("bytes", figures.used_bytes, figures.max_bytes, total)
+            audit.record(audit.AuditEvent.QUOTA_REFUSED, user=owner.name, target=str(refusal))
+            raise refusal
 
     def delete(self, owner: Owner, folder: str, name: str | None = None) -> None:
         path = self._folder(owner, folder)
@@ -170,20 +205,32 @@ class ChunkWriter:
         self._target = target
         self._expected = expected
         self._waiting = waiting
-        self._blob = StagedBlob(uploads.staging_dir)
         if expected is not None:
             uploads.check_room(owner, waiting + expected)
+        self._lease = uploads.take_upload_slot(owner)
+        try:
+            self._blob = StagedBlob(uploads.staging_dir)
+        except BaseException:
+            uploads.give_back(self._lease)
+            raise
 
     def write(self, data: bytes) -> None:
         self._uploads.check_room(self._owner, self._waiting + self._blob.size + len(data))
+        self._lease.keep(self._uploads.db)
         self._blob.write(data)
 
     def commit(self) -> Chunk:
-        if self._expected is not None and self._blob.size != self._expected:
-            raise IncompleteUpload(f"received {self._blob.size} of {self._expected} bytes")
-        now = time.time()
-        self._blob.install(self._target, now)
-        return Chunk(self._target.name, self._blob.size, now)
+        """Install the chunk; the upload slot is given back whether or not this succeeds."""
+        try:
+            if self._expected is not None and self._blob.size != self._expected:
+                raise IncompleteUpload(f"received {self._blob.size} of {self._expected} bytes")
+            now = time.time()
+            self._blob.install(self._target, now)
+            blobs.make_durable(self._target)
+            return Chunk(self._target.name, self._blob.size, now)
+        finally:
+            self._uploads.give_back(self._lease)
 
     def abort(self) -> None:
         self._blob.discard()
+        self._uploads.give_back(self._lease)

@@ -3,27 +3,56 @@
 Implements the method set of WsgiDAV's ``LockStorageDict`` with plain dicts, so the store does
 not import WsgiDAV. Lock roots are user-qualified reference URLs, so users never share a lock.
 Lifetimes are capped: an infinite or over-long request gets ``max_timeout`` seconds.
+
+WsgiDAV asks for the locks of every level above a resource, twice per write. Inside
+``request_scope()`` the first question loads all of the user's live locks in one query and
+later ones are answered from that snapshot; any lock change in this process drops it.
 """
 
 from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import delete, or_, select
 
 from davfiles.db.engine import Database
 from davfiles.db.models import Lock
 
 LockDict = dict[str, Any]
 
+# Per request: the user segment of a lock root -> that user's live locks.
+_snapshot: ContextVar[dict[str, list[LockDict]] | None] = ContextVar(
+    "davfiles_lock_snapshot", default=None
+)
+
+
+@contextmanager
+def request_scope() -> Iterator[None]:
+    """Answer lock-list questions from one query per user for the duration of a request."""
+    token = _snapshot.set({})
+    try:
+        yield
+    finally:
+        _snapshot.reset(token)
+
+
+def _forget_snapshot() -> None:
+    snapshot = _snapshot.get()
+    if snapshot is not None:
+        snapshot.clear()
+
 
 def _normalize_root(path: str) -> str:
     return "/" + path.strip("/")
 
 
-def _to_dict(row: Lock) -> LockDict:
+def _to_dict(row: Any) -> LockDict:
+    """A lock as WsgiDAV wants it, from a Lock or a row of the locks table."""
     return {
         "token": row.token,
         "root": row.root,
@@ -52,10 +81,12 @@ class SqlLockStorage:
         """Nothing to close: the engine belongs to the application."""
 
     def cleanup(self) -> None:
+        _forget_snapshot()
         with self._db.write() as session:
             session.execute(delete(Lock).where(Lock.expire < time.time()))
 
     def clear(self) -> None:
+        _forget_snapshot()
         with self._db.write() as session:
             session.execute(delete(Lock))
 
@@ -79,12 +110,14 @@ class SqlLockStorage:
             expire=time.time() + timeout,
             token="opaquelocktoken:" + secrets.token_hex(32),
         )
+        _forget_snapshot()
         with self._db.write() as session:
             session.add(Lock(**lock))
         return lock
 
     def refresh(self, token: str, *, timeout: float | None) -> LockDict:
         capped = self._capped(timeout)
+        _forget_snapshot()
         with self._db.write() as session:
             row = session.get(Lock, token)
             if row is None:
@@ -94,6 +127,7 @@ class SqlLockStorage:
             return _to_dict(row)
 
     def delete(self, token: str) -> bool:
+        _forget_snapshot()
         with self._db.write() as session:
             return bool(session.execute(delete(Lock).where(Lock.token == token)).rowcount)
 
@@ -102,13 +136,37 @@ class SqlLockStorage:
     ) -> list[Any]:
         root = _normalize_root(path)
         prefix = root.rstrip("/") + "/"
-        conditions = []
-        if include_root:
-            conditions.append(Lock.root == root)
-        if include_children:
-            conditions.append(func.substr(Lock.root, 1, len(prefix)) == prefix)
-        with self._db.read() as session:
-            rows = session.scalars(
-                select(Lock).where(or_(*conditions), Lock.expire >= time.time())
-            ).all()
-            return [row.token if token_only else _to_dict(row) for row in rows]
+        if root == "/" and include_children:
+            candidates = self._query(Lock.root.startswith("/"))
+        else:
+            candidates = self._user_locks(root.split("/")[1])
+        locks = [
+            lock
+            for lock in candidates
+            if (include_root and lock["root"] == root)
+            or (include_children and lock["root"].startswith(prefix))
+        ]
+        return [lock["token"] if token_only else dict(lock) for lock in locks]
+
+    def _user_locks(self, user: str) -> list[LockDict]:
+        """The live locks rooted at ``/<user>`` or below, snapshot first.
+
+        ``create`` roots every lock at a resource's reference URL, ``/<user>/...``: nothing is
+        ever locked at ``/`` itself (user "").
+        """
+        if not user:
+            return []
+        snapshot = _snapshot.get()
+        if snapshot is not None and user in snapshot:
+            return snapshot[user]
+        home = "/" + user
+        condition = or_(Lock.root == home, Lock.root.startswith(home + "/", autoescape=True))
+        locks = self._query(condition)
+        if snapshot is not None:
+            snapshot[user] = locks
+        return locks
+
+    def _query(self, condition: Any) -> list[LockDict]:
+        with self._db.connect() as connection:
+            rows = connection.execute(select(Lock).where(condition, Lock.expire >= time.time()))
+            return [_to_dict(row) for row in rows]

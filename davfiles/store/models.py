@@ -15,7 +15,7 @@ class Owner:
     name: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FileInfo:
     id: int
     owner_id: int

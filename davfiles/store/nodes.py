@@ -3,23 +3,84 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import Text, and_, delete, func, literal, or_, select, update
+from sqlalchemy import Connection, Text, and_, bindparam, delete, func, literal, or_, select, update
 from sqlalchemy.orm import Session
 
 from davfiles.db.models import Node
 from davfiles.store.models import FileInfo
 from davfiles.store.paths import UserPath
 
+_NODES: Any = Node.__table__
+
+# Hot reads are built once and run on a plain connection: building a statement and loading
+# ORM objects cost more CPU than SQLite spends answering the query.
+_AT = select(_NODES).where(
+    _NODES.c.owner_id == bindparam("owner_id"),
+    _NODES.c.parent == bindparam("parent"),
+    _NODES.c.name == bindparam("name"),
+)
+_CHILDREN = (
+    select(_NODES)
+    .where(
+        _NODES.c.owner_id == bindparam("owner_id"),
+        _NODES.c.parent == bindparam("parent"),
+        _NODES.c.name != "",
+    )
+    .order_by(_NODES.c.name)
+)
+
+
+def info_at(connection: Connection, owner_id: int, path: UserPath) -> FileInfo | None:
+    """The record at ``path``, read without the ORM."""
+    row = connection.execute(
+        _AT, {"owner_id": owner_id, "parent": path.parent.text, "name": path.name}
+    ).first()
+    return _row_info(row) if row is not None else None
+
+
+def infos_in(connection: Connection, owner_id: int, path: UserPath) -> list[FileInfo]:
+    """The records of a folder's members, by name, read without the ORM."""
+    rows = connection.execute(_CHILDREN, {"owner_id": owner_id, "parent": path.text})
+    return [_row_info(row) for row in rows]
+
+
+# Positions of FileInfo's fields in a row of ``select(_NODES)``; unpacking a row by position
+# costs a fraction of reading it by attribute name, which shows in a 10,000-entry listing.
+_POSITIONS = {column.name: index for index, column in enumerate(_NODES.columns)}
+
+
+def _row_info(row: Sequence[Any]) -> FileInfo:
+    at = _POSITIONS
+    parent, name = row[at["parent"]], row[at["name"]]
+    return FileInfo(
+        id=row[at["id"]],
+        owner_id=row[at["owner_id"]],
+        path=_path(parent, name),
+        is_dir=row[at["is_dir"]],
+        size=row[at["size"]],
+        content_type=row[at["content_type"]],
+        md5=row[at["md5"]],
+        sha1=row[at["sha1"]],
+        created_at=row[at["created_at"]],
+        modified_at=row[at["modified_at"]],
+        description=row[at["description"]],
+        public=row[at["public"]],
+        original_name=row[at["original_name"]],
+    )
+
+
+def _path(parent: str, name: str) -> UserPath:
+    """The UserPath of a record from its stored parent text and name."""
+    return UserPath((*parent.split("/"), name) if parent else ((name,) if name else ()))
+
 
 def to_info(node: Node) -> FileInfo:
-    parts = (
-        (*node.parent.split("/"), node.name) if node.parent else ((node.name,) if node.name else ())
-    )
     return FileInfo(
         id=node.id,
         owner_id=node.owner_id,
-        path=UserPath(parts),
+        path=_path(node.parent, node.name),
         is_dir=node.is_dir,
         size=node.size,
         content_type=node.content_type,
@@ -33,23 +94,21 @@ def to_info(node: Node) -> FileInfo:
     )
 
 
+_GET = select(Node).where(
+    Node.owner_id == bindparam("owner_id"),
+    Node.parent == bindparam("parent"),
+    Node.name == bindparam("name"),
+)
+_GET_FOR_UPDATE = _GET.with_for_update()
+
+
 def get(
     session: Session, owner_id: int, path: UserPath, *, for_update: bool = False
 ) -> Node | None:
-    statement = select(Node).where(
-        Node.owner_id == owner_id, Node.parent == path.parent.text, Node.name == path.name
-    )
-    if for_update:
-        statement = statement.with_for_update()
-    return session.scalars(statement).one_or_none()
-
-
-def children(session: Session, owner_id: int, path: UserPath) -> Sequence[Node]:
     return session.scalars(
-        select(Node)
-        .where(Node.owner_id == owner_id, Node.parent == path.text, Node.name != "")
-        .order_by(Node.name)
-    ).all()
+        _GET_FOR_UPDATE if for_update else _GET,
+        {"owner_id": owner_id, "parent": path.parent.text, "name": path.name},
+    ).one_or_none()
 
 
 def _below(path: UserPath):  # type: ignore[no-untyped-def]

@@ -1,14 +1,15 @@
 """Quota accounting: the only code that changes a user's usage counters.
 
 Every increase is one conditional UPDATE, so the limit holds across threads, processes and
-servers sharing the database; decreases are unconditional.
+servers sharing the database; decreases are unconditional. Refusals are audited.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import BigInteger, Connection, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
+from davfiles.auth import audit
 from davfiles.db.models import User
 from davfiles.errors import NotFound, QuotaExceeded
 from davfiles.store.models import QuotaFigures
@@ -16,38 +17,56 @@ from davfiles.store.models import QuotaFigures
 
 def adjust(session: Session, user_id: int, bytes_delta: int, files_delta: int) -> None:
     """Add the deltas to the usage; raise QuotaExceeded (changing nothing) if over a limit."""
-    if bytes_delta == 0 and files_delta == 0:
+    if try_adjust(session, user_id, bytes_delta, files_delta):
         return
-    statement = update(User).where(User.id == user_id)
-    if bytes_delta > 0:
-        statement = statement.where(
-            or_(User.max_bytes.is_(None), User.used_bytes + bytes_delta <= User.max_bytes)
-        )
-    if files_delta > 0:
-        statement = statement.where(
-            or_(User.max_files.is_(None), User.used_files + files_delta <= User.max_files)
-        )
-    statement = statement.values(
-        used_bytes=User.used_bytes + bytes_delta, used_files=User.used_files + files_delta
-    )
-    if session.execute(statement).rowcount == 1:
-        return
-    current = figures(session, user_id)
-    if (
-        files_delta > 0
-        and current.max_files is not None
-        and current.used_files + files_delta > current.max_files
-    ):
-        raise QuotaExceeded("files", current.used_files, current.max_files, files_delta)
-    raise QuotaExceeded("bytes", current.used_bytes, current.max_bytes or 0, bytes_delta)
-
-
-def figures(session: Session, user_id: int) -> QuotaFigures:
     row = session.execute(
-        select(User.used_bytes, User.used_files, User.max_bytes, User.max_files).where(
+        select(User.name, User.used_bytes, User.used_files, User.max_bytes, User.max_files).where(
             User.id == user_id
         )
     ).one_or_none()
+    if row is None:
+        raise NotFound("no such user")
+    if (
+        files_delta > 0
+        and row.max_files is not None
+        and row.used_files + files_delta > row.max_files
+    ):
+        refusal = QuotaExceeded("files", row.used_files, row.max_files, files_delta)
+    else:
+        refusal = QuotaExceeded("bytes", row.used_bytes, row.max_bytes or 0, bytes_delta)
+    audit.record(audit.AuditEvent.QUOTA_REFUSED, user=row.name, target=str(refusal))
+    raise refusal
+
+
+_BYTES = bindparam("bytes_delta", type_=BigInteger)
+_FILES = bindparam("files_delta", type_=BigInteger)
+# One conditional UPDATE, built once: a growing counter must stay within its limit.
+_ADJUST = (
+    update(User)
+    .where(
+        User.id == bindparam("user_id"),
+        or_(_BYTES <= 0, User.max_bytes.is_(None), User.used_bytes + _BYTES <= User.max_bytes),
+        or_(_FILES <= 0, User.max_files.is_(None), User.used_files + _FILES <= User.max_files),
+    )
+    .values(used_bytes=User.used_bytes + _BYTES, used_files=User.used_files + _FILES)
+)
+
+
+def try_adjust(session: Session, user_id: int, bytes_delta: int, files_delta: int) -> bool:
+    """``adjust`` that answers False instead of refusing (not audited): for probing attempts."""
+    if bytes_delta == 0 and files_delta == 0:
+        return True
+    parameters = {"user_id": user_id, "bytes_delta": bytes_delta, "files_delta": files_delta}
+    return bool(session.execute(_ADJUST, parameters).rowcount == 1)
+
+
+_FIGURES = select(User.used_bytes, User.used_files, User.max_bytes, User.max_files).where(
+    User.id == bindparam("user_id")
+)
+
+
+def figures(session: Session | Connection, user_id: int) -> QuotaFigures:
+    row = session.execute(_FIGURES, {"user_id": user_id}).one_or_none()
     if row is None:
         raise NotFound("no such user")
     return QuotaFigures(*row)

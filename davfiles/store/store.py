@@ -16,10 +16,11 @@ from typing import BinaryIO
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from davfiles.auth import audit
 from davfiles.db.engine import Database
 from davfiles.db.models import DeadProperty, Node, User
 from davfiles.errors import AlreadyExists, Conflict, NotFound, PermissionDenied
-from davfiles.store import blobs, fsck, nodes, quota
+from davfiles.store import blobs, fsck, nodes, quota, slots
 from davfiles.store.chunks import ChunkedUploads
 from davfiles.store.fsck import FsckReport, Repair
 from davfiles.store.models import FileInfo, Owner, QuotaFigures
@@ -34,8 +35,14 @@ _GENERIC_TYPES = ("", DEFAULT_CONTENT_TYPE, "application/x-www-form-urlencoded")
 
 
 class Store:
-    def __init__(self, db: Database, data_dir: Path) -> None:
+    def __init__(
+        self,
+        db: Database,
+        data_dir: Path,
+        max_uploads_per_user: int = slots.DEFAULT_MAX_UPLOADS_PER_USER,
+    ) -> None:
         self.db = db
+        self.max_uploads_per_user = max_uploads_per_user
         self.users_dir = data_dir / "users"
         self.staging_dir = data_dir / "tmp"
         self.users_dir.mkdir(parents=True, exist_ok=True)
@@ -84,9 +91,8 @@ class Store:
     # --- reads -------------------------------------------------------------------------
 
     def stat(self, owner: Owner, path: UserPath) -> FileInfo | None:
-        with self.db.read() as session:
-            node = nodes.get(session, owner.id, path)
-            return nodes.to_info(node) if node else None
+        with self.db.connect() as connection:
+            return nodes.info_at(connection, owner.id, path)
 
     def stat_id(self, owner: Owner, file_id: int) -> FileInfo | None:
         with self.db.read() as session:
@@ -94,8 +100,8 @@ class Store:
             return nodes.to_info(node) if node else None
 
     def list_dir(self, owner: Owner, path: UserPath) -> list[FileInfo]:
-        with self.db.read() as session:
-            return [nodes.to_info(node) for node in nodes.children(session, owner.id, path)]
+        with self.db.connect() as connection:
+            return nodes.infos_in(connection, owner.id, path)
 
     def list_tree(self, owner: Owner, path: UserPath) -> list[FileInfo]:
         """Everything below ``path``, parents before children."""
@@ -136,8 +142,8 @@ class Store:
             raise NotFound("the file is gone") from None
 
     def usage(self, owner: Owner) -> QuotaFigures:
-        with self.db.read() as session:
-            return quota.figures(session, owner.id)
+        with self.db.connect() as connection:
+            return quota.figures(connection, owner.id)
 
     # --- writes ------------------------------------------------------------------------
 
@@ -218,7 +224,13 @@ class Store:
                 raise NotFound(f"no file with id {file_id}")
             node.public = public
             session.flush()
-            return nodes.to_info(node)
+            info = nodes.to_info(node)
+        audit.record(
+            audit.AuditEvent.FILE_PUBLIC if public else audit.AuditEvent.FILE_PRIVATE,
+            user=owner.name,
+            target=str(info.path),
+        )
+        return info
 
     def set_description(self, owner: Owner, file_id: int, description: str | None) -> FileInfo:
         with self.db.write() as session:
@@ -237,7 +249,24 @@ class Store:
             node = self._existing(session, owner, path)
             info = nodes.to_info(node)
             self._remove(session, owner, node)
-            return info
+        audit.record(audit.AuditEvent.FILE_DELETE, user=owner.name, target=str(info.path))
+        return info
+
+    def delete_folder_without_files(self, owner: Owner, path: UserPath) -> bool:
+        """Delete the folder at ``path`` if no file lies anywhere below it; True if it did.
+
+        The check and the delete are one transaction, so a file another request stores in
+        the folder meanwhile is never deleted with it (a REST upload that failed undoes the
+        folders it created this way).
+        """
+        if path.is_root:
+            return False
+        with self.db.write() as session:
+            node = nodes.get(session, owner.id, path, for_update=True)
+            if node is None or not node.is_dir or nodes.tree_usage(session, owner.id, node)[1]:
+                return False
+            self._remove(session, owner, node)
+        return True
 
     def _existing(self, session: Session, owner: Owner, path: UserPath) -> Node:
         node = nodes.get(session, owner.id, path, for_update=True)
@@ -387,14 +416,30 @@ class Store:
     # --- dead properties ---------------------------------------------------------------
 
     def dead_properties(self, owner: Owner, path: UserPath) -> dict[str, bytes]:
-        with self.db.read() as session:
-            node = nodes.get(session, owner.id, path)
-            if node is None:
-                return {}
-            rows = session.execute(
-                select(DeadProperty.name, DeadProperty.value).where(DeadProperty.node_id == node.id)
+        with self.db.connect() as connection:
+            rows = connection.execute(
+                select(DeadProperty.name, DeadProperty.value)
+                .join(Node, DeadProperty.node_id == Node.id)
+                .where(
+                    Node.owner_id == owner.id,
+                    Node.parent == path.parent.text,
+                    Node.name == path.name,
+                )
             ).all()
             return {name: value for name, value in rows}
+
+    def dead_properties_in(self, owner: Owner, folder: UserPath) -> dict[str, dict[str, bytes]]:
+        """The dead properties of every member of ``folder`` that has any, by member name."""
+        found: dict[str, dict[str, bytes]] = {}
+        with self.db.connect() as connection:
+            rows = connection.execute(
+                select(Node.name, DeadProperty.name, DeadProperty.value)
+                .join(DeadProperty, DeadProperty.node_id == Node.id)
+                .where(Node.owner_id == owner.id, Node.parent == folder.text, Node.name != "")
+            )
+            for member, name, value in rows:
+                found.setdefault(member, {})[name] = value
+        return found
 
     def _check_room_for_property(self, session: Session, node_id: int, size: int) -> None:
         """Bound what one file's properties may hold, so listing it stays cheap."""

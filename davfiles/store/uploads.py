@@ -3,7 +3,9 @@
 Quota is reserved before bytes are accepted (all of it up front when the size is announced,
 in steps while a body of unknown length streams in), so usage never exceeds a limit even
 while uploads are in flight. ``commit`` settles the reservation against what really arrived;
-``abort`` gives it back and removes the staging file.
+``abort`` gives it back and removes the staging file. Each upload also holds one of the user's
+upload slots from ``start`` to ``commit`` or ``abort`` (``slots.py``): the per-user cap on
+uploads in progress.
 """
 
 from __future__ import annotations
@@ -22,9 +24,8 @@ from davfiles.errors import (
     ChecksumMismatch,
     Conflict,
     IncompleteUpload,
-    QuotaExceeded,
 )
-from davfiles.store import nodes, quota
+from davfiles.store import blobs, nodes, quota, slots
 from davfiles.store.blobs import StagedBlob
 from davfiles.store.models import FileInfo, Owner
 from davfiles.store.paths import UserPath, disk_path
@@ -66,11 +67,14 @@ class Upload:
         self._reserved_bytes = 0
         self._reserved_files = 0
         self._credit = 0
+        self._lease = slots.Lease(None)
         self._blob: StagedBlob | None = None
         self.result: FileInfo | None = None
 
     def start(self) -> None:
-        """Check the target and reserve what is known up front (QuotaExceeded before any byte).
+        """Take an upload slot, check the target and reserve what is known up front.
+
+        Raises TooManyUploads, Conflict, AlreadyExists or QuotaExceeded before any byte.
 
         The staging file exists before the reservation is committed, so fsck, which leaves
         usage alone while staging files exist, never sees a reservation it cannot explain.
@@ -78,6 +82,8 @@ class Upload:
         self._blob = StagedBlob(self._store.staging_dir)
         try:
             with self._store.db.write() as session:
+                limit = self._store.max_uploads_per_user
+                slot = slots.acquire(session, self._owner.id, limit, time.time())
                 existing = self._check_target(session, lock=False)
                 self._credit = existing.size if existing else 0
                 files = 0 if existing else 1
@@ -85,6 +91,7 @@ class Upload:
                 wanted = max(0, size - self._credit) if size is not None else 0
                 quota.adjust(session, self._owner.id, wanted, files)
                 self._reserved_bytes, self._reserved_files = wanted, files
+            self._lease = slots.Lease(slot)
         except BaseException:
             self._blob.discard()
             self._blob = None
@@ -119,17 +126,16 @@ class Upload:
         needed = self._blob.size + len(data) - allowed
         if needed > 0:
             self._reserve_more(needed)
+        self._lease.keep(self._store.db)
         self._blob.write(data)
 
     def _reserve_more(self, needed: int) -> None:
+        """Reserve a whole step if the quota allows, else exactly what this block needs."""
+        step = max(needed, RESERVATION_STEP)
         with self._store.db.write() as session:
-            try:
-                quota.adjust(session, self._owner.id, max(needed, RESERVATION_STEP), 0)
-                self._reserved_bytes += max(needed, RESERVATION_STEP)
+            if quota.try_adjust(session, self._owner.id, step, 0):
+                self._reserved_bytes += step
                 return
-            except QuotaExceeded:
-                if needed >= RESERVATION_STEP:
-                    raise
         with self._store.db.write() as session:
             quota.adjust(session, self._owner.id, needed, 0)
             self._reserved_bytes += needed
@@ -151,6 +157,7 @@ class Upload:
             bytes_delta = blob.size - (existing.size if existing else 0) - self._reserved_bytes
             files_delta = (0 if existing else 1) - self._reserved_files
             quota.adjust(session, self._owner.id, bytes_delta, files_delta)
+            self._lease.give_back(session)
             node = existing or Node(
                 owner_id=self._owner.id,
                 parent=self._path.parent.text,
@@ -169,9 +176,12 @@ class Upload:
                 node.description = options.description
             session.add(node)
             session.flush()
-            blob.install(disk_path(self._store.home(self._owner), self._path), mtime)
+            target = disk_path(self._store.home(self._owner), self._path)
+            blob.install(target, mtime)
             self._reserved_bytes = self._reserved_files = 0
             self.result = nodes.to_info(node)
+        # After the commit: the database's write lock is not held while the disk syncs.
+        blobs.make_durable(target)
         self._blob = None
         return self.result
 
@@ -184,13 +194,14 @@ class Upload:
             raise ChecksumMismatch(f"{algorithm.upper()} of the received content is {actual}")
 
     def abort(self) -> None:
-        """Discard the staging file and give the reservation back."""
+        """Discard the staging file and give the reservation and the upload slot back."""
         if self._blob is not None:
             self._blob.discard()
             self._blob = None
-        if self._reserved_bytes or self._reserved_files:
+        if self._reserved_bytes or self._reserved_files or self._lease.slot_id is not None:
             with self._store.db.write() as session:
                 quota.adjust(session, self._owner.id, -self._reserved_bytes, -self._reserved_files)
+                self._lease.give_back(session)
             self._reserved_bytes = self._reserved_files = 0
 
     def __enter__(self) -> Upload:

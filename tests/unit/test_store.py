@@ -110,15 +110,15 @@ def test_failed_overwrite_keeps_the_old_content(services: Services, owner: Owner
     assert staging_files(services) == []
 
 
-def test_concurrent_reservations_never_exceed_the_quota(services: Services) -> None:
-    owner = services.accounts.add_user("racer", "pw", max_bytes=10_000, max_files=None)
+def test_concurrent_reservations_never_exceed_the_quota(uncapped_services: Services) -> None:
+    owner = uncapped_services.accounts.add_user("racer", "pw", max_bytes=10_000, max_files=None)
     outcomes: list[str] = []
     start = threading.Barrier(16)
 
     def put(index: int) -> None:
         start.wait()
         try:
-            services.store.write_bytes(owner, p(f"/file{index}"), b"x" * 1000)
+            uncapped_services.store.write_bytes(owner, p(f"/file{index}"), b"x" * 1000)
             outcomes.append("stored")
         except QuotaExceeded:
             outcomes.append("refused")
@@ -130,9 +130,9 @@ def test_concurrent_reservations_never_exceed_the_quota(services: Services) -> N
         thread.join(timeout=60)
     assert outcomes.count("stored") == 10
     assert outcomes.count("refused") == 6
-    usage = services.store.usage(owner)
+    usage = uncapped_services.store.usage(owner)
     assert usage.used_bytes == 10_000
-    assert len(disk_files(services, owner)) == 10
+    assert len(disk_files(uncapped_services, owner)) == 10
 
 
 def test_move_keeps_id_and_properties(services: Services, owner: Owner) -> None:
@@ -196,3 +196,18 @@ def test_upload_needs_an_existing_parent_folder(services: Services, owner: Owner
     services.store.mkdir(owner, p("/dir"))
     with pytest.raises(Conflict):
         services.store.write_bytes(owner, p("/dir"), b"a folder is not a file")
+
+
+def test_a_folder_is_deleted_only_while_no_file_lies_below_it(
+    services: Services, owner: Owner
+) -> None:
+    store = services.store
+    store.ensure_dirs(owner, p("/empty/inner"))
+    store.ensure_dirs(owner, p("/full/inner"))
+    store.write_bytes(owner, p("/full/inner/kept.txt"), b"kept")
+    assert store.delete_folder_without_files(owner, p("/empty"))
+    assert store.stat(owner, p("/empty")) is None
+    assert not store.delete_folder_without_files(owner, p("/full"))
+    assert store.stat(owner, p("/full/inner/kept.txt")) is not None
+    assert not store.delete_folder_without_files(owner, p("/full/inner/kept.txt"))
+    assert not store.delete_folder_without_files(owner, ROOT)
