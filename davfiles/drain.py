@@ -23,8 +23,10 @@ class _CountingInput:
         self._stream = stream
         self.consumed = 0
 
-    def read(self, size: int = -1) -> bytes:
-        data: bytes = self._stream.read(size)
+    def read(self, size: int | None = -1) -> bytes:
+        # cheroot reads a negative size literally, until the connection closes: "the rest of
+        # the body" is None there.
+        data: bytes = self._stream.read(None if size is None or size < 0 else size)
         self.consumed += len(data)
         return data
 

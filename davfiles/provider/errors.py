@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from wsgidav.dav_error import (
+    ERROR_DESCRIPTIONS,
     HTTP_BAD_REQUEST,
     HTTP_CONFLICT,
     HTTP_FORBIDDEN,
@@ -19,6 +20,7 @@ from wsgidav.dav_error import (
 from davfiles.errors import (
     AlreadyExists,
     AuthFailed,
+    Busy,
     ChecksumMismatch,
     Conflict,
     DavfilesError,
@@ -30,6 +32,10 @@ from davfiles.errors import (
     QuotaExceeded,
     StorageFull,
 )
+
+HTTP_TOO_MANY_REQUESTS = 429
+# WsgiDAV's table of reason phrases stops before 429; without this it would say "429 Status".
+ERROR_DESCRIPTIONS.setdefault(HTTP_TOO_MANY_REQUESTS, "429 Too Many Requests")
 
 _STATUS: tuple[tuple[type[DavfilesError], int], ...] = (
     (QuotaExceeded, HTTP_INSUFFICIENT_STORAGE),
@@ -43,13 +49,15 @@ _STATUS: tuple[tuple[type[DavfilesError], int], ...] = (
     (AlreadyExists, HTTP_PRECONDITION_FAILED),
     (Conflict, HTTP_CONFLICT),
     (AuthFailed, HTTP_UNAUTHORIZED),
+    (Busy, HTTP_TOO_MANY_REQUESTS),
 )
 
 
 def to_dav_error(exc: DavfilesError) -> DAVError:
     for kind, status in _STATUS:
         if isinstance(exc, kind):
-            return DAVError(status, context_info=str(exc))
+            headers = [("Retry-After", str(exc.retry_after))] if isinstance(exc, Busy) else None
+            return DAVError(status, context_info=str(exc), add_headers=headers)
     raise exc
 
 

@@ -13,10 +13,9 @@ from urllib.parse import unquote
 from wsgidav.dav_error import HTTP_FORBIDDEN, DAVError
 
 from davfiles.provider.errors import dav_errors
+from davfiles.provider.property_cache import property_cache
 from davfiles.provider.provider import OWNER_KEY
 from davfiles.store import Owner, Store, UserPath, parse_user_path
-
-_CACHE_KEY = "davfiles.dead_properties"
 
 
 class DeadPropertyManager:
@@ -46,7 +45,7 @@ class DeadPropertyManager:
     def _properties(self, norm_url: str, environ: dict[str, Any] | None) -> dict[str, bytes]:
         """All of a resource's properties, read once per request (a PROPFIND asks per name)."""
         environ = environ if environ is not None else {}
-        cache: dict[str, dict[str, bytes]] = environ.setdefault(_CACHE_KEY, {})
+        cache = property_cache(environ)
         if norm_url not in cache:
             located = self._locate(norm_url, environ)
             cache[norm_url] = self._store.dead_properties(*located) if located else {}
@@ -71,7 +70,7 @@ class DeadPropertyManager:
         owner, path = self._writable(norm_url, environ)
         if dry_run:
             return
-        (environ or {}).get(_CACHE_KEY, {}).pop(norm_url, None)
+        property_cache(environ or {}).pop(norm_url, None)
         with dav_errors():
             self._store.set_dead_property(owner, path, name, property_value)
 
@@ -85,7 +84,7 @@ class DeadPropertyManager:
         owner, path = self._writable(norm_url, environ)
         if dry_run:
             return
-        (environ or {}).get(_CACHE_KEY, {}).pop(norm_url, None)
+        property_cache(environ or {}).pop(norm_url, None)
         with dav_errors():
             self._store.set_dead_property(owner, path, name, None)
 

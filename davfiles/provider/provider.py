@@ -24,12 +24,16 @@ from wsgidav.dav_provider import DAVProvider
 
 from davfiles.provider.chunk_resources import UploadsHome
 from davfiles.provider.errors import dav_errors
+from davfiles.provider.propfind import stream_propfind
 from davfiles.provider.resources import FileResource, FolderResource
 from davfiles.store import FileInfo, Owner, QuotaFigures, Store, UserPath, parse_user_path
+from davfiles.store.locks import request_scope
 
 OWNER_KEY = "davfiles.owner"
 _RESPONSE_KEY = "davfiles.response"
 _USAGE_KEY = "davfiles.usage"
+_STAT_KEY = "davfiles.stat"
+_READ_ONLY_METHODS = frozenset({"GET", "HEAD", "PROPFIND", "OPTIONS"})
 _METHODS = "OPTIONS, GET, HEAD, PUT, DELETE, MKCOL, COPY, MOVE, PROPFIND, PROPPATCH, LOCK, UNLOCK"
 
 
@@ -71,18 +75,36 @@ class DavfilesProvider(DAVProvider):
             raise DAVError(HTTP_FORBIDDEN, context_info="this is not your home")
         return area, rest
 
-    def get_resource_inst(self, path: str, environ: dict[str, Any]) -> Any:
+    def get_resource_inst(self, path: str | None, environ: dict[str, Any]) -> Any:
         if OWNER_KEY not in environ:
             return None  # anonymous OPTIONS: nothing is visible without credentials
+        if path is None or (self._nextcloud and path.strip("/") in ("", "files", "uploads")):
+            # Above the home (WsgiDAV asks for the parent of DELETE /): nothing there. The
+            # store then answers a DELETE or MOVE of the home itself with 403.
+            return None
         if self._nextcloud and self._nextcloud_area(path, environ)[0] == "uploads":
             return self._chunk_resource(path, environ)
         user_path = self.user_path_of(path, environ)
         owner = self.owner(environ)
-        with dav_errors():
-            info = self.store.stat(owner, user_path)
+        info = self._stat(environ, owner, user_path)
         if info is None:
             return None
         return self.resource_for(path, environ, owner, info)
+
+    def _stat(self, environ: dict[str, Any], owner: Owner, user_path: UserPath) -> FileInfo | None:
+        """The record at ``user_path``; read once per request by methods that change nothing.
+
+        WsgiDAV looks a resource up several times per request (authorisation, the directory
+        browser, the method itself).
+        """
+        if environ["REQUEST_METHOD"] not in _READ_ONLY_METHODS:
+            with dav_errors():
+                return self.store.stat(owner, user_path)
+        cache: dict[UserPath, FileInfo | None] = environ.setdefault(_STAT_KEY, {})
+        if user_path not in cache:
+            with dav_errors():
+                cache[user_path] = self.store.stat(owner, user_path)
+        return cache[user_path]
 
     def resource_for(
         self, path: str, environ: dict[str, Any], owner: Owner, info: FileInfo
@@ -151,7 +173,12 @@ class DavfilesProvider(DAVProvider):
                 status = adjustments["status"]
             return start_response(status, headers + adjustments.get("headers", []), *args)
 
-        return default_handler(environ, adjusted_start_response)
+        with request_scope():
+            if method == "PROPFIND":
+                streamed = stream_propfind(self, environ, adjusted_start_response)
+                if streamed is not None:
+                    return streamed
+            return default_handler(environ, adjusted_start_response)
 
 
 def _anonymous_options(start_response: Callable[..., Any]) -> list[bytes]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import quote
 
@@ -18,6 +19,7 @@ from davfiles.provider.nextcloud import (
     requested_checksum,
     requested_mtime,
 )
+from davfiles.provider.property_cache import property_cache
 from davfiles.provider.streams import DavWriteStream
 from davfiles.store import FileInfo, Owner, Upload, UploadOptions, UserPath
 
@@ -206,15 +208,39 @@ class FolderResource(_StoreResourceMixin, DAVCollection):
             return [info.name for info in self.store.list_dir(self.owner, self.user_path)]
 
     def get_member_list(self) -> list[Any]:
-        # One query for the whole listing instead of one per member.
+        # One query for the whole listing instead of one per member; a PROPFIND also gets
+        # every member's dead properties in one more.
         with dav_errors():
             infos = self.store.list_dir(self.owner, self.user_path)
-        return [
-            self.provider.resource_for(
-                util.join_uri(self.path, info.name), self.environ, self.owner, info
+            listing = self.environ["REQUEST_METHOD"] == "PROPFIND"
+            properties = (
+                self.store.dead_properties_in(self.owner, self.user_path) if listing else {}
             )
-            for info in infos
-        ]
+        members = [self._member(info) for info in infos]
+        if listing:
+            cache = property_cache(self.environ)
+            for member in members:
+                cache[member.get_ref_url()] = properties.get(member.user_path.name, {})
+        return members
+
+    def iter_members(self) -> Iterator[Any]:
+        """The members one at a time with their dead properties, for a streamed listing:
+        each is built when it is written out and dropped after, so a folder of 10,000 files
+        never holds 10,000 resources at once. Same two queries as ``get_member_list``."""
+        with dav_errors():
+            infos = self.store.list_dir(self.owner, self.user_path)
+            properties = self.store.dead_properties_in(self.owner, self.user_path)
+        cache = property_cache(self.environ)
+        for info in infos:
+            member = self._member(info)
+            url = member.get_ref_url()
+            cache[url] = properties.get(info.name, {})
+            yield member
+            cache.pop(url, None)
+
+    def _member(self, info: FileInfo) -> FileResource | FolderResource:
+        path = util.join_uri(self.path, info.name)
+        return self.provider.resource_for(path, self.environ, self.owner, info)
 
     def get_used_bytes(self) -> int:
         return self.provider.usage(self.environ, self.owner).used_bytes  # type: ignore[no-any-return]

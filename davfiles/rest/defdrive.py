@@ -10,7 +10,6 @@ file is served to anyone at ``/public/{id}`` by the middleware.
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -26,12 +25,10 @@ from davfiles.errors import (
     QuotaExceeded,
     StorageFull,
 )
-from davfiles.rest.dialect import Dialect, Route, status_for
+from davfiles.rest.dialect import Dialect, Route, parse_file_id, small_body, status_for
 from davfiles.rest.io import (
-    MAX_FIELD_BYTES,
     FilePart,
     announced_length,
-    body_chunks,
     iso_time,
     json_response,
     read_multipart,
@@ -39,8 +36,6 @@ from davfiles.rest.io import (
 from davfiles.rest.openapi import json_object, json_response_spec
 from davfiles.store import ROOT, FileInfo, Owner, Upload, UploadOptions
 
-# Ids the database can hold; anything else is the document's "Invalid file ID".
-_FILE_ID = re.compile(r"[0-9]{1,18}")
 _SIGNUP_DISABLED = "Sign-up is disabled: accounts are created by the administrator (davfiles CLI)"
 
 
@@ -146,7 +141,7 @@ class Defdrive(Dialect):
 
     def access(self, request: Request, owner: Owner, file_id: str) -> Response:
         number = _parse_id(file_id)
-        body = _parse_json(self._small_body(request))
+        body = _parse_json(small_body(request))
         public = body.get("public") if isinstance(body, dict) else None
         if not isinstance(public, bool):
             raise InvalidName('Invalid request body: send {"public": true} or {"public": false}')
@@ -199,7 +194,7 @@ class Defdrive(Dialect):
                 request, self.context.block_size, lambda _part: None
             ).fields
         else:
-            data = self._small_body(request)
+            data = small_body(request)
             fields = _parse_json(data)
             if (
                 not isinstance(fields, dict)
@@ -212,15 +207,6 @@ class Defdrive(Dialect):
         if not isinstance(username, str) or not isinstance(password, str) or not username:
             raise InvalidName("username and password are required")
         return username, password
-
-    def _small_body(self, request: Request) -> bytes:
-        """A JSON or form body, refused past 64 KiB so no client can make us buffer more."""
-        body = bytearray()
-        for chunk in body_chunks(request, MAX_FIELD_BYTES + 1):
-            body.extend(chunk)
-            if len(body) > MAX_FIELD_BYTES:
-                raise InvalidName("the request body is limited to 64 KiB")
-        return bytes(body)
 
     def openapi_paths(self) -> dict[str, Any]:
         return _openapi()
@@ -240,9 +226,8 @@ def _record(owner: Owner, info: FileInfo) -> dict[str, Any]:
 
 
 def _parse_id(text: str) -> int:
-    if not _FILE_ID.fullmatch(text):
-        raise InvalidName("Invalid file ID")
-    return int(text)
+    """The document's "Invalid file ID" for anything but an id the database can hold."""
+    return parse_file_id(text, "Invalid file ID")
 
 
 def _parse_json(data: bytes) -> Any:

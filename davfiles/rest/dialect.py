@@ -7,6 +7,7 @@ dialect overrides only what its document specifies.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -18,6 +19,7 @@ from davfiles.auth.service import Authenticator
 from davfiles.errors import (
     AlreadyExists,
     AuthFailed,
+    Busy,
     ChecksumMismatch,
     Conflict,
     DavfilesError,
@@ -29,7 +31,7 @@ from davfiles.errors import (
     QuotaExceeded,
     StorageFull,
 )
-from davfiles.rest.io import json_response
+from davfiles.rest.io import MAX_FIELD_BYTES, body_chunks, json_response
 from davfiles.store import Store
 
 ERROR_STATUS: tuple[tuple[type[DavfilesError], int], ...] = (
@@ -44,7 +46,35 @@ ERROR_STATUS: tuple[tuple[type[DavfilesError], int], ...] = (
     (PreconditionFailed, 412),
     (QuotaExceeded, 507),
     (StorageFull, 507),
+    (Busy, 429),
 )
+
+
+# File ids the databases can hold (signed 64-bit): anything longer is refused, not looked up.
+_FILE_ID = re.compile(r"[0-9]{1,18}")
+
+
+def parse_file_id(raw: object, message: str) -> int:
+    """A file id from a path, query, form or JSON value; InvalidName(``message``) otherwise.
+
+    Accepts a JSON integer or a string of 1-18 digits (never ``true`` or ``1.5``), so an id the
+    database cannot compare is a 400, not a failed query.
+    """
+    if isinstance(raw, int) and not isinstance(raw, bool) and 0 <= raw < 10**18:
+        return raw
+    if isinstance(raw, str) and _FILE_ID.fullmatch(raw):
+        return int(raw)
+    raise InvalidName(message)
+
+
+def small_body(request: Request) -> bytes:
+    """A JSON or form body, refused past 64 KiB so no client can make us buffer more."""
+    body = bytearray()
+    for chunk in body_chunks(request, MAX_FIELD_BYTES + 1):
+        body.extend(chunk)
+        if len(body) > MAX_FIELD_BYTES:
+            raise InvalidName("the request body is limited to 64 KiB")
+    return bytes(body)
 
 
 def status_for(exc: DavfilesError) -> int:

@@ -15,7 +15,7 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from davfiles.auth.throttle import LoginThrottled
-from davfiles.errors import AuthFailed, DavfilesError, InvalidName
+from davfiles.errors import AuthFailed, Busy, DavfilesError, InvalidName
 from davfiles.request_guard import readable_path
 from davfiles.rest.credentials import authenticate
 from davfiles.rest.dialect import Dialect, DialectContext, Route
@@ -113,7 +113,10 @@ class RestMiddleware:
         except LoginThrottled as exc:
             return _throttled(exc)
         except DavfilesError as exc:
-            return dialect.error_response(exc)
+            response = dialect.error_response(exc)
+            if isinstance(exc, Busy):
+                response.headers["Retry-After"] = str(exc.retry_after)
+            return response
         except Exception:
             logger.exception("%s %s failed", request.method, request.path)
             return dialect.internal_error()

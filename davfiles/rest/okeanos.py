@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import parse_qsl
 
 from werkzeug.wrappers import Request, Response
 
 from davfiles.errors import DavfilesError, InvalidName
-from davfiles.rest.dialect import Dialect, Route, status_for
+from davfiles.rest.dialect import Dialect, Route, parse_file_id, small_body, status_for
 from davfiles.rest.io import (
-    MAX_FIELD_BYTES,
     FilePart,
     iso_time,
     json_response,
@@ -179,21 +179,19 @@ def _record(info: FileInfo) -> dict[str, Any]:
 
 
 def _requested_id(request: Request, block_size: int) -> int:
-    """The id from the query, a multipart or urlencoded form, or a JSON body."""
+    """The id from the query, a multipart or urlencoded form, or a JSON object body."""
     raw: Any = request.args.get("id")
     content_type = request.mimetype
     if raw is None and content_type == "multipart/form-data":
         raw = read_multipart(request, block_size, lambda _part: None).fields.get("id")
     elif raw is None and content_type == "application/x-www-form-urlencoded":
-        raw = request.form.get("id")
+        raw = dict(parse_qsl(small_body(request).decode("utf-8", "replace"))).get("id")
     elif raw is None and content_type == "application/json":
-        if (request.content_length or 0) > MAX_FIELD_BYTES:
-            raise InvalidName("the JSON body is too large")
         try:
-            raw = json.loads(request.get_data(cache=False) or b"{}").get("id")
-        except (ValueError, AttributeError):
-            raise InvalidName("the body is not a JSON object") from None
-    try:
-        return int(raw)
-    except (TypeError, ValueError):
-        raise InvalidName("give the numeric id of the file to delete") from None
+            body = json.loads(small_body(request) or b"{}")
+        except (ValueError, RecursionError):
+            raise InvalidName("the body is not JSON") from None
+        if not isinstance(body, dict):
+            raise InvalidName('the body must be a JSON object: {"id": <file id>}')
+        raw = body.get("id")
+    return parse_file_id(raw, "give the numeric id of the file to delete")

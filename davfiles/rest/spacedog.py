@@ -88,7 +88,7 @@ class Spacedog(Dialect):
             )
         except Exception:
             if new_folder is not None:
-                self._remove_if_no_files(owner, new_folder)
+                self.store.delete_folder_without_files(owner, new_folder)
             raise
         location = request.root_url.rstrip("/") + self.prefix + _FILE + quote(str(info.path))
         return _envelope(200, **_record(info), contentType=info.content_type, location=location)
@@ -119,14 +119,6 @@ class Spacedog(Dialect):
             if self.store.stat(owner, candidate) is None:
                 return candidate
         return None
-
-    def _remove_if_no_files(self, owner: Owner, folder: UserPath) -> None:
-        """Undo the folders a failed upload created, unless another upload stored a file there."""
-        try:
-            if not self.store.list_files(owner, folder):
-                self.store.delete(owner, folder)
-        except DavfilesError:
-            pass
 
     def openapi_paths(self) -> dict[str, Any]:
         return _openapi()

@@ -6,6 +6,7 @@ import threading
 
 import requests
 
+from davfiles.app import Services
 from tests.dav.helpers import propfind
 from tests.harness import LiveServer
 
@@ -98,7 +99,15 @@ def test_overwrite_counts_the_delta(live_server: LiveServer) -> None:
     assert live_server.services.store.usage(user.owner).used_bytes == 900
 
 
-def test_concurrent_puts_never_exceed_the_quota(live_server: LiveServer) -> None:
+def test_concurrent_puts_never_exceed_the_quota(uncapped_services: Services) -> None:
+    live_server = LiveServer(uncapped_services)
+    try:
+        race_puts_against_the_quota(live_server)
+    finally:
+        live_server.stop()
+
+
+def race_puts_against_the_quota(live_server: LiveServer) -> None:
     user = live_server.add_user("alice", max_bytes=50_000)
     statuses: list[int] = []
     start = threading.Barrier(16)
@@ -213,17 +222,19 @@ def test_api_token_works_as_password_until_revoked(live_server: LiveServer) -> N
     assert requests.get(live_server.url(), auth=("alice", secret)).status_code == 401
 
 
-def test_repeated_basic_auth_does_not_verify_the_hash_each_time(live_server: LiveServer) -> None:
-    user = live_server.add_user("alice", "cached-pw")
-    authenticator = live_server.services.authenticator
-    dav = live_server.session(user)
+def test_repeated_basic_auth_does_not_verify_the_hash_each_time(
+    in_process_server: LiveServer,
+) -> None:
+    user = in_process_server.add_user("alice", "cached-pw")
+    authenticator = in_process_server.services.authenticator
+    dav = in_process_server.session(user)
     before = authenticator.hash_verifications
     for _ in range(20):
-        assert dav.get(live_server.url()).status_code == 200
+        assert dav.get(in_process_server.url()).status_code == 200
     assert authenticator.hash_verifications - before == 1
-    live_server.services.accounts.set_password("alice", "new-pw")
-    assert dav.get(live_server.url()).status_code == 401
-    assert requests.get(live_server.url(), auth=("alice", "new-pw")).status_code == 200
+    in_process_server.services.accounts.set_password("alice", "new-pw")
+    assert dav.get(in_process_server.url()).status_code == 401
+    assert requests.get(in_process_server.url(), auth=("alice", "new-pw")).status_code == 200
 
 
 def test_dead_properties_per_file_are_bounded(live_server: LiveServer) -> None:

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 import requests
 
 from davfiles.app import Services
-from tests.harness import LiveServer, TestUser, WSGIApp
+from tests.harness import LiveServer, TestUser
 from tests.rest.openapi_check import ResponseRecorder, problems
+from tests.shared_log import SharedLog
 
 
 @dataclass
@@ -44,19 +46,14 @@ def bob(live_server: LiveServer) -> RestUser:
 
 
 @pytest.fixture
-def live_server(services: Services) -> Iterator[LiveServer]:
+def live_server(services: Services, tmp_path: Path) -> Iterator[LiveServer]:
     """The live server, with every REST response checked against /openapi.json afterwards."""
-    recorders: list[ResponseRecorder] = []
-
-    def wrap(app: WSGIApp) -> WSGIApp:
-        recorders.append(ResponseRecorder(app))
-        return recorders[0]
-
-    server = LiveServer(services, wrap=wrap)
+    recorder = ResponseRecorder(SharedLog(tmp_path / "responses.jsonl"))
+    server = LiveServer(services, wrap=recorder.wrap)
     try:
         yield server
         spec = requests.get(server.url("/openapi.json"), timeout=30).json()
     finally:
         server.stop()
-    disagreements = problems(spec, recorders[0].exchanges)
+    disagreements = problems(spec, recorder.exchanges())
     assert not disagreements, "responses disagree with /openapi.json:\n" + "\n".join(disagreements)

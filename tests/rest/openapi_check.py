@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -13,6 +12,7 @@ from jsonschema import Draft202012Validator
 
 from davfiles.request_guard import RequestGuard, readable_path
 from davfiles.rest.middleware import RestMiddleware
+from tests.shared_log import SharedLog
 
 
 @dataclass(frozen=True)
@@ -24,44 +24,66 @@ class Exchange:
     body: bytes
 
 
+def _rest_middleware(app: Any) -> RestMiddleware:
+    """The RestMiddleware inside the application's stack of WSGI wrappers (each has ``app``)."""
+    for _ in range(10):
+        if isinstance(app, RestMiddleware):
+            return app
+        app = app.app
+    raise AssertionError("no RestMiddleware in the application stack")
+
+
 class ResponseRecorder:
-    """WSGI wrapper keeping the responses of requests the REST middleware answered itself."""
+    """Keeps the responses of requests the REST middleware answered itself.
 
-    def __init__(self, app: RequestGuard) -> None:
-        self._app = app
-        self._rest: RestMiddleware = app.app.app
-        self._lock = threading.Lock()
-        self.exchanges: list[Exchange] = []
+    ``wrap`` is the LiveServer wrapper; records go to a shared file, so they are seen from
+    worker processes too.
+    """
 
-    def __call__(
-        self, environ: dict[str, Any], start_response: Callable[..., Any]
-    ) -> Iterable[bytes]:
-        captured: dict[str, Any] = {}
+    def __init__(self, log: SharedLog) -> None:
+        self._log = log
 
-        def recording_start_response(
-            status: str, headers: list[tuple[str, str]], *args: Any
-        ) -> Any:
-            captured["status"] = int(status.split()[0])
-            captured["type"] = dict((k.lower(), v) for k, v in headers).get("content-type", "")
-            return start_response(status, headers, *args)
+    def wrap(self, app: RequestGuard) -> Callable[..., Iterable[bytes]]:
+        rest = _rest_middleware(app)
 
-        # Ask before the call: WebDAV rewrites PATH_INFO in place into a decoded string.
-        answered_here = self._rest.answers(
-            dict(environ, PATH_INFO=readable_path(environ.get("PATH_INFO", "")))
-        )
-        body = b"".join(self._app(environ, recording_start_response))
-        if answered_here and captured.get("type", "").startswith("application/json"):
-            with self._lock:
-                self.exchanges.append(
-                    Exchange(
-                        environ["REQUEST_METHOD"],
-                        environ.get("PATH_INFO", ""),
-                        captured["status"],
-                        captured["type"],
-                        body,
-                    )
+        def recording_app(
+            environ: dict[str, Any], start_response: Callable[..., Any]
+        ) -> Iterable[bytes]:
+            captured: dict[str, Any] = {}
+
+            def recording_start_response(
+                status: str, headers: list[tuple[str, str]], *args: Any
+            ) -> Any:
+                captured["status"] = int(status.split()[0])
+                captured["type"] = dict((k.lower(), v) for k, v in headers).get("content-type", "")
+                return start_response(status, headers, *args)
+
+            # Ask before the call: WebDAV rewrites PATH_INFO in place into a decoded string.
+            answered_here = rest.answers(
+                dict(environ, PATH_INFO=readable_path(environ.get("PATH_INFO", "")))
+            )
+            body = b"".join(app(environ, recording_start_response))
+            if answered_here and captured.get("type", "").startswith("application/json"):
+                self._log.append(
+                    {
+                        "method": environ["REQUEST_METHOD"],
+                        "path": environ.get("PATH_INFO", ""),
+                        "status": captured["status"],
+                        "content_type": captured["type"],
+                        "body": body.decode("latin-1"),
+                    }
                 )
-        return [body]
+            return [body]
+
+        return recording_app
+
+    def exchanges(self) -> list[Exchange]:
+        return [
+            Exchange(
+                r["method"], r["path"], r["status"], r["content_type"], r["body"].encode("latin-1")
+            )
+            for r in self._log.records()
+        ]
 
 
 def _operation(spec: dict[str, Any], method: str, path: str) -> dict[str, Any] | None:
