@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import signal
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -23,15 +24,29 @@ THREADS = 50
 LISTEN_BACKLOG = 128
 
 
-def baseline_app(root: Path, user: str, password: str) -> WsgiDAVApp:
-    """WsgiDAV's defaults, with one share at /dav and one user of simple_dc."""
+def baseline_app(root: Path, users: Mapping[str, str]) -> WsgiDAVApp:
+    """WsgiDAV's defaults, with one share at /dav that every user of simple_dc shares."""
+    user_mapping = {name: {"password": password} for name, password in users.items()}
     config: dict[str, Any] = {
         "provider_mapping": {MOUNT: FilesystemProvider(str(root))},
-        "simple_dc": {"user_mapping": {"*": {user: {"password": password}}}},
+        "simple_dc": {"user_mapping": {"*": user_mapping}},
         "verbose": 2,
         "logging": {"enable": False},
     }
     return WsgiDAVApp(config)
+
+
+def baseline_server(root: Path, users: Mapping[str, str], port: int = 0) -> wsgi.Server:
+    """The cheroot server WsgiDAV's command line would run, on loopback; call ``prepare``."""
+    server = wsgi.Server(
+        ("127.0.0.1", port),
+        baseline_app(root, users),
+        numthreads=THREADS,
+        server_name="wsgidav-baseline",
+        request_queue_size=LISTEN_BACKLOG,
+    )
+    server.shutdown_timeout = 1
+    return server
 
 
 def main() -> None:
@@ -42,14 +57,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=0, help="0: any free port")
     args = parser.parse_args()
     args.root.mkdir(parents=True, exist_ok=True)
-    server = wsgi.Server(
-        ("127.0.0.1", args.port),
-        baseline_app(args.root, args.user, args.password),
-        numthreads=THREADS,
-        server_name="wsgidav-baseline",
-        request_queue_size=LISTEN_BACKLOG,
-    )
-    server.shutdown_timeout = 1
+    server = baseline_server(args.root, {args.user: args.password}, args.port)
     server.prepare()
     host, port = server.bind_addr[:2]
     print(f"baseline serving http://{host}:{port}{MOUNT}/", flush=True)

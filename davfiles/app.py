@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,7 +11,7 @@ from wsgidav.request_resolver import RequestResolver
 from wsgidav.wsgidav_app import WsgiDAVApp
 
 from davfiles.auth.accounts import Accounts
-from davfiles.auth.audit import AuditLog
+from davfiles.auth.audit import AuditLog, AuditScope
 from davfiles.auth.login_tokens import LoginTokens, load_or_create_secret
 from davfiles.auth.service import Authenticator
 from davfiles.auth.throttle import LoginThrottle, ThrottleLimits
@@ -25,7 +24,9 @@ from davfiles.provider.domain_controller import (
     DavfilesHTTPAuthenticator,
 )
 from davfiles.provider.properties import DeadPropertyManager
+from davfiles.provider.propfind import KeepStreamsAlive, quiet_wsgidav_about_streams
 from davfiles.provider.provider import DavfilesProvider
+from davfiles.provider.server_faults import HideServerFaults
 from davfiles.request_guard import RequestGuard
 from davfiles.rest.dialect import DialectContext
 from davfiles.rest.middleware import RestMiddleware
@@ -35,8 +36,6 @@ from davfiles.rest.registry import build_dialects
 from davfiles.store import Store
 from davfiles.store.locks import SqlLockStorage
 from davfiles.xml_guard import XmlGuard
-
-logger = logging.getLogger(__name__)
 
 DAV_MOUNT = "/dav"
 # ownCloud/Nextcloud clients (rclone's owncloud and nextcloud vendors) expect these paths.
@@ -61,14 +60,15 @@ class Services:
 def create_services(settings: Settings) -> Services:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     db = Database(make_engine(settings.effective_database_url))
-    store = Store(db, settings.data_dir)
+    store = Store(db, settings.data_dir, settings.max_uploads_per_user)
     audit = AuditLog(settings.effective_audit_log)
     throttle = LoginThrottle(
+        db,
         ThrottleLimits(
             per_user=settings.login_failures_per_user,
             per_address=settings.login_failures_per_address,
             max_delay=settings.login_delay_max,
-        )
+        ),
     )
     return Services(
         settings=settings,
@@ -85,7 +85,7 @@ def create_services(settings: Settings) -> Services:
             throttle,
             audit,
         ),
-        accounts=Accounts(db, store, settings.realm),
+        accounts=Accounts(db, store, settings.realm, audit),
         audit=audit,
     )
 
@@ -159,9 +159,7 @@ def create_app(services: Services) -> RequestGuard:
     )
     webdav_paths = [path for mount in DAV_MOUNTS for path in (mount, mount + "/<path:rest>")]
     dialects = build_dialects(settings, context, any_method("WebDAV", webdav_paths))
-    swept = services.store.sweep_staging()
-    if swept:
-        logger.info("removed %d staging leftovers of an earlier run", swept)
-    dav = XmlGuard(WsgiDAVApp(wsgidav_config(services)))
+    quiet_wsgidav_about_streams()
+    dav = XmlGuard(HideServerFaults(KeepStreamsAlive(WsgiDAVApp(wsgidav_config(services)))))
     rest = RestMiddleware(dav, context, dialects, lambda: build_openapi(dialects))
-    return RequestGuard(DrainUnreadBody(rest), refusal=rest.refusal)
+    return RequestGuard(AuditScope(DrainUnreadBody(rest), services.audit), refusal=rest.refusal)

@@ -12,18 +12,21 @@ import os
 import signal
 import sys
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+from cheroot import wsgi
 from sqlalchemy.exc import SQLAlchemyError
 
 from davfiles import __version__
 from davfiles.app import DAV_MOUNT, Services, create_app, create_services
 from davfiles.auth.accounts import KEEP
 from davfiles.auth.secrets import new_password
-from davfiles.config import ConfigError, load_settings, parse_count, parse_size
+from davfiles.config import ConfigError, Settings, load_settings, parse_count, parse_size
 from davfiles.errors import DavfilesError
 from davfiles.store import Finding, FsckReport, Repair
+from davfiles.workers import WorkerPool, serve_as_worker, worker_count
 
 logger = logging.getLogger("davfiles")
 DEFAULT_CONFIG_FILE = "wsgidav.yaml"
@@ -49,6 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="port to listen on (0: any free port)")
     serve.add_argument("--certfile", help="TLS certificate (PEM): serve HTTPS")
     serve.add_argument("--keyfile", help="TLS private key (PEM) for --certfile")
+    serve.add_argument(
+        "--workers", type=int, help="server processes on the port (0: one per CPU core)"
+    )
     serve.set_defaults(handler=cmd_serve)
 
     user = commands.add_parser("user", help="manage users").add_subparsers(
@@ -118,35 +124,43 @@ def _services(args: argparse.Namespace, **overrides: object) -> Services:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from davfiles.server import make_server
-
     services = _services(
-        args, host=args.host, port=args.port, certfile=args.certfile, keyfile=args.keyfile
+        args,
+        host=args.host,
+        port=args.port,
+        certfile=args.certfile,
+        keyfile=args.keyfile,
+        workers=args.workers,
     )
     settings = services.settings
-    server = make_server(
-        create_app(services),
-        settings.host,
-        settings.port,
-        threads=settings.threads,
-        certfile=settings.certfile,
-        keyfile=settings.keyfile,
-    )
+    # Built before anything else, so that a bad configuration ends with one line.
+    app = create_app(services)
     _startup_check(services)
-    server.prepare()
-    if services.accounts.count_users() == 0:
-        password = new_password()
-        services.accounts.add_user(
-            "admin",
-            password,
-            max_bytes=settings.default_max_bytes,
-            max_files=settings.default_max_files,
-        )
-        print(f"created user admin with password {password} (shown only this once)", flush=True)
-    host, port = server.bind_addr[:2]
+    _create_first_admin(services)
     scheme = "https" if settings.certfile else "http"
-    print(f"davfiles {__version__} serving {scheme}://{host}:{port}{DAV_MOUNT}/", flush=True)
     signal.signal(signal.SIGTERM, _raise_interrupt)
+    workers = worker_count(settings.workers)
+    if workers == 1:
+        _serve_in_process(services, app, scheme)
+        return 0
+    services.close()
+    pool = WorkerPool(settings.host, settings.port, workers, partial(_serve_worker, settings))
+    try:
+        port = pool.start()
+        _announce(scheme, settings.host, port, f" with {workers} workers")
+        pool.supervise()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        pool.stop()
+    return 0
+
+
+def _serve_in_process(services: Services, app: Any, scheme: str) -> None:
+    server = _make_server(services.settings, app, services.settings.port)
+    server.prepare()
+    host, port = server.bind_addr[:2]
+    _announce(scheme, host, port, "")
     try:
         server.serve()
     except KeyboardInterrupt:
@@ -154,11 +168,61 @@ def cmd_serve(args: argparse.Namespace) -> int:
     finally:
         server.stop()
         services.close()
-    return 0
+
+
+def _serve_worker(settings: Settings, port: int, ready: Callable[[], None]) -> None:
+    """One worker of ``WorkerPool``: its own services and database connections."""
+    services = create_services(settings)
+    server = _make_server(settings, create_app(services), port, reuse_port=True)
+    serve_as_worker(server, ready, services.close)
+
+
+def _make_server(
+    settings: Settings, app: Any, port: int, *, reuse_port: bool = False
+) -> wsgi.Server:
+    from davfiles.server import connection_limits, make_server
+
+    return make_server(
+        app,
+        settings.host,
+        port,
+        threads=settings.threads,
+        certfile=settings.certfile,
+        keyfile=settings.keyfile,
+        reuse_port=reuse_port,
+        limits=connection_limits(settings),
+    )
+
+
+def _announce(scheme: str, host: str, port: int, detail: str) -> None:
+    url = f"{scheme}://{host}:{port}{DAV_MOUNT}/"
+    print(f"davfiles {__version__} serving {url}{detail}", flush=True)
+
+
+def _create_first_admin(services: Services) -> None:
+    """An empty user table gets an ``admin`` whose password is printed once."""
+    if services.accounts.count_users() > 0:
+        return
+    settings = services.settings
+    password = new_password()
+    services.accounts.add_user(
+        "admin",
+        password,
+        max_bytes=settings.default_max_bytes,
+        max_files=settings.default_max_files,
+    )
+    print(f"created user admin with password {password} (shown only this once)", flush=True)
 
 
 def _startup_check(services: Services) -> None:
-    """Log the cheap fsck (no hashes); only usage counters, safe to recount, are corrected."""
+    """Sweep staging leftovers, then log the cheap fsck (no hashes).
+
+    Only usage counters, safe to recount, are corrected. This runs once, before any worker
+    starts: later, a staging file may be an upload in flight.
+    """
+    swept = services.store.sweep_staging()
+    if swept:
+        logger.info("removed %d staging leftovers of an earlier run", swept)
     report = services.store.fsck(repair=Repair.USAGE)
     for finding in report.findings:
         logger.warning("start-up check: %s", _finding_line(finding))

@@ -81,6 +81,30 @@ def _parse_int(value: object) -> int:
         raise ConfigError(f"not a whole number: {value!r}") from None
 
 
+def _parse_positive_int(value: object) -> int:
+    number = _parse_int(value)
+    if number < 1:
+        raise ConfigError(f"must be at least 1, not {number}")
+    return number
+
+
+def _parse_seconds(value: object) -> float:
+    try:
+        seconds = float(str(value))
+    except ValueError:
+        raise ConfigError(f"not a number of seconds: {value!r}") from None
+    if not 0 < seconds < float("inf"):
+        raise ConfigError(f"must be a positive number of seconds, not {value!r}")
+    return seconds
+
+
+def _parse_positive_size(value: object) -> int:
+    size = parse_size(value)
+    if not size:
+        raise ConfigError(f"must be a size of at least 1 byte, not {value!r}")
+    return size
+
+
 @dataclass(frozen=True)
 class DialectMount:
     """Where a REST dialect is served; None fields mean "the dialect's default"."""
@@ -142,7 +166,19 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option("host", _parse_str, "127.0.0.1", "Address to listen on."),
     Option("port", _parse_int, 8080, "TCP port to listen on."),
-    Option("threads", _parse_int, 32, "Request threads of the server."),
+    Option(
+        "threads",
+        _parse_int,
+        32,
+        "Request threads: requests processed at once. A connection gets one only with its "
+        "whole request head, so idle and slow clients hold none; transfers hold one each.",
+    ),
+    Option(
+        "workers",
+        _parse_int,
+        0,
+        "Server processes sharing the port (0: one per CPU core); state lives in the database.",
+    ),
     Option(
         "certfile", _parse_optional_str, None, "TLS certificate (PEM); with keyfile, serve HTTPS."
     ),
@@ -176,6 +212,13 @@ OPTIONS: tuple[Option, ...] = (
         "Longest lock lifetime in seconds; longer or infinite requests are capped.",
     ),
     Option("block_size", parse_size, 1024 * 1024, "Read/write block size for file bodies."),
+    Option(
+        "max_uploads_per_user",
+        _parse_int,
+        16,
+        "Uploads one user may have in progress at once, over all server processes; more get "
+        "429 with Retry-After (0: no cap).",
+    ),
     Option(
         "auth_cache_size",
         _parse_int,
@@ -218,6 +261,32 @@ OPTIONS: tuple[Option, ...] = (
         "signup_enabled", _parse_bool, False, "Allow open sign-up through the defdrive dialect."
     ),
     Option(
+        "header_timeout",
+        _parse_seconds,
+        10.0,
+        "Seconds a client has to send a whole request head (total, not per read); then 408.",
+    ),
+    Option(
+        "idle_timeout",
+        _parse_seconds,
+        30.0,
+        "Seconds a kept-alive connection may wait for its next request before it is closed.",
+    ),
+    Option(
+        "max_header_bytes",
+        _parse_positive_size,
+        64 * 1024,
+        "Largest request head (request line and header fields); 431 above.",
+    ),
+    Option("max_header_fields", _parse_positive_int, 100, "Most header fields a request may have."),
+    Option(
+        "max_connections",
+        _parse_positive_int,
+        1000,
+        "Most open connections per server process; further ones get 503. Idle ones cost a "
+        "socket, not a thread.",
+    ),
+    Option(
         "dialects",
         _parse_dialects,
         {},
@@ -235,6 +304,7 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8080
     threads: int = 32
+    workers: int = 0
     certfile: str | None = None
     keyfile: str | None = None
     realm: str = "davfiles"
@@ -244,6 +314,7 @@ class Settings:
     propfind_depth_infinity: bool = False
     lock_timeout_max: int = 86400
     block_size: int = 1024 * 1024
+    max_uploads_per_user: int = 16
     auth_cache_size: int = 1024
     login_failures_per_user: int = 10
     login_failures_per_address: int = 30
@@ -252,6 +323,11 @@ class Settings:
     jwt_secret: str | None = None
     jwt_lifetime: int = 86400
     signup_enabled: bool = False
+    header_timeout: float = 10.0
+    idle_timeout: float = 30.0
+    max_header_bytes: int = 64 * 1024
+    max_header_fields: int = 100
+    max_connections: int = 1000
     dialects: Mapping[str, DialectMount] = field(default_factory=dict)
     wsgidav: Mapping[str, Any] = field(default_factory=dict)
 
@@ -302,6 +378,8 @@ def load_settings(
     settings = Settings(**values, wsgidav=wsgidav_keys)
     if not 1 <= settings.threads <= 1024:
         raise ConfigError(f"davfiles.threads must be between 1 and 1024, not {settings.threads}")
+    if not 0 <= settings.workers <= 64:
+        raise ConfigError(f"davfiles.workers must be between 0 and 64, not {settings.workers}")
     if not 0 <= settings.port <= 65535:
         raise ConfigError(f"davfiles.port must be between 0 and 65535, not {settings.port}")
     if settings.lock_timeout_max < 1:
@@ -315,6 +393,8 @@ def load_settings(
     for name in ("login_failures_per_user", "login_failures_per_address"):
         if getattr(settings, name) < 0:
             raise ConfigError(f"davfiles.{name} cannot be negative")
+    if settings.max_uploads_per_user < 0:
+        raise ConfigError("davfiles.max_uploads_per_user cannot be negative")
     if settings.login_delay_max < 1:
         raise ConfigError("davfiles.login_delay_max must be at least 1 second")
     if settings.jwt_lifetime < 1:

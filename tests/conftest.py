@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -59,7 +60,24 @@ def services(settings: Settings) -> Iterator[Services]:
 
 
 @pytest.fixture
+def uncapped_services(settings: Settings) -> Iterator[Services]:
+    """Services without the per-user cap on uploads in progress, for quota races that need
+    more uploads at once than the cap lets through."""
+    services = create_services(replace(settings, max_uploads_per_user=0))
+    yield services
+    services.close()
+
+
+@pytest.fixture
 def live_server(services: Services) -> Iterator[LiveServer]:
     server = LiveServer(services)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def in_process_server(services: Services) -> Iterator[LiveServer]:
+    """A live server in this process, whose per-process counters the test can read."""
+    server = LiveServer(services, in_process=True)
     yield server
     server.stop()

@@ -1,4 +1,8 @@
-"""Real servers for tests: the app on cheroot in a thread, or `davfiles serve` as a process."""
+"""Real servers for tests: the app on cheroot in a thread, or `davfiles serve` as a process.
+
+With ``DAVFILES_TEST_WORKERS=N`` (N > 1) the live server is N forked worker processes on one
+port, as ``davfiles serve --workers N`` runs, and ``davfiles serve`` gets ``--workers N``.
+"""
 
 from __future__ import annotations
 
@@ -16,11 +20,13 @@ from typing import Any
 
 import requests
 
-from davfiles.app import Services, create_app
-from davfiles.server import make_server
+from davfiles.app import Services, create_app, create_services
+from davfiles.server import connection_limits, make_server
 from davfiles.store import Owner
+from davfiles.workers import WorkerPool, serve_as_worker
 
 READY_TIMEOUT = 30.0
+TEST_WORKERS = int(os.environ.get("DAVFILES_TEST_WORKERS", "1"))
 WSGIApp = Callable[..., Any]
 
 
@@ -43,16 +49,45 @@ class LiveServer:
     __test__ = False
 
     def __init__(
-        self, services: Services, wrap: Callable[[WSGIApp], WSGIApp] | None = None
+        self,
+        services: Services,
+        wrap: Callable[[WSGIApp], WSGIApp] | None = None,
+        *,
+        in_process: bool = False,
     ) -> None:
+        """``in_process``: one server in this process even with DAVFILES_TEST_WORKERS, for
+        tests that count what happens inside it (per-process caches)."""
         self.services = services
-        app = create_app(services)
-        self._server = make_server(wrap(app) if wrap else app, "127.0.0.1", 0, threads=16)
-        self._server.prepare()
-        self.port = self._server.bind_addr[1]
+        self._wrap = wrap or (lambda app: app)
+        self._server: Any = None
+        self._pool: WorkerPool | None = None
+        if TEST_WORKERS > 1 and not in_process:
+            self._pool = WorkerPool("127.0.0.1", 0, TEST_WORKERS, self._serve_worker)
+            self.port = self._pool.start()
+        else:
+            self._server = self._make_server(services, 0)
+            self._server.prepare()
+            self.port = self._server.bind_addr[1]
+            self._thread = threading.Thread(target=self._server.serve, daemon=True)
+            self._thread.start()
         self.base = f"http://127.0.0.1:{self.port}"
-        self._thread = threading.Thread(target=self._server.serve, daemon=True)
-        self._thread.start()
+
+    def _make_server(self, services: Services, port: int, *, reuse_port: bool = False) -> Any:
+        app = self._wrap(create_app(services))
+        return make_server(
+            app,
+            "127.0.0.1",
+            port,
+            threads=services.settings.threads,
+            reuse_port=reuse_port,
+            limits=connection_limits(services.settings),
+        )
+
+    def _serve_worker(self, port: int, ready: Callable[[], None]) -> None:
+        """A forked worker: its own services (and database connections) on the same settings."""
+        services = create_services(self.services.settings)
+        server = self._make_server(services, port, reuse_port=True)
+        serve_as_worker(server, ready, services.close)
 
     def url(self, path: str = "/dav/") -> str:
         return self.base + path
@@ -76,6 +111,9 @@ class LiveServer:
         return session
 
     def stop(self) -> None:
+        if self._pool is not None:
+            self._pool.stop()
+            return
         self._server.stop()
         self._thread.join(timeout=10)
 
@@ -105,6 +143,8 @@ class CliServer:
                 str(data_dir),
                 "--port",
                 "0",
+                "--workers",
+                str(TEST_WORKERS),
                 *args,
             ],
             stdout=self._log,

@@ -1,0 +1,153 @@
+"""Where davfiles spends its CPU per request: ``python -m bench.cpu_profile WORKLOAD [COUNT]``.
+
+Calls the WSGI application in this process, without a server or a network in between, so the
+figures are davfiles' own cost (WsgiDAV included) per request. Prints the CPU milliseconds per
+operation and the functions with the most cumulative time under cProfile (which slows every
+call, so compare the shares, not the absolute times). WORKLOAD is one of:
+
+- ``get``: GET of one 4 KiB file (W4's request);
+- ``put``: PUT of a new 4 KiB file (W2's request);
+- ``churn``: MKCOL, PUT, MOVE, DELETE (one W5 cycle);
+- ``propfind``: PROPFIND Depth 1 with allprop of a folder of 10,000 files (W3).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import cProfile
+import io
+import pstats
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from davfiles.app import create_app, create_services
+from davfiles.config import Settings
+from davfiles.db.models import Node
+from davfiles.store import parse_user_path
+
+USER, PASSWORD = "bench", "bench-password"
+ALLPROP = b'<?xml version="1.0"?><D:propfind xmlns:D="DAV:"><D:allprop/></D:propfind>'
+LISTING_FILES = 10_000
+
+
+class InProcessClient:
+    """Sends requests straight to the WSGI application as an authenticated user."""
+
+    def __init__(self, app: Any) -> None:
+        self._app = app
+        self._auth = "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+
+    def __call__(
+        self, method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None
+    ) -> str:
+        environ = {
+            "REQUEST_METHOD": method,
+            "PATH_INFO": path,
+            "SCRIPT_NAME": "",
+            "QUERY_STRING": "",
+            "SERVER_NAME": "127.0.0.1",
+            "SERVER_PORT": "8080",
+            "SERVER_PROTOCOL": "HTTP/1.1",
+            "REMOTE_ADDR": "127.0.0.1",
+            "HTTP_HOST": "127.0.0.1:8080",
+            "HTTP_AUTHORIZATION": self._auth,
+            "CONTENT_LENGTH": str(len(body)),
+            "wsgi.url_scheme": "http",
+            "wsgi.input": io.BytesIO(body),
+            "wsgi.errors": sys.stderr,
+            "wsgi.multithread": True,
+            "wsgi.multiprocess": False,
+            "wsgi.run_once": False,
+        }
+        for name, value in (headers or {}).items():
+            environ["HTTP_" + name.upper().replace("-", "_")] = value
+        status: list[str] = []
+        for _chunk in self._app(environ, lambda line, _headers, *_: status.append(line)):
+            pass
+        return status[0]
+
+
+def _operations(client: InProcessClient) -> dict[str, Callable[[int], None]]:
+    def get(_index: int) -> None:
+        client("GET", "/dav/small.bin")
+
+    def put(index: int) -> None:
+        client("PUT", f"/dav/put-{index}.bin", b"p" * 4096)
+
+    def churn(index: int) -> None:
+        client("MKCOL", f"/dav/made-{index}")
+        client("PUT", f"/dav/made-{index}/file.bin", b"c" * 4096)
+        destination = f"http://127.0.0.1:8080/dav/moved-{index}"
+        client("MOVE", f"/dav/made-{index}", headers={"Destination": destination})
+        client("DELETE", f"/dav/moved-{index}")
+
+    def propfind(_index: int) -> None:
+        client("PROPFIND", "/dav/listing/", ALLPROP, {"Depth": "1"})
+
+    return {"get": get, "put": put, "churn": churn, "propfind": propfind}
+
+
+def _fill_listing(services: Any) -> None:
+    """A folder of LISTING_FILES records, written directly: only the listing is measured."""
+    owner = services.accounts.owner(USER)
+    services.store.mkdir(owner, parse_user_path("/listing"))
+    now = time.time()
+    with services.db.write() as session:
+        for number in range(LISTING_FILES):
+            session.add(
+                Node(
+                    owner_id=owner.id,
+                    parent="listing",
+                    name=f"file-{number:05d}.txt",
+                    is_dir=False,
+                    size=4096,
+                    content_type="text/plain",
+                    md5="0" * 32,
+                    sha1="0" * 40,
+                    created_at=now,
+                    modified_at=now,
+                )
+            )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.cpu_profile", description=__doc__)
+    parser.add_argument("workload", choices=["get", "put", "churn", "propfind"])
+    parser.add_argument(
+        "count", type=int, nargs="?", help="operations measured (default 300; propfind 5)"
+    )
+    parser.add_argument("--top", type=int, default=30, help="functions listed")
+    args = parser.parse_args(argv)
+    count = args.count or (5 if args.workload == "propfind" else 300)
+    with tempfile.TemporaryDirectory() as data_dir:
+        services = create_services(Settings(data_dir=Path(data_dir)))
+        services.accounts.add_user(USER, PASSWORD, max_bytes=None, max_files=None)
+        client = InProcessClient(create_app(services))
+        client("PUT", "/dav/small.bin", b"s" * 4096)
+        if args.workload == "propfind":
+            _fill_listing(services)
+        operation = _operations(client)[args.workload]
+        for warm_up in range(5):
+            operation(-1 - warm_up)
+        started = time.process_time()
+        for index in range(count):
+            operation(index)
+        cpu_ms = (time.process_time() - started) / count * 1000
+        print(f"{args.workload}: {cpu_ms:.2f} ms CPU per operation ({count} operations)")
+        profile = cProfile.Profile()
+        profile.enable()
+        for index in range(count):
+            operation(count + index)
+        profile.disable()
+        pstats.Stats(profile).sort_stats("cumulative").print_stats(args.top)
+        services.close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
