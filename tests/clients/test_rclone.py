@@ -13,7 +13,6 @@ import json
 import os
 import shutil
 import subprocess
-import threading
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ import pytest
 from davfiles.app import create_services
 from davfiles.config import Settings
 from tests.harness import LiveServer, WSGIApp
+from tests.shared_log import SharedLog
 
 pytestmark = pytest.mark.skipif(
     shutil.which("rclone") is None,
@@ -43,19 +43,23 @@ VENDORS = {
 
 
 class RequestCounter:
-    """Counts requests by method while ``active``."""
+    """Records the method of every request, in a shared file (worker processes count too)."""
 
-    def __init__(self, app: WSGIApp) -> None:
-        self._app = app
-        self._lock = threading.Lock()
-        self.active = False
-        self.counts: collections.Counter[str] = collections.Counter()
+    def __init__(self, log: SharedLog) -> None:
+        self._log = log
 
-    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
-        if self.active:
-            with self._lock:
-                self.counts[environ["REQUEST_METHOD"]] += 1
-        return self._app(environ, start_response)
+    def wrap(self, app: WSGIApp) -> WSGIApp:
+        def counting_app(environ: dict[str, Any], start_response: Any) -> Any:
+            self._log.append({"method": environ["REQUEST_METHOD"]})
+            return app(environ, start_response)
+
+        return counting_app
+
+    def mark(self) -> int:
+        return len(self._log.records())
+
+    def counts_since(self, mark: int) -> dict[str, int]:
+        return dict(collections.Counter(r["method"] for r in self._log.records()[mark:]))
 
 
 @dataclass
@@ -96,13 +100,8 @@ def build_tree(root: Path) -> int:
 def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RcloneSetup]:
     root = tmp_path_factory.mktemp("rclone")
     services = create_services(Settings(data_dir=root / "data"))
-    counters: list[RequestCounter] = []
-
-    def wrap(app: WSGIApp) -> WSGIApp:
-        counters.append(RequestCounter(app))
-        return counters[0]
-
-    server = LiveServer(services, wrap=wrap)
+    counter = RequestCounter(SharedLog(root / "requests.jsonl"))
+    server = LiveServer(services, wrap=counter.wrap)
     try:
         server.add_user("rcloner", "rclone-pw", max_bytes=QUOTA)
         source = root / "source"
@@ -110,7 +109,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RcloneSetup]:
         build_tree(source)
         config = root / "rclone.conf"
         config.write_text("")
-        yield RcloneSetup(server, counters[0], source, config, "rclone-pw")
+        yield RcloneSetup(server, counter, source, config, "rclone-pw")
     finally:
         server.stop()
         services.close()
@@ -157,11 +156,9 @@ def local_files(source: Path) -> dict[str, Path]:
 def test_efficient_vendors_keep_times_and_hashes(setup: RcloneSetup, vendor: str) -> None:
     target = remote(setup, vendor) + f"{vendor}-tree"
     files = local_files(setup.source)
-    setup.counter.counts.clear()
-    setup.counter.active = True
+    mark = setup.counter.mark()
     first = rclone(setup, "copy", str(setup.source), target, "-v")
-    setup.counter.active = False
-    counts = dict(setup.counter.counts)
+    counts = setup.counter.counts_since(mark)
     print(f"rclone {vendor}: requests for {len(files)} uploaded files: {counts}")
     assert len(copied(first)) == len(files)
     assert counts["PUT"] == len(files)
@@ -194,6 +191,10 @@ def test_same_size_edit_is_transferred_alone(
     rclone(setup, "copy", str(source), target)
     edited = source / "file 7.txt"
     edited.write_bytes(b"version two 07\n")
+    # rclone compares times to the second: an edit in the second of the copy would look
+    # unchanged, so the edit is dated a minute later, as a person's edit would be.
+    later = edited.stat().st_mtime + 60
+    os.utime(edited, (later, later))
     assert edited.stat().st_size == len(b"version one 07\n")
     result = rclone(setup, "sync", str(source), target, "-v")
     assert [line.split(": Copied")[0].split("INFO  : ")[-1] for line in copied(result)] == [

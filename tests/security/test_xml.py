@@ -101,7 +101,22 @@ def exchange(port: int, raw: bytes, *, shut_write: bool = False) -> Reply:
             data += block
     seconds = time.monotonic() - started
     head, _, body = data.partition(b"\r\n\r\n")
+    if b"\r\ntransfer-encoding: chunked" in head.lower():
+        body = dechunked(body)
     return Reply(int(head.split(b" ", 2)[1]), head, body, seconds)
+
+
+def dechunked(body: bytes) -> bytes:
+    """A response body in chunked transfer coding, decoded (PROPFIND answers are streamed)."""
+    decoded = b""
+    for _ in range(100_000):
+        size_line, _, rest = body.partition(b"\r\n")
+        size = int(size_line.split(b";")[0], 16)
+        if size == 0:
+            break
+        decoded += rest[:size]
+        body = rest[size + 2 :]
+    return decoded
 
 
 def send(
