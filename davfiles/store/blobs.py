@@ -17,6 +17,7 @@ from davfiles.errors import StorageFull
 from davfiles.store.digests import Digests
 
 STAGING_PREFIX = "staging-"
+TRASH_PREFIX = "trash-"
 
 
 def _translate_os_error(exc: OSError) -> Exception:
@@ -115,7 +116,7 @@ def make_dir(path: Path) -> None:
 def remove_tree(path: Path, staging_dir: Path) -> None:
     """Remove a file or folder; a folder is first renamed aside so it vanishes at once."""
     if path.is_dir() and not path.is_symlink():
-        aside = Path(tempfile.mkdtemp(dir=staging_dir, prefix="trash-"))
+        aside = Path(tempfile.mkdtemp(dir=staging_dir, prefix=TRASH_PREFIX))
         os.replace(path, aside / "x")
         shutil.rmtree(aside, ignore_errors=True)
     else:

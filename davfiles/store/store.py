@@ -9,7 +9,8 @@ from __future__ import annotations
 import mimetypes
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
@@ -22,6 +23,7 @@ from davfiles.db.models import DeadProperty, Node, User
 from davfiles.errors import AlreadyExists, Conflict, NotFound, PermissionDenied
 from davfiles.store import blobs, fsck, nodes, quota, slots
 from davfiles.store.chunks import ChunkedUploads
+from davfiles.store.disk_changes import DiskChanges
 from davfiles.store.fsck import FsckReport, Repair
 from davfiles.store.models import FileInfo, Owner, QuotaFigures
 from davfiles.store.paths import ROOT, UserPath, check_username, disk_path
@@ -245,10 +247,10 @@ class Store:
         """Delete a file or a whole folder; its space and file count are freed at once."""
         if path.is_root:
             raise PermissionDenied("the home folder cannot be deleted")
-        with self.db.write() as session:
+        with self._changing() as (session, changes):
             node = self._existing(session, owner, path)
             info = nodes.to_info(node)
-            self._remove(session, owner, node)
+            self._remove(session, changes, owner, node)
         audit.record(audit.AuditEvent.FILE_DELETE, user=owner.name, target=str(info.path))
         return info
 
@@ -261,11 +263,11 @@ class Store:
         """
         if path.is_root:
             return False
-        with self.db.write() as session:
+        with self._changing() as (session, changes):
             node = nodes.get(session, owner.id, path, for_update=True)
             if node is None or not node.is_dir or nodes.tree_usage(session, owner.id, node)[1]:
                 return False
-            self._remove(session, owner, node)
+            self._remove(session, changes, owner, node)
         return True
 
     def _existing(self, session: Session, owner: Owner, path: UserPath) -> Node:
@@ -274,15 +276,33 @@ class Store:
             raise NotFound(f"{path} does not exist")
         return node
 
-    def _remove(self, session: Session, owner: Owner, node: Node) -> None:
+    @contextmanager
+    def _changing(self) -> Iterator[tuple[Session, DiskChanges]]:
+        """A write transaction whose disk changes are undone if it fails."""
+        changes = DiskChanges(self.staging_dir)
+        try:
+            with self.db.write() as session:
+                yield session, changes
+        except BaseException:
+            changes.undo()
+            raise
+        changes.discard_done()
+
+    def _remove(self, session: Session, changes: DiskChanges, owner: Owner, node: Node) -> None:
         size, count = nodes.tree_usage(session, owner.id, node)
         target = disk_path(self.home(owner), nodes.to_info(node).path)
         nodes.delete_tree(session, owner.id, node)
         quota.adjust(session, owner.id, -size, -count)
-        blobs.remove_tree(target, self.staging_dir)
+        changes.remove(target)
 
     def _prepare_destination(
-        self, session: Session, owner: Owner, source: UserPath, target: UserPath, overwrite: bool
+        self,
+        session: Session,
+        changes: DiskChanges,
+        owner: Owner,
+        source: UserPath,
+        target: UserPath,
+        overwrite: bool,
     ) -> bool:
         """Check the target of a copy or move, clearing it if allowed; True if it was free."""
         if target.is_root or target.is_within(source) or source.is_within(target):
@@ -295,19 +315,19 @@ class Store:
             return True
         if not overwrite:
             raise AlreadyExists(f"{target} exists")
-        self._remove(session, owner, existing)
+        self._remove(session, changes, owner, existing)
         return False
 
     def move(self, owner: Owner, source: UserPath, target: UserPath, *, overwrite: bool) -> bool:
         """Rename ``source`` to ``target``; the id and properties go along. True if created."""
         if source.is_root:
             raise PermissionDenied("the home folder cannot be moved")
-        with self.db.write() as session:
+        with self._changing() as (session, changes):
             node = self._existing(session, owner, source)
-            created = self._prepare_destination(session, owner, source, target, overwrite)
+            created = self._prepare_destination(session, changes, owner, source, target, overwrite)
             nodes.rename_tree(session, owner.id, node, target)
             home = self.home(owner)
-            os.rename(disk_path(home, source), disk_path(home, target))
+            changes.rename(disk_path(home, source), disk_path(home, target))
             return created
 
     def copy(
@@ -320,16 +340,16 @@ class Store:
         recursive: bool = True,
     ) -> bool:
         """Copy a file or folder (with dead properties); quota is checked for the whole tree."""
-        with self.db.write() as session:
+        with self._changing() as (session, changes):
             node = self._existing(session, owner, source)
-            created = self._prepare_destination(session, owner, source, target, overwrite)
+            created = self._prepare_destination(session, changes, owner, source, target, overwrite)
             members = (
                 nodes.descendants(session, owner.id, source) if node.is_dir and recursive else []
             )
             files = [n for n in (node, *members) if not n.is_dir]
             quota.adjust(session, owner.id, sum(n.size for n in files), len(files))
             self._copy_rows(session, owner, source, target, [node, *members])
-            self._copy_disk(owner, source, target, [node, *members])
+            self._copy_disk(changes, owner, source, target, [node, *members])
             return created
 
     def _copy_rows(
@@ -366,7 +386,12 @@ class Store:
                 session.add(DeadProperty(node_id=copy.id, name=prop.name, value=prop.value))
 
     def _copy_disk(
-        self, owner: Owner, source: UserPath, target: UserPath, originals: Sequence[Node]
+        self,
+        changes: DiskChanges,
+        owner: Owner,
+        source: UserPath,
+        target: UserPath,
+        originals: Sequence[Node],
     ) -> None:
         """Build the copy beside the staging files, then rename it into place in one step."""
         home = self.home(owner)
@@ -389,7 +414,7 @@ class Store:
                     blobs.copy_file(disk_path(home, source).joinpath(*relative), destination)
                     os.utime(destination, (original.modified_at, original.modified_at))
             assert staged_root is not None
-            os.replace(staged_root, disk_path(home, target))
+            changes.install(staged_root, disk_path(home, target))
         except BaseException:
             if staged_root is not None and staged_root.exists():
                 blobs.remove_tree(staged_root, self.staging_dir)

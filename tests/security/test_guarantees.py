@@ -273,6 +273,24 @@ def test_g4_a_copy_of_a_collection_over_the_quota_is_507(target: Target) -> None
     assert session.get(target.url("copy/b.bin")).status_code == 404
 
 
+def test_g4_a_copy_refused_over_the_quota_keeps_the_folder_it_would_replace(
+    target: Target,
+) -> None:
+    session = target.session(target.alice)
+    for folder in ("kept", "source"):
+        assert session.request("MKCOL", target.url(folder)).status_code == 201
+    put(target, target.alice, "kept/note.txt", b"keep me")
+    put(target, target.alice, "source/big.bin", b"b" * (target.quota_bytes * 2 // 3))
+    response = session.request(
+        "COPY",
+        target.url("source"),
+        headers={"Destination": target.url("kept"), "Overwrite": "T"},
+    )
+    assert response.status_code == 507
+    kept = session.get(target.url("kept/note.txt"))
+    assert (kept.status_code, kept.content) == (200, b"keep me")
+
+
 def test_g4_reported_usage_equals_what_is_stored_and_delete_frees_it(target: Target) -> None:
     session = target.session(target.alice)
     three_quarters = b"x" * (target.quota_bytes * 3 // 4)

@@ -178,6 +178,35 @@ def test_copy_checks_quota_for_the_whole_tree(services: Services, owner: Owner) 
     assert staging_files(services) == []
 
 
+def test_a_refused_copy_over_an_existing_folder_keeps_its_files(
+    services: Services, owner: Owner
+) -> None:
+    """The destination is cleared before the quota check; a refusal must put it back."""
+    services.store.mkdir(owner, p("/kept"))
+    services.store.write_bytes(owner, p("/kept/file"), b"k" * 100)
+    services.store.mkdir(owner, p("/tree"))
+    services.store.write_bytes(owner, p("/tree/big"), b"x" * 600)
+    with pytest.raises(QuotaExceeded):
+        services.store.copy(owner, p("/tree"), p("/kept"), overwrite=True)
+    assert (services.store.home(owner) / "kept" / "file").read_bytes() == b"k" * 100
+    assert disk_files(services, owner) == ["kept/file", "tree/big"]
+    assert services.store.usage(owner).used_bytes == 700
+    assert staging_files(services) == []
+
+
+def test_a_failed_move_over_an_existing_file_keeps_both(services: Services, owner: Owner) -> None:
+    """A rename the disk refuses after the destination was cleared must lose nothing."""
+    services.store.write_bytes(owner, p("/target"), b"old")
+    services.store.write_bytes(owner, p("/source"), b"new")
+    (services.store.home(owner) / "source").unlink()
+    with pytest.raises(FileNotFoundError):
+        services.store.move(owner, p("/source"), p("/target"), overwrite=True)
+    assert (services.store.home(owner) / "target").read_bytes() == b"old"
+    assert services.store.stat(owner, p("/source")) is not None
+    assert services.store.usage(owner).used_bytes == 6
+    assert staging_files(services) == []
+
+
 def test_delete_frees_space_at_once(services: Services, owner: Owner) -> None:
     services.store.mkdir(owner, p("/d"))
     services.store.write_bytes(owner, p("/d/x"), b"x" * 100)

@@ -1,0 +1,76 @@
+"""Disk changes made inside a database transaction, undone if the transaction fails.
+
+A DELETE, or a COPY or MOVE that replaces its destination, changes the disk before the
+database commits, and the commit may still fail: a COPY found over the quota, a rename the
+disk refuses, a database error. Removed trees are therefore only renamed into the staging
+folder until the commit, and every step knows its undo, so a failure puts the old files back
+where the records, rolled back, say they are.
+
+A process killed between a removal and its commit leaves the removed tree in the staging
+folder, where the next start-up sweeps it away while the record stays; ``davfiles fsck``
+reports such a record.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from davfiles.store.blobs import TRASH_PREFIX, remove_tree
+
+log = logging.getLogger(__name__)
+
+
+class DiskChanges:
+    """The disk steps of one transaction: ``discard_done`` after its commit, ``undo`` after a
+    rollback."""
+
+    def __init__(self, staging_dir: Path) -> None:
+        self._staging_dir = staging_dir
+        self._undo: list[Callable[[], None]] = []
+        self._trash: list[Path] = []
+
+    def remove(self, path: Path) -> None:
+        """Take the file or folder at ``path`` away at once; it is deleted after the commit."""
+        if not os.path.lexists(path):
+            return
+        aside = Path(tempfile.mkdtemp(dir=self._staging_dir, prefix=TRASH_PREFIX))
+        os.replace(path, aside / "x")
+        self._trash.append(aside)
+        self._undo.append(lambda: os.replace(aside / "x", path))
+
+    def rename(self, source: Path, target: Path) -> None:
+        os.rename(source, target)
+        self._undo.append(lambda: os.rename(target, source))
+
+    def install(self, staged: Path, target: Path) -> None:
+        """Move a tree built in the staging folder to ``target``, which must be free."""
+        os.replace(staged, target)
+        self._undo.append(lambda: remove_tree(target, self._staging_dir))
+
+    def discard_done(self) -> None:
+        """The transaction committed: delete what was removed."""
+        for aside in self._trash:
+            shutil.rmtree(aside, ignore_errors=True)
+        self._trash.clear()
+        self._undo.clear()
+
+    def undo(self) -> None:
+        """The transaction rolled back: undo every step, the last one first."""
+        for step in reversed(self._undo):
+            try:
+                step()
+            except OSError:
+                # Keep undoing the others; fsck reports what could not be put back.
+                log.exception("could not undo a disk change of a failed transaction")
+        self._undo.clear()
+        for aside in self._trash:
+            # Empty once put back; one that is not keeps what could not be restored.
+            with contextlib.suppress(OSError):
+                aside.rmdir()
+        self._trash.clear()
