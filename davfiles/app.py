@@ -59,7 +59,7 @@ class Services:
 
 def create_services(settings: Settings) -> Services:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    db = Database(make_engine(settings.effective_database_url))
+    db = Database(make_engine(settings.effective_database_url, settings.threads))
     store = Store(db, settings.data_dir, settings.max_uploads_per_user)
     audit = AuditLog(settings.effective_audit_log)
     throttle = LoginThrottle(
