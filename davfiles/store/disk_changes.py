@@ -1,10 +1,10 @@
 """Disk changes made inside a database transaction, undone if the transaction fails.
 
-A DELETE, or a COPY or MOVE that replaces its destination, changes the disk before the
-database commits, and the commit may still fail: a COPY found over the quota, a rename the
-disk refuses, a database error. Removed trees are therefore only renamed into the staging
-folder until the commit, and every step knows its undo, so a failure puts the old files back
-where the records, rolled back, say they are.
+A DELETE, a COPY or MOVE that replaces its destination, and an upload's install change the
+disk before the database commits, and the commit may still fail: a COPY found over the quota,
+a rename the disk refuses, a database error. Removed trees are therefore only renamed into the
+staging folder until the commit, and every step knows its undo, so a failure puts the old
+files back where the records, rolled back, say they are.
 
 A process killed between a removal and its commit leaves the removed tree in the staging
 folder, where the next start-up sweeps it away while the record stays; ``davfiles fsck``
@@ -43,6 +43,29 @@ class DiskChanges:
         os.replace(path, aside / "x")
         self._trash.append(aside)
         self._undo.append(lambda: os.replace(aside / "x", path))
+
+    def replace_file(self, install: Callable[[Path], None], target: Path) -> None:
+        """Run ``install``, which atomically replaces the file at ``target`` (or creates it).
+
+        A hard link keeps the old file until the commit, so readers see the old file until
+        the replace and an undo puts it back; a new file is removed by an undo.
+        """
+        kept: Path | None = None
+        if os.path.lexists(target):
+            aside = Path(tempfile.mkdtemp(dir=self._staging_dir, prefix=TRASH_PREFIX))
+            kept = aside / "x"
+            os.link(target, kept)
+            self._trash.append(aside)
+        try:
+            install(target)
+        except BaseException:
+            if kept is not None:
+                kept.unlink()
+            raise
+        if kept is None:
+            self._undo.append(lambda: target.unlink(missing_ok=True))
+        else:
+            self._undo.append(lambda: os.replace(kept, target))
 
     def rename(self, source: Path, target: Path) -> None:
         os.rename(source, target)

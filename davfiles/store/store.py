@@ -247,7 +247,7 @@ class Store:
         """Delete a file or a whole folder; its space and file count are freed at once."""
         if path.is_root:
             raise PermissionDenied("the home folder cannot be deleted")
-        with self._changing() as (session, changes):
+        with self.changing() as (session, changes):
             node = self._existing(session, owner, path)
             info = nodes.to_info(node)
             self._remove(session, changes, owner, node)
@@ -263,7 +263,7 @@ class Store:
         """
         if path.is_root:
             return False
-        with self._changing() as (session, changes):
+        with self.changing() as (session, changes):
             node = nodes.get(session, owner.id, path, for_update=True)
             if node is None or not node.is_dir or nodes.tree_usage(session, owner.id, node)[1]:
                 return False
@@ -277,8 +277,8 @@ class Store:
         return node
 
     @contextmanager
-    def _changing(self) -> Iterator[tuple[Session, DiskChanges]]:
-        """A write transaction whose disk changes are undone if it fails."""
+    def changing(self) -> Iterator[tuple[Session, DiskChanges]]:
+        """A write transaction whose disk changes are undone if it fails (``DiskChanges``)."""
         changes = DiskChanges(self.staging_dir)
         try:
             with self.db.write() as session:
@@ -322,7 +322,7 @@ class Store:
         """Rename ``source`` to ``target``; the id and properties go along. True if created."""
         if source.is_root:
             raise PermissionDenied("the home folder cannot be moved")
-        with self._changing() as (session, changes):
+        with self.changing() as (session, changes):
             node = self._existing(session, owner, source)
             created = self._prepare_destination(session, changes, owner, source, target, overwrite)
             nodes.rename_tree(session, owner.id, node, target)
@@ -340,7 +340,7 @@ class Store:
         recursive: bool = True,
     ) -> bool:
         """Copy a file or folder (with dead properties); quota is checked for the whole tree."""
-        with self._changing() as (session, changes):
+        with self.changing() as (session, changes):
             node = self._existing(session, owner, source)
             created = self._prepare_destination(session, changes, owner, source, target, overwrite)
             members = (

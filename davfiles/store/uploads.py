@@ -152,12 +152,13 @@ class Upload:
         options = self._options
         now = time.time()
         mtime = options.mtime if options.mtime is not None else now
-        with self._store.db.write() as session:
+        with self._store.changing() as (session, changes):
             existing = self._check_target(session, lock=True)
             bytes_delta = blob.size - (existing.size if existing else 0) - self._reserved_bytes
             files_delta = (0 if existing else 1) - self._reserved_files
             quota.adjust(session, self._owner.id, bytes_delta, files_delta)
-            self._lease.give_back(session)
+            if self._lease.slot_id is not None:
+                slots.release(session, self._lease.slot_id)
             node = existing or Node(
                 owner_id=self._owner.id,
                 parent=self._path.parent.text,
@@ -177,9 +178,11 @@ class Upload:
             session.add(node)
             session.flush()
             target = disk_path(self._store.home(self._owner), self._path)
-            blob.install(target, mtime)
-            self._reserved_bytes = self._reserved_files = 0
+            changes.replace_file(lambda path: blob.install(path, mtime), target)
             self.result = nodes.to_info(node)
+        # Only once committed: after a failed commit ``abort`` still gives both back.
+        self._lease = slots.Lease(None)
+        self._reserved_bytes = self._reserved_files = 0
         # After the commit: the database's write lock is not held while the disk syncs.
         blobs.make_durable(target)
         self._blob = None

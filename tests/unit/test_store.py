@@ -7,8 +7,11 @@ import threading
 from pathlib import Path
 
 import pytest
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from davfiles.app import Services
+from davfiles.db.models import UploadSlot
 from davfiles.errors import AlreadyExists, Conflict, IncompleteUpload, NotFound, QuotaExceeded
 from davfiles.store import ROOT, Owner, UploadOptions, parse_user_path
 
@@ -205,6 +208,51 @@ def test_a_failed_move_over_an_existing_file_keeps_both(services: Services, owne
     assert services.store.stat(owner, p("/source")) is not None
     assert services.store.usage(owner).used_bytes == 6
     assert staging_files(services) == []
+
+
+def fail_commits_that_touch(services: Services, name: str) -> None:
+    """Make every transaction that inserts or updates the record called ``name`` fail at its
+    COMMIT, after all its statements succeeded: a deferred foreign key that a trigger breaks."""
+    table = "CREATE TABLE boom (node_id INTEGER REFERENCES nodes(id) DEFERRABLE INITIALLY DEFERRED)"
+    if services.db.engine.dialect.name == "sqlite":
+        triggers = [
+            f"CREATE TRIGGER boom_{event} AFTER {event} ON nodes WHEN NEW.name = '{name}' "
+            "BEGIN INSERT INTO boom VALUES (-1); END"
+            for event in ("INSERT", "UPDATE")
+        ]
+    else:
+        triggers = [
+            "CREATE FUNCTION boom() RETURNS trigger LANGUAGE plpgsql AS "
+            "$$ BEGIN INSERT INTO boom VALUES (-1); RETURN NEW; END $$",
+            "CREATE TRIGGER boom AFTER INSERT OR UPDATE ON nodes FOR EACH ROW "
+            f"WHEN (NEW.name = '{name}') EXECUTE FUNCTION boom()",
+        ]
+    with services.db.engine.begin() as connection:
+        for statement in (table, *triggers):
+            connection.exec_driver_sql(statement)
+
+
+@pytest.mark.parametrize("existing", [b"old", None])
+def test_an_upload_whose_commit_fails_leaves_the_disk_as_the_records_say(
+    services: Services, owner: Owner, existing: bytes | None
+) -> None:
+    """The new bytes are installed just before the commit; a failed commit takes them back."""
+    if existing is not None:
+        services.store.write_bytes(owner, p("/victim"), existing)
+    fail_commits_that_touch(services, "victim")
+    with pytest.raises(IntegrityError):
+        services.store.write_bytes(owner, p("/victim"), b"new content")
+    info = services.store.stat(owner, p("/victim"))
+    if existing is None:
+        assert info is None
+        assert disk_files(services, owner) == []
+    else:
+        assert info is not None and info.size == len(existing)
+        assert (services.store.home(owner) / "victim").read_bytes() == existing
+    assert services.store.usage(owner).used_bytes == len(existing or b"")
+    assert staging_files(services) == []
+    with services.db.read() as session:
+        assert session.scalar(select(func.count()).select_from(UploadSlot)) == 0
 
 
 def test_delete_frees_space_at_once(services: Services, owner: Owner) -> None:
