@@ -59,10 +59,26 @@ def _public_paths() -> dict[str, Any]:
     return {"/public/{file_id}": download, "/public/{file_id}/{name}": named}
 
 
+# Any dialect operation may meet the login throttle, and any upload the per-user cap on uploads
+# in progress; the body is {"error": ...} or, for the cap, the dialect's error shape.
+_TOO_MANY = {
+    "description": (
+        "too many failed logins, or too many uploads of this user in progress; "
+        "retry after Retry-After seconds"
+    ),
+    "headers": {"Retry-After": {"schema": {"type": "integer", "minimum": 1}}},
+    "content": {"application/json": {}},
+}
+_METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
+
+
 def build_openapi(dialects: Sequence[Dialect]) -> dict[str, Any]:
     paths: dict[str, Any] = dict(_public_paths())
     for dialect in dialects:
         for path, item in dialect.openapi_paths().items():
+            for method in _METHODS:
+                if method in item:
+                    item[method].setdefault("responses", {}).setdefault("429", _TOO_MANY)
             paths[dialect.prefix + path] = item
     return {
         "openapi": "3.1.0",
