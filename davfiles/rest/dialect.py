@@ -32,7 +32,7 @@ from davfiles.errors import (
     StorageFull,
 )
 from davfiles.rest.io import MAX_FIELD_BYTES, body_chunks, json_response
-from davfiles.store import Store
+from davfiles.store import Store, is_storable_id
 
 ERROR_STATUS: tuple[tuple[type[DavfilesError], int], ...] = (
     (AuthFailed, 401),
@@ -50,20 +50,19 @@ ERROR_STATUS: tuple[tuple[type[DavfilesError], int], ...] = (
 )
 
 
-# File ids the databases can hold (signed 64-bit): anything longer is refused, not looked up.
-_FILE_ID = re.compile(r"[0-9]{1,18}")
+_FILE_ID = re.compile(r"[0-9]{1,19}")
 
 
 def parse_file_id(raw: object, message: str) -> int:
     """A file id from a path, query, form or JSON value; InvalidName(``message``) otherwise.
 
-    Accepts a JSON integer or a string of 1-18 digits (never ``true`` or ``1.5``), so an id the
-    database cannot compare is a 400, not a failed query.
+    Accepts a JSON integer or a string of digits (never ``true`` or ``1.5``) within the ids the
+    store can hold, so an id the database cannot compare is a 400, not a failed query.
     """
-    if isinstance(raw, int) and not isinstance(raw, bool) and 0 <= raw < 10**18:
-        return raw
     if isinstance(raw, str) and _FILE_ID.fullmatch(raw):
-        return int(raw)
+        raw = int(raw)
+    if isinstance(raw, int) and not isinstance(raw, bool) and is_storable_id(raw):
+        return raw
     raise InvalidName(message)
 
 

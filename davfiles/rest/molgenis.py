@@ -19,14 +19,13 @@ from davfiles.errors import DavfilesError, NotFound
 from davfiles.rest.dialect import Dialect, Route, status_for
 from davfiles.rest.io import announced_length, file_response, json_response, upload_raw_body
 from davfiles.rest.openapi import json_object, json_response_spec
-from davfiles.store import ROOT, FileInfo, Owner, UploadOptions
+from davfiles.store import ROOT, FileInfo, Owner, UploadOptions, is_storable_id
 
 DEFAULT_FILENAME = "unknown"
 # The document allows every media type but these two: they are how browsers send forms.
 REFUSED_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
 _ID_BYTES = 8
 _ID_CHARS = 13  # unpadded base32 of 8 bytes
-_MAX_ID = 2**63 - 1  # the largest id the databases can compare against
 
 
 def id_text(file_id: int) -> str:
@@ -43,7 +42,7 @@ def id_number(text: str) -> int | None:
         number = int.from_bytes(base64.b32decode(text.upper() + "===", casefold=False), "big")
     except (binascii.Error, ValueError):
         return None
-    if number > _MAX_ID or id_text(number) != text:
+    if not is_storable_id(number) or id_text(number) != text:
         return None
     return number
 

@@ -2,6 +2,7 @@
 
 from davfiles.store.fsck import Finding, FsckReport, Repair
 from davfiles.store.models import FileInfo, Owner, QuotaFigures
+from davfiles.store.nodes import is_storable_id
 from davfiles.store.paths import ROOT, UserPath, check_name, check_username, parse_user_path
 from davfiles.store.store import Store
 from davfiles.store.uploads import Upload, UploadOptions
@@ -20,5 +21,6 @@ __all__ = [
     "UserPath",
     "check_name",
     "check_username",
+    "is_storable_id",
     "parse_user_path",
 ]

@@ -165,7 +165,18 @@ def rename_tree(session: Session, owner_id: int, node: Node, target: UserPath) -
     session.flush()
 
 
+# Ids are signed 64-bit integers in both databases; a larger one names no record (and would
+# make the driver raise instead of comparing).
+MAX_ID = 2**63 - 1
+
+
+def is_storable_id(node_id: int) -> bool:
+    return 0 <= node_id <= MAX_ID
+
+
 def by_id(session: Session, owner_id: int, node_id: int) -> Node | None:
+    if not is_storable_id(node_id):
+        return None
     return session.scalars(
         select(Node).where(and_(Node.id == node_id, Node.owner_id == owner_id, Node.name != ""))
     ).one_or_none()

@@ -124,6 +124,8 @@ class Store:
 
     def public_file(self, file_id: int) -> tuple[Owner, FileInfo] | None:
         """A file anyone may download: only if its owner made it public."""
+        if not nodes.is_storable_id(file_id):
+            return None
         with self.db.read() as session:
             row = session.execute(
                 select(Node, User.name)

@@ -38,7 +38,14 @@ def test_public_file_downloads_without_credentials(
 def test_unknown_ids_and_folders_are_404(live_server: LiveServer, alice: RestUser) -> None:
     alice.basic.request("MKCOL", alice.dav("folder/"))
     folder = live_server.services.store.list_dir(alice.user.owner, ROOT)[0]
-    for path in (f"/public/{folder.id}", "/public/999999", "/public/abc", "/public/"):
+    beyond_any_id = "/public/99999999999999999999"
+    for path in (
+        f"/public/{folder.id}",
+        "/public/999999",
+        beyond_any_id,
+        "/public/abc",
+        "/public/",
+    ):
         assert requests.get(live_server.url(path)).status_code == 404, path
 
 
