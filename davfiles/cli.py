@@ -16,7 +16,6 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from cheroot import wsgi
 from sqlalchemy.exc import SQLAlchemyError
 
 from davfiles import __version__
@@ -25,8 +24,9 @@ from davfiles.auth.accounts import KEEP
 from davfiles.auth.secrets import new_password
 from davfiles.config import ConfigError, Settings, load_settings, parse_count, parse_size
 from davfiles.errors import DavfilesError
+from davfiles.server import GatedServer, connection_limits, make_server
 from davfiles.store import Finding, FsckReport, Repair
-from davfiles.workers import WorkerPool, serve_as_worker, worker_count
+from davfiles.workers import WorkerPool, serve_as_worker, stop_on_sigterm, worker_count
 
 logger = logging.getLogger("davfiles")
 DEFAULT_CONFIG_FILE = "wsgidav.yaml"
@@ -138,7 +138,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     _startup_check(services)
     _create_first_admin(services)
     scheme = "https" if settings.certfile else "http"
-    signal.signal(signal.SIGTERM, _raise_interrupt)
+    signal.signal(signal.SIGTERM, stop_on_sigterm)
     workers = worker_count(settings.workers)
     if workers == 1:
         _serve_in_process(services, app, scheme)
@@ -179,9 +179,7 @@ def _serve_worker(settings: Settings, port: int, ready: Callable[[], None]) -> N
 
 def _make_server(
     settings: Settings, app: Any, port: int, *, reuse_port: bool = False
-) -> wsgi.Server:
-    from davfiles.server import connection_limits, make_server
-
+) -> GatedServer:
     return make_server(
         app,
         settings.host,
@@ -229,12 +227,6 @@ def _startup_check(services: Services) -> None:
     logger.info("start-up check: %s", _summary_line(report))
     if not report.clean:
         logger.warning("start-up check: run `davfiles fsck --repair` to repair the rest")
-
-
-def _raise_interrupt(_signum: int, _frame: Any) -> None:
-    """Stop serving on the first SIGTERM; a second one ends the process at once."""
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    raise KeyboardInterrupt
 
 
 def cmd_user_add(args: argparse.Namespace) -> int:

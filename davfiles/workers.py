@@ -71,7 +71,8 @@ def _die_with_parent() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
-def _stop_on_sigterm(_signum: int, _frame: object) -> None:
+def stop_on_sigterm(_signum: int, _frame: object) -> None:
+    """Stop serving on the first SIGTERM; a second one ends the process at once."""
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     raise KeyboardInterrupt
 
@@ -112,7 +113,7 @@ class WorkerPool:
             _die_with_parent()
             if os.getppid() != self._parent:
                 os._exit(1)
-            signal.signal(signal.SIGTERM, _stop_on_sigterm)
+            signal.signal(signal.SIGTERM, stop_on_sigterm)
             signal.signal(signal.SIGINT, signal.SIG_IGN)
             if self._placeholder is not None:
                 self._placeholder.close()

@@ -113,10 +113,15 @@ def make_dir(path: Path) -> None:
         raise _translate_os_error(exc) from exc
 
 
+def new_trash_dir(staging_dir: Path) -> Path:
+    """An empty folder in the staging folder for something on its way out, as ``trash/x``."""
+    return Path(tempfile.mkdtemp(dir=staging_dir, prefix=TRASH_PREFIX))
+
+
 def remove_tree(path: Path, staging_dir: Path) -> None:
     """Remove a file or folder; a folder is first renamed aside so it vanishes at once."""
     if path.is_dir() and not path.is_symlink():
-        aside = Path(tempfile.mkdtemp(dir=staging_dir, prefix=TRASH_PREFIX))
+        aside = new_trash_dir(staging_dir)
         os.replace(path, aside / "x")
         shutil.rmtree(aside, ignore_errors=True)
     else:

@@ -17,11 +17,10 @@ import contextlib
 import logging
 import os
 import shutil
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from davfiles.store.blobs import TRASH_PREFIX, remove_tree
+from davfiles.store.blobs import new_trash_dir, remove_tree
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +38,7 @@ class DiskChanges:
         """Take the file or folder at ``path`` away at once; it is deleted after the commit."""
         if not os.path.lexists(path):
             return
-        aside = Path(tempfile.mkdtemp(dir=self._staging_dir, prefix=TRASH_PREFIX))
+        aside = new_trash_dir(self._staging_dir)
         os.replace(path, aside / "x")
         self._trash.append(aside)
         self._undo.append(lambda: os.replace(aside / "x", path))
@@ -52,7 +51,7 @@ class DiskChanges:
         """
         kept: Path | None = None
         if os.path.lexists(target):
-            aside = Path(tempfile.mkdtemp(dir=self._staging_dir, prefix=TRASH_PREFIX))
+            aside = new_trash_dir(self._staging_dir)
             kept = aside / "x"
             os.link(target, kept)
             self._trash.append(aside)
