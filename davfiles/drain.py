@@ -18,20 +18,24 @@ DRAIN_LIMIT = 1024 * 1024
 _BLOCK = 64 * 1024
 
 
+def _cheroot_size(size: int | None) -> int | None:
+    """cheroot reads a negative size literally, until the connection closes: "the rest of the
+    body" is None there."""
+    return None if size is None or size < 0 else size
+
+
 class _CountingInput:
     def __init__(self, stream: Any) -> None:
         self._stream = stream
         self.consumed = 0
 
     def read(self, size: int | None = -1) -> bytes:
-        # cheroot reads a negative size literally, until the connection closes: "the rest of
-        # the body" is None there.
-        data: bytes = self._stream.read(None if size is None or size < 0 else size)
+        data: bytes = self._stream.read(_cheroot_size(size))
         self.consumed += len(data)
         return data
 
-    def readline(self, size: int = -1) -> bytes:
-        data: bytes = self._stream.readline(size)
+    def readline(self, size: int | None = -1) -> bytes:
+        data: bytes = self._stream.readline(_cheroot_size(size))
         self.consumed += len(data)
         return data
 

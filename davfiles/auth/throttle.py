@@ -267,8 +267,9 @@ class LoginThrottle:
         pair = _pair_key(user, ticket.address)
         previous = ticket.trust
         if user != ticket.name:
-            with self._db.read() as session:
-                previous = session.scalar(select(LoginTrust.last).where(LoginTrust.key == pair))
+            # A token or JWT names its user only once checked: read the stamp now.
+            with self._db.connect() as connection:
+                previous = connection.scalar(_TRUST, {"key": pair})
         if previous is None or now - previous >= TRUST_REFRESH:
             with self._db.write() as session:
                 row, created = _locked_row(session, LoginTrust, pair, last=now)
