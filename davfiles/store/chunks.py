@@ -18,9 +18,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from davfiles.auth import audit
-from davfiles.errors import AlreadyExists, Conflict, IncompleteUpload, NotFound, QuotaExceeded
-from davfiles.store import blobs, slots
+from davfiles.errors import AlreadyExists, Conflict, IncompleteUpload, NotFound
+from davfiles.store import blobs, quota, slots
 from davfiles.store.blobs import StagedBlob
 from davfiles.store.models import FileInfo, Owner
 from davfiles.store.paths import UserPath, check_name, check_username
@@ -133,11 +132,8 @@ class ChunkedUploads:
 
     def check_room(self, owner: Owner, total: int) -> None:
         """Waiting chunks may not take more than what the user's byte quota has left."""
-        figures = self._store.usage(owner)
-        if figures.max_bytes is not None and figures.used_bytes + total > figures.max_bytes:
-            refusal = QuotaExceeded("bytes", figures.used_bytes, figures.max_bytes, total)
-            audit.record(audit.AuditEvent.QUOTA_REFUSED, user=owner.name, target=str(refusal))
-            raise refusal
+        with self._store.db.connect() as connection:
+            quota.check_room(connection, owner, total)
 
     def delete(self, owner: Owner, folder: str, name: str | None = None) -> None:
         path = self._folder(owner, folder)

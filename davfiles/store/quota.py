@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from davfiles.auth import audit
 from davfiles.db.models import User
 from davfiles.errors import NotFound, QuotaExceeded
-from davfiles.store.models import QuotaFigures
+from davfiles.store.models import Owner, QuotaFigures
 
 
 def adjust(session: Session, user_id: int, bytes_delta: int, files_delta: int) -> None:
@@ -34,8 +34,23 @@ def adjust(session: Session, user_id: int, bytes_delta: int, files_delta: int) -
         refusal = QuotaExceeded("files", row.used_files, row.max_files, files_delta)
     else:
         refusal = QuotaExceeded("bytes", row.used_bytes, row.max_bytes or 0, bytes_delta)
-    audit.record(audit.AuditEvent.QUOTA_REFUSED, user=row.name, target=str(refusal))
-    raise refusal
+    raise _audited(row.name, refusal)
+
+
+def check_room(connection: Connection, owner: Owner, extra_bytes: int) -> None:
+    """Raise QuotaExceeded unless ``extra_bytes`` more fit the byte limit; reserves nothing.
+
+    For bytes held outside the counters until they become a file (Nextcloud's waiting chunks).
+    """
+    current = figures(connection, owner.id)
+    if current.max_bytes is not None and current.used_bytes + extra_bytes > current.max_bytes:
+        refusal = QuotaExceeded("bytes", current.used_bytes, current.max_bytes, extra_bytes)
+        raise _audited(owner.name, refusal)
+
+
+def _audited(user: str, refusal: QuotaExceeded) -> QuotaExceeded:
+    audit.record(audit.AuditEvent.QUOTA_REFUSED, user=user, target=str(refusal))
+    return refusal
 
 
 _BYTES = bindparam("bytes_delta", type_=BigInteger)
