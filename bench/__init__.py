@@ -1,1 +1,1 @@
-"""Benchmark of davfiles against plain WsgiDAV; run it with ``python -m bench.run``."""
+"""Benchmark of davfiles against plain WsgiDAV and Apache mod_dav: ``python -m bench.run``."""

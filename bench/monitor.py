@@ -1,19 +1,26 @@
-"""Server-side cost of one run: CPU seconds and peak resident memory of the process tree.
+"""Server-side cost: CPU seconds of each run, and resident memory of every server process.
 
-Peak memory is the kernel's high-water mark (VmHWM), reset before each run through
-/proc/PID/clear_refs, so a spike between two samples is not missed. Linux only.
+A server is a process tree (davfiles' worker processes, Apache's children), and what it costs
+the machine is the sum over the tree. The kernel's per-process high-water marks would add
+peaks reached at different moments, so a thread samples the summed RSS of each tree through
+the whole benchmark instead and keeps the highest sum, overall and per run.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 
 import psutil
 
 MIB = 1024 * 1024
+# Reading a tree's RSS costs microseconds; finding its processes scans all of /proc
+# (about 1.5 ms), so the member list is refreshed less often than the RSS is read.
+SAMPLE_S = 0.05
+REFRESH_S = 0.5
 
 
 @dataclass
@@ -26,13 +33,17 @@ class Usage:
 
 
 class ProcessTree:
-    """A server process and its children (several workers share one port)."""
+    """A server process and its descendants, as last listed by ``refresh``."""
 
     def __init__(self, pid: int) -> None:
         self.root = psutil.Process(pid)
+        self.members = [self.root]
 
-    def _processes(self) -> list[psutil.Process]:
-        return [self.root, *self.root.children(recursive=True)]
+    def refresh(self) -> None:
+        try:
+            self.members = [self.root, *self.root.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            self.members = []
 
     def cpu_seconds(self) -> float:
         """User + system time, including children that have already ended."""
@@ -47,33 +58,74 @@ class ProcessTree:
         return total
 
     def rss_bytes(self) -> int:
-        return sum(process.memory_info().rss for process in self._processes())
-
-    def reset_peak(self) -> None:
-        for process in self._processes():
-            Path(f"/proc/{process.pid}/clear_refs").write_text("5")
-
-    def peak_bytes(self) -> int:
-        """Sum of each process' high-water mark since the last reset_peak()."""
-        return sum(_high_water_mark(process.pid) for process in self._processes())
-
-
-def _high_water_mark(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) * 1024
-    raise RuntimeError(f"no VmHWM in /proc/{pid}/status")
+        """RSS summed over the members that still run."""
+        total = 0
+        for process in self.members:
+            try:
+                total += process.memory_info().rss
+            except psutil.NoSuchProcess:
+                continue
+        return total
 
 
-@contextmanager
-def measure(tree: ProcessTree) -> Iterator[Usage]:
-    """CPU used and peak RSS reached by ``tree`` during the block."""
-    usage = Usage()
-    tree.reset_peak()
-    rss_before = tree.rss_bytes()
-    cpu_before = tree.cpu_seconds()
-    yield usage
-    usage.cpu_s = tree.cpu_seconds() - cpu_before
-    peak = tree.peak_bytes()
-    usage.peak_rss_mib = peak / MIB
-    usage.rss_growth_mib = max(0, peak - rss_before) / MIB
+class Monitor:
+    """Samples the summed RSS of every server; ``measure`` gives one run's CPU and peak."""
+
+    def __init__(self, pids: Mapping[str, int]) -> None:
+        self.trees = {name: ProcessTree(pid) for name, pid in pids.items()}
+        self._peak = dict.fromkeys(self.trees, 0)
+        self._window = dict.fromkeys(self.trees, 0)
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample_until_stopped, daemon=True)
+
+    @contextmanager
+    def running(self) -> Iterator[Monitor]:
+        """Sample from now until the block ends."""
+        self._sample(refresh=True)
+        self._thread.start()
+        try:
+            yield self
+        finally:
+            self._stop.set()
+            self._thread.join()
+
+    def peak_mib(self, name: str) -> float:
+        """The highest summed RSS of server ``name`` since the monitor started."""
+        with self._lock:
+            return self._peak[name] / MIB
+
+    @contextmanager
+    def measure(self, name: str) -> Iterator[Usage]:
+        """CPU used and highest summed RSS of server ``name`` during the block."""
+        usage = Usage()
+        tree = self.trees[name]
+        tree.refresh()
+        rss_before = tree.rss_bytes()
+        with self._lock:
+            self._window[name] = rss_before
+        cpu_before = tree.cpu_seconds()
+        yield usage
+        usage.cpu_s = tree.cpu_seconds() - cpu_before
+        self._sample(refresh=True)
+        with self._lock:
+            peak = self._window[name]
+        usage.peak_rss_mib = peak / MIB
+        usage.rss_growth_mib = max(0, peak - rss_before) / MIB
+
+    def _sample_until_stopped(self) -> None:
+        refreshed = time.monotonic()
+        while not self._stop.wait(SAMPLE_S):
+            refresh = time.monotonic() - refreshed >= REFRESH_S
+            if refresh:
+                refreshed = time.monotonic()
+            self._sample(refresh)
+
+    def _sample(self, refresh: bool) -> None:
+        for name, tree in self.trees.items():
+            if refresh:
+                tree.refresh()
+            rss = tree.rss_bytes()
+            with self._lock:
+                self._peak[name] = max(self._peak[name], rss)
+                self._window[name] = max(self._window[name], rss)

@@ -1,4 +1,4 @@
-"""Collect the measurements of both servers and print them as Markdown tables."""
+"""Collect the measurements of every server and print them as Markdown tables."""
 
 from __future__ import annotations
 
@@ -6,10 +6,14 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench.monitor import Usage
+from bench.monitor import SAMPLE_S, Usage
 from bench.workloads import Workload
 
-SERVERS = ("davfiles", "baseline")
+# Column order of the tables: the reference first, as in issue 12.
+SERVERS = ("baseline", "apache", "davfiles")
+LABELS = {"baseline": "WsgiDAV", "apache": "Apache", "davfiles": "davfiles"}
+REFERENCE = "baseline"
+COMPARED = tuple(server for server in SERVERS if server != REFERENCE)
 
 
 @dataclass
@@ -53,11 +57,9 @@ class WorkloadResults:
     def series(self, metric: str, server: str) -> Series:
         return self.metrics.get(metric, {}).get(server, Series())
 
-    def ratio(self, metric: str) -> float | None:
-        ours, base = self.series(metric, "davfiles"), self.series(metric, "baseline")
-        if not ours.values or not base.values or base.median == 0:
-            return None
-        return ours.median / base.median
+    def ratio(self, metric: str, server: str) -> float | None:
+        """Median of ``server`` over the median of plain WsgiDAV."""
+        return _ratio_of(self.series(metric, server), self.series(metric, REFERENCE))
 
     def cpu(self, server: str) -> Series:
         return Series([usage.cpu_s for usage in self.usage.get(server, [])])
@@ -75,55 +77,94 @@ def _number(value: float) -> str:
         return f"{value:,.0f}"
     if value >= 10:
         return f"{value:.1f}"
-    return f"{value:.2f}"
+    if value >= 1:
+        return f"{value:.2f}"
+    # Quick mode's listings take milliseconds: keep three significant digits.
+    return f"{value:.3g}"
+
+
+def _ratio_of(ours: Series, reference: Series) -> float | None:
+    if not ours.values or not reference.values or reference.median == 0:
+        return None
+    return ours.median / reference.median
 
 
 def _ratio(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}x"
 
 
+def _row(cells: list[str]) -> str:
+    return "| " + " | ".join(cells) + " |"
+
+
+def _header(cells: list[str]) -> str:
+    return _row(cells) + "\n|" + "---|" * len(cells)
+
+
 def metrics_table(results: list[WorkloadResults]) -> str:
-    lines = [
-        "| workload | metric | better | davfiles median (min-max) "
-        "| baseline median (min-max) | davfiles / baseline |",
-        "|---|---|---|---|---|---|",
-    ]
+    """One row per workload and metric: each server's median (min-max), ratios to WsgiDAV."""
+    cells = ["workload", "metric", "better", f"{LABELS[REFERENCE]} median (min-max)"]
+    for server in COMPARED:
+        label = LABELS[server]
+        cells += [f"{label} median (min-max)", f"{label} / {LABELS[REFERENCE]}"]
+    lines = [_header(cells)]
     for result in results:
         workload = result.workload
         for metric in workload.metrics:
-            better = "higher" if metric.higher_is_better else "lower"
-            lines.append(
-                f"| {workload.key}: {workload.title} | {metric.name} | {better} "
-                f"| {result.series(metric.name, 'davfiles').cell()} "
-                f"| {result.series(metric.name, 'baseline').cell()} "
-                f"| {_ratio(result.ratio(metric.name))} |"
-            )
+            row = [
+                f"{workload.key}: {workload.title}",
+                metric.name,
+                "higher" if metric.higher_is_better else "lower",
+                result.series(metric.name, REFERENCE).cell(),
+            ]
+            for server in COMPARED:
+                row += [
+                    result.series(metric.name, server).cell(),
+                    _ratio(result.ratio(metric.name, server)),
+                ]
+            lines.append(_row(row))
         if result.error:
-            lines.append(f"| {workload.key} | error | | {result.error} | | |")
+            lines.append(_row([workload.key, "error", "", result.error] + [""] * 2 * len(COMPARED)))
     return "\n".join(lines)
 
 
 def usage_table(results: list[WorkloadResults]) -> str:
-    lines = [
-        "| workload | server CPU s per run: davfiles | baseline | davfiles / baseline "
-        "| peak RSS MiB (growth): davfiles | baseline |",
-        "|---|---|---|---|---|---|",
+    """Per workload: server CPU per run with ratios to WsgiDAV, and peak RSS per run."""
+    cells = ["workload", f"server CPU s per run: {LABELS[REFERENCE]}"]
+    for server in COMPARED:
+        cells += [LABELS[server], f"{LABELS[server]} / {LABELS[REFERENCE]}"]
+    cells += [
+        f"peak RSS MiB (growth): {LABELS[REFERENCE]}",
+        *(LABELS[server] for server in COMPARED),
     ]
+    lines = [_header(cells)]
     for result in results:
-        ours, base = result.cpu("davfiles"), result.cpu("baseline")
-        ratio = ours.median / base.median if ours.values and base.values and base.median else None
-        peaks = []
+        reference = result.cpu(REFERENCE)
+        row = [result.workload.key, reference.cell()]
+        for server in COMPARED:
+            ours = result.cpu(server)
+            row += [ours.cell(), _ratio(_ratio_of(ours, reference))]
         for server in SERVERS:
             peak, growth = result.peak(server)
-            peaks.append(f"{peak:,.0f} (+{growth:,.0f})" if result.usage.get(server) else "-")
-        lines.append(
-            f"| {result.workload.key} | {ours.cell()} | {base.cell()} | {_ratio(ratio)} "
-            f"| {peaks[0]} | {peaks[1]} |"
-        )
+            row.append(f"{peak:,.0f} (+{growth:,.0f})" if result.usage.get(server) else "-")
+        lines.append(_row(row))
     return "\n".join(lines)
 
 
-def as_json(results: list[WorkloadResults], header: dict[str, Any]) -> dict[str, Any]:
+def run_peaks(peaks: dict[str, float]) -> str:
+    """The highest RSS of each whole server (all its processes summed) over the run."""
+    title = (
+        f"peak RSS over the whole run, MiB (every process summed, every {SAMPLE_S * 1000:.0f} ms)"
+    )
+    lines = [_header(["", *(LABELS[server] for server in SERVERS)])]
+    values = [f"{peaks[server]:,.0f}" if server in peaks else "-" for server in SERVERS]
+    lines.append(_row([title, *values]))
+    return "\n".join(lines)
+
+
+def as_json(
+    results: list[WorkloadResults], peaks: dict[str, float], header: dict[str, Any]
+) -> dict[str, Any]:
     workloads = []
     for result in results:
         workload = result.workload
@@ -136,7 +177,9 @@ def as_json(results: list[WorkloadResults], header: dict[str, Any]) -> dict[str,
                     {
                         "name": metric.name,
                         "higher_is_better": metric.higher_is_better,
-                        "ratio": result.ratio(metric.name),
+                        "ratios": {
+                            server: result.ratio(metric.name, server) for server in COMPARED
+                        },
                         **{
                             server: result.series(metric.name, server).as_dict()
                             for server in SERVERS
@@ -150,4 +193,4 @@ def as_json(results: list[WorkloadResults], header: dict[str, Any]) -> dict[str,
                 },
             }
         )
-    return {**header, "workloads": workloads}
+    return {**header, "peak_rss_mib": peaks, "workloads": workloads}

@@ -1,8 +1,8 @@
-"""Benchmark davfiles against plain WsgiDAV: ``python -m bench.run --quick|--full``.
+"""Benchmark davfiles against plain WsgiDAV and Apache: ``python -m bench.run --quick|--full``.
 
-Starts both servers on loopback, runs each workload against both in turn (A B A B ...) so
-that machine noise hits both alike, and prints medians, min-max and davfiles / baseline
-ratios, with the servers' CPU time and peak RSS. See bench/README.md.
+Starts the three servers on loopback, runs each workload against all of them in turn
+(A B C A B C ...) so that machine noise hits them alike, and prints medians, min-max and the
+ratios to plain WsgiDAV, with the servers' CPU time and peak RSS. See bench/README.md.
 """
 
 from __future__ import annotations
@@ -22,10 +22,18 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from bench.apache_server import apache_binary, missing_tools
 from bench.clients import RunFailed, curl, expect_status
-from bench.monitor import ProcessTree, measure
-from bench.report import WorkloadResults, as_json, metrics_table, usage_table
-from bench.servers import REPO_ROOT, Server, ServerError, start_baseline, start_davfiles
+from bench.monitor import Monitor
+from bench.report import WorkloadResults, as_json, metrics_table, run_peaks, usage_table
+from bench.servers import (
+    REPO_ROOT,
+    Server,
+    ServerError,
+    start_apache,
+    start_baseline,
+    start_davfiles,
+)
 from bench.workloads import FULL, QUICK, Plan, Workload
 
 TOOLS = ("curl", "wrk")
@@ -60,6 +68,7 @@ def machine() -> dict[str, Any]:
         "python": platform.python_version(),
         "wsgidav": metadata.version("wsgidav"),
         "cheroot": metadata.version("cheroot"),
+        "apache": _apache_version(),
         "davfiles_commit": _commit(),
     }
 
@@ -78,15 +87,25 @@ def _commit() -> str:
     return result.stdout.strip() or "unknown"
 
 
+def _apache_version() -> str:
+    binary = apache_binary()
+    if binary is None:
+        return "missing"
+    try:
+        result = subprocess.run([binary, "-v"], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown"
+    first = result.stdout.splitlines()[0] if result.stdout else ""
+    return first.split("Apache/", 1)[-1].split()[0] if "Apache/" in first else "unknown"
+
+
 def warm_up(server: Server) -> None:
     """One authenticated request, so no run pays for imports or a first password check."""
     transfer = curl(server, "PROPFIND", "", headers=("Depth: 0",), timeout_s=60)
     expect_status(transfer, (207,), f"warm-up PROPFIND on {server.name}")
 
 
-def run_workload(
-    workload: Workload, servers: list[Server], trees: dict[str, ProcessTree]
-) -> WorkloadResults:
+def run_workload(workload: Workload, servers: list[Server], monitor: Monitor) -> WorkloadResults:
     """All repetitions of one workload, the servers interleaved; stops at the first failure."""
     results = WorkloadResults(workload)
     try:
@@ -95,7 +114,7 @@ def run_workload(
         for rep in range(1, workload.reps + 1):
             for server in servers:
                 workload.before(server, rep)
-                with measure(trees[server.name]) as usage:
+                with monitor.measure(server.name) as usage:
                     values = workload.run(server, rep)
                 workload.after(server, rep)
                 results.add(server.name, values, usage)
@@ -114,7 +133,10 @@ def run_workload(
     return results
 
 
-def benchmark(plan: Plan, only: set[str] | None, work: Path) -> list[WorkloadResults]:
+def benchmark(
+    plan: Plan, only: set[str] | None, work: Path
+) -> tuple[list[WorkloadResults], dict[str, float]]:
+    """Every workload on every server; also each server's peak RSS over the whole run."""
     workloads = [
         workload
         for workload in plan.workloads(work)
@@ -122,19 +144,21 @@ def benchmark(plan: Plan, only: set[str] | None, work: Path) -> list[WorkloadRes
     ]
     with ExitStack() as stack:
         servers = []
-        for start in (start_davfiles, start_baseline):
+        for start in (start_davfiles, start_baseline, start_apache):
             server = start(work)
             stack.callback(server.stop)
             servers.append(server)
-        trees = {server.name: ProcessTree(server.process.pid) for server in servers}
+        pids = {server.name: server.process.pid for server in servers}
+        monitor = stack.enter_context(Monitor(pids).running())
         for server in servers:
             warm_up(server)
-        return [run_workload(workload, servers, trees) for workload in workloads]
+        results = [run_workload(workload, servers, monitor) for workload in workloads]
+        return results, {server.name: monitor.peak_mib(server.name) for server in servers}
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    missing = [tool for tool in TOOLS if shutil.which(tool) is None]
+    missing = [tool for tool in TOOLS if shutil.which(tool) is None] + missing_tools()
     if missing:
         print(f"bench: missing {', '.join(missing)} (sh scripts/install-debian-tools.sh)")
         return 2
@@ -148,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     try:
         with tempfile.TemporaryDirectory(prefix="davfiles-bench-", dir=args.work_dir) as work:
-            results = benchmark(plan, only, Path(work))
+            results, peaks = benchmark(plan, only, Path(work))
     except (ServerError, RunFailed) as exc:
         print(f"bench: {exc}", file=sys.stderr)
         return 1
@@ -158,13 +182,15 @@ def main(argv: list[str] | None = None) -> int:
         f"\n{plan.name} mode, {header['date']}, {header['seconds']} s; {info['cpu']}, "
         f"{info['cores']} cores, {info['memory_gib']} GiB, {info['system']}, "
         f"Python {info['python']}, WsgiDAV {info['wsgidav']}, cheroot {info['cheroot']}, "
-        f"davfiles {info['davfiles_commit']}\n"
+        f"Apache {info['apache']}, davfiles {info['davfiles_commit']}\n"
     )
     print(metrics_table(results))
     print()
     print(usage_table(results))
+    print()
+    print(run_peaks(peaks))
     if args.json:
-        args.json.write_text(json.dumps(as_json(results, header), indent=2))
+        args.json.write_text(json.dumps(as_json(results, peaks, header), indent=2))
     return 1 if any(result.error for result in results) else 0
 
 

@@ -1,4 +1,4 @@
-"""Start the two servers under test as processes of their own, and stop them for sure."""
+"""Start the servers under test as processes of their own, and stop them for sure."""
 
 from __future__ import annotations
 
@@ -8,11 +8,18 @@ import os
 import re
 import secrets
 import signal
+import stat
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+import psutil
+
+from bench.apache_server import MOUNT as APACHE_MOUNT
+from bench.apache_server import ApacheUnavailable, write_site
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 READY_TIMEOUT = 60.0
@@ -20,6 +27,7 @@ STOP_TIMEOUT = 15.0
 SERVING = re.compile(r"serving (http://[^/\s]+)(/\S*)")
 ADMIN_PASSWORD = re.compile(r"created user admin with password (\S+)")
 PR_SET_PDEATHSIG = 1
+BIND_ATTEMPTS = 3
 
 
 class ServerError(RuntimeError):
@@ -70,7 +78,10 @@ class Server:
                 self.process.wait(timeout=STOP_TIMEOUT)
 
 
-def _launch(name: str, argv: list[str], work: Path, env: dict[str, str]) -> Server:
+def _launch(
+    name: str, argv: list[str], work: Path, env: dict[str, str], ready: Callable[[Server], bool]
+) -> Server:
+    """Start ``argv`` logging to work/NAME.log; return once ``ready`` says it answers."""
     log_path = work / f"{name}.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
@@ -83,7 +94,7 @@ def _launch(name: str, argv: list[str], work: Path, env: dict[str, str]) -> Serv
         )
     server = Server(name=name, process=process, log_path=log_path)
     try:
-        _wait_ready(server)
+        _wait_ready(server, ready)
     except BaseException:
         server.stop()
         raise
@@ -95,21 +106,42 @@ def terminate_with_parent() -> None:
     ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
-def _wait_ready(server: Server) -> None:
+def _wait_ready(server: Server, ready: Callable[[Server], bool]) -> None:
     deadline = time.monotonic() + READY_TIMEOUT
     while time.monotonic() < deadline:
-        text = server.log_path.read_text(errors="replace")
-        password = ADMIN_PASSWORD.search(text)
-        if password:
-            server.password = password.group(1)
-        serving = SERVING.search(text)
-        if serving:
-            server.origin = serving.group(1)
-            server.mount = serving.group(2)
+        if ready(server):
             return
         server.check_alive()
         time.sleep(0.05)
     raise ServerError(f"{server.name} did not start within {READY_TIMEOUT:.0f} s")
+
+
+def _announced(server: Server) -> bool:
+    """Python servers print ``serving URL`` (and davfiles the admin password) once they listen."""
+    text = server.log_path.read_text(errors="replace")
+    password = ADMIN_PASSWORD.search(text)
+    if password:
+        server.password = password.group(1)
+    serving = SERVING.search(text)
+    if serving:
+        server.origin = serving.group(1)
+        server.mount = serving.group(2)
+    return bool(serving)
+
+
+def _listening(port: int) -> Callable[[Server], bool]:
+    """For servers that print nothing: ready once the server itself listens on ``port``."""
+
+    def ready(server: Server) -> bool:
+        # The kernel names one holder of a shared socket: the parent or any of its children.
+        parent = psutil.Process(server.process.pid)
+        family = {parent.pid, *(child.pid for child in parent.children(recursive=True))}
+        return any(
+            conn.pid in family and conn.status == psutil.CONN_LISTEN and conn.laddr.port == port
+            for conn in psutil.net_connections("tcp4")
+        )
+
+    return ready
 
 
 def _environment() -> dict[str, str]:
@@ -123,7 +155,7 @@ def start_davfiles(work: Path) -> Server:
     """``davfiles serve`` with its defaults on a fresh data dir; the first start makes admin."""
     data_dir = work / "davfiles-data"
     argv = [sys.executable, "-m", "davfiles", "serve", "--data-dir", str(data_dir), "--port", "0"]
-    server = _launch("davfiles", argv, work, _environment())
+    server = _launch("davfiles", argv, work, _environment(), _announced)
     if not server.password:
         server.stop()
         raise ServerError(f"davfiles printed no admin password:\n{server.log_tail()}")
@@ -143,6 +175,36 @@ def start_baseline(work: Path) -> Server:
         "--password",
         password,
     ]
-    server = _launch("baseline", argv, work, _environment())
+    server = _launch("baseline", argv, work, _environment(), _announced)
     server.password = password
+    return server
+
+
+def start_apache(work: Path) -> Server:
+    """Apache mod_dav (bench/apache_server.py) on a fresh folder and a free port.
+
+    The port is chosen before Apache starts, so another process may take it first: then
+    Apache exits at once and starts again on another port, at most BIND_ATTEMPTS times.
+    """
+    # As root, Apache's workers run as another user, who must enter the data folder.
+    work.chmod(work.stat().st_mode | stat.S_IXOTH)
+    attempts_left = BIND_ATTEMPTS
+    while True:
+        try:
+            return _start_apache_once(work)
+        except ServerError as exc:
+            attempts_left -= 1
+            if attempts_left == 0 or "Address already in use" not in str(exc):
+                raise
+
+
+def _start_apache_once(work: Path) -> Server:
+    try:
+        site = write_site(work / "apache")
+    except ApacheUnavailable as exc:
+        raise ServerError(f"apache: {exc}") from exc
+    server = _launch("apache", site.argv, work, os.environ.copy(), _listening(site.port))
+    server.origin = f"http://127.0.0.1:{site.port}"
+    server.mount = f"{APACHE_MOUNT}/"
+    server.user, server.password = site.user, site.password
     return server

@@ -2,7 +2,7 @@
 # Installs the Debian packages that the client tests drive, when they are missing.
 # Needs root; without it, says so and the tests that need a missing tool skip with that reason.
 set -u
-PACKAGES="litmus rclone cadaver davfs2 fuse3 gvfs gvfs-backends libglib2.0-bin dbus openssl curl wrk"
+PACKAGES="litmus rclone cadaver davfs2 fuse3 gvfs gvfs-backends libglib2.0-bin dbus openssl curl wrk apache2 apache2-utils"
 missing=""
 for package in $PACKAGES; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "ok installed" || missing="$missing $package"
@@ -16,4 +16,12 @@ echo "installing Debian packages:$missing"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq && apt-get install -y -qq $missing >/dev/null \
     || echo "warning: could not install:$missing (tests that need them will skip)"
+# The benchmark runs Apache with a config of its own: the system instance that the package
+# may have started must not hold port 80 or CPU, nor start again at boot.
+case " $missing " in *" apache2 "*)
+    command -v systemctl >/dev/null && systemctl disable apache2 apache-htcacheclean >/dev/null 2>&1
+    service apache2 stop >/dev/null 2>&1
+    service apache-htcacheclean stop >/dev/null 2>&1
+    ;;
+esac
 exit 0

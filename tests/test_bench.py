@@ -1,7 +1,8 @@
 """The benchmark's quick mode as a smoke test, so the benchmark never rots.
 
-Asserts that every workload ran against both servers and produced sane numbers; it asserts
-no timing target (those are for `python -m bench.run --full` on a quiet machine).
+Asserts that every workload ran against all three servers (davfiles, plain WsgiDAV, Apache
+mod_dav) and produced sane numbers, and that each server's memory was sampled; it asserts no
+timing target (those are for `python -m bench.run --full` on a quiet machine).
 """
 
 from __future__ import annotations
@@ -17,10 +18,12 @@ from pathlib import Path
 
 import pytest
 
+from bench.apache_server import missing_tools
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 WORKLOADS = ["W1", "W2", "W3 allprop", "W3 props", "W4", "W5"]
 QUICK_REPS = 2
-SERVERS = ("davfiles", "baseline")
+SERVERS = ("davfiles", "baseline", "apache")
 # About a minute on the 2-core development machine; the bound only catches a hang.
 TIMEOUT_S = 540
 
@@ -30,7 +33,13 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def test_quick_benchmark_reports_every_workload_for_both_servers(tmp_path: Path) -> None:
+def test_quick_benchmark_reports_every_workload_for_every_server(tmp_path: Path) -> None:
+    missing = missing_tools()
+    if missing:
+        pytest.fail(
+            f"the benchmark's Apache reference needs {', '.join(missing)}: "
+            "sh scripts/install-debian-tools.sh (as root)"
+        )
     report = tmp_path / "bench.json"
     returncode, stdout, stderr = run_quick_mode(report)
     assert returncode == 0, stderr[-3000:]
@@ -45,13 +54,18 @@ def test_quick_benchmark_reports_every_workload_for_both_servers(tmp_path: Path)
                 values = metric[server]["values"]
                 assert len(values) == QUICK_REPS, (workload["key"], metric["name"], server)
                 assert all(math.isfinite(value) and value > 0 for value in values), values
-            assert metric["ratio"] > 0
+            assert metric["ratios"]["davfiles"] > 0
+            assert metric["ratios"]["apache"] > 0
         for server in SERVERS:
             runs = workload["usage"][server]
             assert len(runs) == QUICK_REPS
-            assert all(run["cpu_s"] >= 0 and run["peak_rss_mib"] > 10 for run in runs)
+            assert all(run["cpu_s"] >= 0 and run["peak_rss_mib"] > 1 for run in runs)
         assert f"| {workload['key']}" in stdout
-    assert "davfiles / baseline" in stdout
+    for server in SERVERS:
+        assert data["peak_rss_mib"][server] > 1
+    assert "davfiles / WsgiDAV" in stdout
+    assert "Apache / WsgiDAV" in stdout
+    assert "peak RSS over the whole run" in stdout
 
 
 def run_quick_mode(report: Path) -> tuple[int, str, str]:
