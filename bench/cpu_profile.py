@@ -27,6 +27,7 @@ from typing import Any
 
 from davfiles.app import create_app, create_services
 from davfiles.config import Settings
+from davfiles.connections import BODY_RECEIVED_KEY
 from davfiles.db.models import Node
 from davfiles.store import parse_user_path
 
@@ -59,6 +60,8 @@ class InProcessClient:
             "CONTENT_LENGTH": str(len(body)),
             "wsgi.url_scheme": "http",
             "wsgi.input": io.BytesIO(body),
+            # As the server says of a small body sent with its head.
+            BODY_RECEIVED_KEY: True,
             "wsgi.errors": sys.stderr,
             "wsgi.multithread": True,
             "wsgi.multiprocess": False,

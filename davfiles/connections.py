@@ -30,8 +30,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from cheroot.makefile import StreamReader, StreamWriter
-from cheroot.server import HTTPConnection
-from cheroot.wsgi import Server
+from cheroot.server import HTTPConnection, KnownLengthRFile
+from cheroot.wsgi import Gateway_10, Server
 
 from davfiles.errors import ConfigError
 
@@ -45,6 +45,8 @@ ACCEPTS_PER_WAKEUP = 64
 EXPIRY_INTERVAL = 0.25
 # Descriptors besides connections: listening socket, selector, files and database of workers.
 SPARE_DESCRIPTORS = 256
+# environ key: True when the request's whole body (of a known length) has already arrived.
+BODY_RECEIVED_KEY = "davfiles.body_received"
 
 
 @dataclass(frozen=True)
@@ -101,6 +103,12 @@ class _PendingFirstReader(StreamReader):
     def __init__(self, sock: socket.socket, pending: bytearray, bufsize: int) -> None:
         _pyio.BufferedReader.__init__(self, _PendingFirstIO(sock, pending), bufsize)
         self.bytes_read = 0
+
+    def buffered_size(self) -> int:
+        """Bytes that a read returns without waiting for the socket."""
+        raw = self.raw
+        pending = len(raw.pending) if isinstance(raw, _PendingFirstIO) else 0
+        return len(self._read_buf) - self._read_pos + pending
 
     def take_buffered(self) -> bytes:
         """Bytes read from the socket but not yet by cheroot (a pipelined next request)."""
@@ -478,12 +486,30 @@ class HeadGate:
             self.release()
 
 
+class GatedGateway(Gateway_10):
+    """cheroot's WSGI 1.0 gateway that also says whether the whole body has arrived.
+
+    A small upload whose bytes are all here can be stored in one transaction: it holds no
+    request thread waiting for its body, so it needs none of the upload slots that cap the
+    uploads in progress (``BODY_RECEIVED_KEY``).
+    """
+
+    def get_environ(self) -> dict[str, Any]:
+        environ: dict[str, Any] = super().get_environ()
+        body = self.req.rfile
+        reader = self.req.conn.rfile
+        if isinstance(body, KnownLengthRFile) and isinstance(reader, _PendingFirstReader):
+            environ[BODY_RECEIVED_KEY] = reader.buffered_size() >= body.remaining
+        return environ
+
+
 class GatedServer(Server):
     """cheroot's WSGI server with ``HeadGate`` in place of its connection manager."""
 
     def __init__(self, *args: Any, limits: ConnectionLimits, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.limits = limits
+        self.gateway = GatedGateway
 
     def prepare(self) -> None:
         super().prepare()

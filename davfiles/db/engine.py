@@ -5,12 +5,14 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from davfiles.db.models import Base
+from davfiles.db.writer_queue import WriterQueue
 
 _WRITE = "davfiles_write"
 _SINGLE_READS = "davfiles_single_reads"
@@ -73,13 +75,8 @@ class Database:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
-        # SQLite has one writer at a time. Left to SQLite, a waiting writer sleeps in growing
-        # steps (1, 2, 5, 10 ... ms) and wakes long after the lock is free; queueing this
-        # process's writers on a lock first hands the database over at once. Other processes
-        # still meet SQLite's busy timeout.
-        self._writers: AbstractContextManager[Any] = (
-            threading.RLock() if engine.dialect.name == "sqlite" else nullcontext()
-        )
+        # SQLite has one writer at a time: queue the writers of all processes (writer_queue.py).
+        self._writers: AbstractContextManager[Any] = _writer_queue(engine)
         # SQLite's single reads keep one connection per thread (see ``connect``).
         self._readers = _ThreadReaders(engine) if engine.dialect.name == "sqlite" else None
 
@@ -126,7 +123,19 @@ class Database:
     def dispose(self) -> None:
         if self._readers is not None:
             self._readers.close_all()
+        if isinstance(self._writers, WriterQueue):
+            self._writers.close()
         self.engine.dispose()
+
+
+def _writer_queue(engine: Engine) -> AbstractContextManager[Any]:
+    """A ``WriterQueue`` beside a SQLite file; a thread lock for an in-memory database."""
+    if engine.dialect.name != "sqlite":
+        return nullcontext()
+    database = engine.url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return threading.RLock()
+    return WriterQueue(Path(database + "-writers.lock"))
 
 
 class _ThreadReaders:

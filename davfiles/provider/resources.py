@@ -9,6 +9,7 @@ from urllib.parse import quote
 from wsgidav import util
 from wsgidav.dav_provider import DAVCollection, DAVNonCollection
 
+from davfiles.connections import BODY_RECEIVED_KEY
 from davfiles.provider.errors import dav_errors
 from davfiles.provider.nextcloud import (
     LIVE_MTIME_PROPERTIES,
@@ -182,6 +183,7 @@ class FileResource(_StoreResourceMixin, DAVNonCollection):
             expected_size=_announced_length(self.environ),
             mtime=requested_mtime(self.environ),
             checksum=requested_checksum(self.environ),
+            body_received=self.environ.get(BODY_RECEIVED_KEY, False),
         )
         with dav_errors():
             self._upload = self.store.upload(self.owner, self.user_path, options)

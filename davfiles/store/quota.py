@@ -55,7 +55,9 @@ def _audited(user: str, refusal: QuotaExceeded) -> QuotaExceeded:
 
 _BYTES = bindparam("bytes_delta", type_=BigInteger)
 _FILES = bindparam("files_delta", type_=BigInteger)
-# One conditional UPDATE, built once: a growing counter must stay within its limit.
+# One conditional UPDATE, built once: a growing counter must stay within its limit. No
+# session holds User objects, so the ORM need not bring any up to date (that cost more than
+# the UPDATE itself).
 _ADJUST = (
     update(User)
     .where(
@@ -64,6 +66,7 @@ _ADJUST = (
         or_(_FILES <= 0, User.max_files.is_(None), User.used_files + _FILES <= User.max_files),
     )
     .values(used_bytes=User.used_bytes + _BYTES, used_files=User.used_files + _FILES)
+    .execution_options(synchronize_session=False)
 )
 
 

@@ -35,8 +35,16 @@ RETRY_AFTER = 5
 # Run for every upload: built once.
 _USER = bindparam("user_id")
 _LOCK_USER = select(User.id).where(User.id == _USER).with_for_update()
-_DELETE_EXPIRED = delete(UploadSlot).where(
-    UploadSlot.user_id == _USER, UploadSlot.expires_at < bindparam("now")
+# No session holds UploadSlot objects: the ORM need not bring any up to date.
+_DELETE_EXPIRED = (
+    delete(UploadSlot)
+    .where(UploadSlot.user_id == _USER, UploadSlot.expires_at < bindparam("now"))
+    .execution_options(synchronize_session=False)
+)
+_RELEASE = (
+    delete(UploadSlot)
+    .where(UploadSlot.id == bindparam("slot_id"))
+    .execution_options(synchronize_session=False)
 )
 _COUNT = select(func.count()).select_from(UploadSlot).where(UploadSlot.user_id == _USER)
 _INSERT = (
@@ -64,6 +72,16 @@ def acquire(session: Session, user_id: int, limit: int, now: float) -> int | Non
     return int(session.execute(_INSERT, {**mine, "expires_at": now + LEASE}).scalar_one())
 
 
+_COUNT_LIVE = _COUNT.where(UploadSlot.expires_at >= bindparam("now"))
+
+
+def check_free(session: Session, user_id: int, limit: int, now: float) -> None:
+    """Raise TooManyUploads if ``limit`` slots are taken, taking none: for an upload whose body
+    has arrived whole and is stored in this one transaction."""
+    if limit > 0 and session.scalar(_COUNT_LIVE, {"user_id": user_id, "now": now}) >= limit:
+        raise TooManyUploads(limit, RETRY_AFTER)
+
+
 def renew(session: Session, slot_id: int, now: float) -> None:
     """Extend the lease of a running upload's slot."""
     session.execute(
@@ -72,7 +90,7 @@ def renew(session: Session, slot_id: int, now: float) -> None:
 
 
 def release(session: Session, slot_id: int) -> None:
-    session.execute(delete(UploadSlot).where(UploadSlot.id == slot_id))
+    session.execute(_RELEASE, {"slot_id": slot_id})
 
 
 class Lease:

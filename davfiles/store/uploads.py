@@ -6,6 +6,11 @@ while uploads are in flight. ``commit`` settles the reservation against what rea
 ``abort`` gives it back and removes the staging file. Each upload also holds one of the user's
 upload slots from ``start`` to ``commit`` or ``abort`` (``slots.py``): the per-user cap on
 uploads in progress.
+
+A body that has arrived whole before the upload starts (``UploadOptions.body_received``, a
+small PUT sent with its head) takes a shorter way: it waits for no client, so it reserves
+nothing up front and only checks that a slot is free; the cap, the quota and the record are
+one transaction instead of three.
 """
 
 from __future__ import annotations
@@ -49,6 +54,8 @@ class UploadOptions:
     description: str | None = None
     # Algorithm name ("md5" or "sha1") and lower-case hex digest the client announced.
     checksum: tuple[str, str] | None = None
+    # The whole body of ``expected_size`` bytes is already here: settle quota at commit.
+    body_received: bool = False
 
 
 class Upload:
@@ -69,6 +76,7 @@ class Upload:
         self._credit = 0
         self._lease = slots.Lease(None)
         self._blob: StagedBlob | None = None
+        self._settles_at_commit = options.body_received and options.expected_size is not None
         self.result: FileInfo | None = None
 
     def start(self) -> None:
@@ -80,6 +88,8 @@ class Upload:
         usage alone while staging files exist, never sees a reservation it cannot explain.
         """
         self._blob = StagedBlob(self._store.staging_dir)
+        if self._settles_at_commit:
+            return
         try:
             with self._store.db.write() as session:
                 limit = self._store.max_uploads_per_user
@@ -122,11 +132,16 @@ class Upload:
 
     def write(self, data: bytes) -> None:
         assert self._blob is not None, "write() outside of an open upload"
-        allowed = self._reserved_bytes + self._credit
-        needed = self._blob.size + len(data) - allowed
-        if needed > 0:
-            self._reserve_more(needed)
-        self._lease.keep(self._store.db)
+        if self._settles_at_commit:
+            assert self._options.expected_size is not None
+            if self._blob.size + len(data) > self._options.expected_size:
+                raise IncompleteUpload("more bytes than announced")
+        else:
+            allowed = self._reserved_bytes + self._credit
+            needed = self._blob.size + len(data) - allowed
+            if needed > 0:
+                self._reserve_more(needed)
+            self._lease.keep(self._store.db)
         self._blob.write(data)
 
     def _reserve_more(self, needed: int) -> None:
@@ -153,6 +168,8 @@ class Upload:
         now = time.time()
         mtime = options.mtime if options.mtime is not None else now
         with self._store.changing() as (session, changes):
+            if self._settles_at_commit:
+                slots.check_free(session, self._owner.id, self._store.max_uploads_per_user, now)
             existing = self._check_target(session, lock=True)
             bytes_delta = blob.size - (existing.size if existing else 0) - self._reserved_bytes
             files_delta = (0 if existing else 1) - self._reserved_files

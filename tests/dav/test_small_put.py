@@ -1,0 +1,106 @@
+"""A small PUT whose body arrives with its head is stored in one write transaction.
+
+The server tells the application when the whole body is already buffered; such an upload
+waits for no client, so it checks the per-user cap without taking a slot and settles quota and
+record together. A body that arrives later takes the usual way: slot and reservation first.
+Both must give the same answers.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import event
+
+from davfiles.store import parse_user_path
+from tests.harness import LiveServer, TestUser
+from tests.security.rawhttp import basic
+
+BODY = b"x" * 4096
+
+
+@contextmanager
+def write_transactions(server: LiveServer) -> Iterator[list[str]]:
+    """The write transactions (BEGIN IMMEDIATE) the server begins inside the block."""
+    engine = server.services.db.engine
+    begun: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        if statement.strip().upper() == "BEGIN IMMEDIATE":
+            begun.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield begun
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+def put(server: LiveServer, user: TestUser, path: str, body: bytes, *, pause: float) -> bytes:
+    """PUT over a raw socket; ``pause`` > 0 sends the body that long after the head."""
+    head = (
+        f"PUT {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: {basic(user)}\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    ).encode()
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as connection:
+        if pause:
+            connection.sendall(head)
+            time.sleep(pause)
+            connection.sendall(body)
+        else:
+            connection.sendall(head + body)
+        chunks = []
+        for _ in range(1000):
+            data = connection.recv(65536)
+            if not data:
+                break
+            chunks.append(data)
+    return b"".join(chunks)
+
+
+def test_a_body_sent_with_its_head_is_one_write_transaction(
+    in_process_server: LiveServer,
+) -> None:
+    server = in_process_server
+    user = server.add_user("small", max_bytes=10**9)
+    assert put(server, user, "/dav/warm.txt", BODY, pause=0).startswith(b"HTTP/1.1 201")
+    with write_transactions(server) as begun:
+        answer = put(server, user, "/dav/one.txt", BODY, pause=0)
+    assert answer.startswith(b"HTTP/1.1 201"), answer
+    assert len(begun) == 1
+    with write_transactions(server) as begun:
+        answer = put(server, user, "/dav/two.txt", BODY, pause=0.3)
+    assert answer.startswith(b"HTTP/1.1 201"), answer
+    # Slot and reservation, then the commit.
+    assert len(begun) == 2
+    store = server.services.store
+    for name in ("one.txt", "two.txt"):
+        info = store.stat(user.owner, parse_user_path(name))
+        assert info is not None and info.size == len(BODY)
+        with store.open_read(user.owner, info) as stored:
+            assert stored.read() == BODY
+
+
+def test_both_ways_answer_alike(in_process_server: LiveServer) -> None:
+    server = in_process_server
+    user = server.add_user("alike", max_bytes=3 * len(BODY), max_files=10)
+    store, owner = server.services.store, user.owner
+    for pause in (0, 0.3):
+        name = f"/dav/file-{pause}.txt"
+        created = put(server, user, name, BODY, pause=pause)
+        replaced = put(server, user, name, BODY[:100], pause=pause)
+        missing_parent = put(server, user, "/dav/none/x.txt", BODY, pause=pause)
+        assert created.split(b"\r\n")[0] == b"HTTP/1.1 201 Created"
+        assert replaced.split(b"\r\n")[0] == b"HTTP/1.1 204 No Content"
+        assert b"OC-FileId: " in created and b"ETag: " in replaced
+        assert missing_parent.split(b"\r\n")[0] == b"HTTP/1.1 409 Conflict"
+    before = store.usage(owner)
+    for pause in (0, 0.3):
+        over = put(server, user, f"/dav/big-{pause}.txt", BODY * 3, pause=pause)
+        assert over.startswith(b"HTTP/1.1 507 "), over
+        assert store.stat(owner, parse_user_path(f"big-{pause}.txt")) is None
+    assert store.usage(owner) == before
+    assert not list(store.staging_dir.iterdir())
