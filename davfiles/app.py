@@ -18,6 +18,7 @@ from davfiles.auth.throttle import LoginThrottle, ThrottleLimits
 from davfiles.config import Settings
 from davfiles.db.engine import Database, make_engine
 from davfiles.drain import DrainUnreadBody
+from davfiles.fast.door import FastDoor
 from davfiles.provider.domain_controller import (
     AUTHENTICATOR_KEY,
     DavfilesDomainController,
@@ -132,6 +133,7 @@ def wsgidav_config(services: Services) -> dict[str, Any]:
             "middleware_stack": [
                 ErrorPrinter,
                 DavfilesHTTPAuthenticator,
+                *([FastDoor] if settings.fast_door else []),
                 WsgiDavDirBrowser,
                 RequestResolver,
             ],

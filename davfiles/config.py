@@ -206,6 +206,12 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option("propfind_depth_infinity", _parse_bool, False, "Allow PROPFIND with Depth: infinity."),
     Option(
+        "fast_door",
+        _parse_bool,
+        True,
+        "Answer plain GET, HEAD, small PUT, MKCOL and DELETE without WsgiDAV's generic pipeline.",
+    ),
+    Option(
         "lock_timeout_max",
         _parse_int,
         86400,
@@ -312,6 +318,7 @@ class Settings:
     default_max_bytes: int | None = None
     default_max_files: int | None = None
     propfind_depth_infinity: bool = False
+    fast_door: bool = True
     lock_timeout_max: int = 86400
     block_size: int = 1024 * 1024
     max_uploads_per_user: int = 16

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import bindparam, delete, or_, select
 
 from davfiles.db.engine import Database
 from davfiles.db.models import Lock
@@ -64,6 +64,22 @@ def _to_dict(row: Any) -> LockDict:
         "timeout": row.timeout,
         "expire": row.expire,
     }
+
+
+# Run for every write of the fast door: built once.
+_ANY_LOCK_BELOW = (
+    select(Lock.token)
+    .where(
+        or_(Lock.root == bindparam("home"), Lock.root.like(bindparam("below"), escape="/")),
+        Lock.expire >= bindparam("now"),
+    )
+    .limit(1)
+)
+
+
+def _like_prefix(prefix: str) -> str:
+    """A LIKE pattern for strings starting with ``prefix`` (``/`` escapes the wildcards)."""
+    return prefix.replace("/", "//").replace("%", "/%").replace("_", "/_") + "%"
 
 
 class SqlLockStorage:
@@ -147,6 +163,16 @@ class SqlLockStorage:
             or (include_children and lock["root"].startswith(prefix))
         ]
         return [lock["token"] if token_only else dict(lock) for lock in locks]
+
+    def holds_locks(self, user: str) -> bool:
+        """True if ``user`` has a live lock anywhere in their home (one prebuilt query)."""
+        home = "/" + user
+        with self._db.connect() as connection:
+            found = connection.execute(
+                _ANY_LOCK_BELOW,
+                {"home": home, "below": _like_prefix(home + "/"), "now": time.time()},
+            ).first()
+        return found is not None
 
     def _user_locks(self, user: str) -> list[LockDict]:
         """The live locks rooted at ``/<user>`` or below, snapshot first.

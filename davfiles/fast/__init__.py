@@ -1,0 +1,1 @@
+"""The fast door for the hot WebDAV requests (``door.py``)."""

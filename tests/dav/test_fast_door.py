@@ -1,0 +1,163 @@
+"""The fast door gives the answers WsgiDAV gives, header by header and byte by byte.
+
+The same requests go, in the same order, to two servers that differ only in ``fast_door``;
+their answers must be equal once dates (and the time in WsgiDAV's status pages) are masked.
+The requests cover what the fast door answers and what it must leave to WsgiDAV: conditions,
+locks, ranges, folders, missing parents, the chunk area, another user's path, quota.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from sqlalchemy import event
+
+from davfiles.app import create_services
+from davfiles.config import Settings
+from tests.dav.helpers import LOCK_BODY
+from tests.harness import LiveServer, TestUser
+from tests.security.rawhttp import basic
+
+QUOTA = 64 * 1024
+_DATE = re.compile(rb"(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d\d \w{3} \d{4} \d\d:\d\d:\d\d GMT")
+_PAGE_TIME = re.compile(rb"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+")
+_LOCK_TOKEN = re.compile(rb"opaquelocktoken:[0-9a-f]+")
+
+
+@pytest.fixture
+def pair(tmp_path: Path) -> Iterator[tuple[LiveServer, LiveServer]]:
+    """A server with the fast door and one without, on separate data dirs."""
+    servers = []
+    for fast in (True, False):
+        settings = Settings(data_dir=tmp_path / f"fast-{fast}", fast_door=fast)
+        servers.append(LiveServer(create_services(settings), in_process=True))
+    yield servers[0], servers[1]
+    for server in servers:
+        server.stop()
+        server.services.close()
+
+
+def exchange(server: LiveServer, user: TestUser, request: bytes) -> bytes:
+    """Send one request (head and body in one write) and return the masked response."""
+    head, _, body = request.partition(b"\n\n")
+    lines = head.split(b"\n")
+    lines[0] += b" HTTP/1.1"
+    lines[1:1] = [b"Host: 127.0.0.1", f"Authorization: {basic(user)}".encode()]
+    if body or lines[0].startswith(b"PUT"):
+        lines.append(f"Content-Length: {len(body)}".encode())
+    lines.append(b"Connection: close")
+    data = b"\r\n".join(lines) + b"\r\n\r\n" + body
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as connection:
+        connection.sendall(data)
+        chunks = []
+        for _ in range(10_000):
+            chunk = connection.recv(65536)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    answer = b"".join(chunks)
+    answer = _DATE.sub(b"<date>", answer)
+    answer = _PAGE_TIME.sub(b"<time>", answer)
+    return _LOCK_TOKEN.sub(b"<token>", answer)
+
+
+# (request, what the answer starts with); the head is "METHOD target" and header lines.
+SCRIPT: list[tuple[bytes, bytes]] = [
+    (b"PUT /dav/a.txt\n\nhello", b"HTTP/1.1 201"),
+    (b"PUT /dav/a.txt\nContent-Type: text/x-special\n\nhello again", b"HTTP/1.1 204"),
+    (b"PUT /dav/empty.bin\n\n", b"HTTP/1.1 201"),
+    (b"GET /dav/a.txt", b"HTTP/1.1 200"),
+    (b"HEAD /dav/a.txt", b"HTTP/1.1 200"),
+    (b"GET /dav/empty.bin", b"HTTP/1.1 200"),
+    (b"GET /dav/missing.txt", b"HTTP/1.1 404"),
+    (b"GET /dav/a.txt\nRange: bytes=0-3", b"HTTP/1.1 206"),
+    (b"GET /dav/a.txt\nIf-None-Match: *", b"HTTP/1.1 304"),
+    (b"GET /dav/a.txt\nDepth: 1", b"HTTP/1.1 400"),
+    (b"GET /dav/a.txt?x=1", b"HTTP/1.1 200"),
+    (b"MKCOL /dav/f", b"HTTP/1.1 201"),
+    (b"MKCOL /dav/f", b"HTTP/1.1 405"),
+    (b"MKCOL /dav/g/", b"HTTP/1.1 201"),
+    (b"MKCOL /dav/none/h", b"HTTP/1.1 409"),
+    (b"MKCOL /dav/a.txt/h", b"HTTP/1.1 409"),
+    (b"MKCOL /dav/k\n\nbody", b"HTTP/1.1 415"),
+    (b"GET /dav/f", b"HTTP/1.1 200"),
+    (b"PUT /dav/f/b.txt\n\nin a folder", b"HTTP/1.1 201"),
+    (b"PUT /dav/f\n\nonto a folder", b"HTTP/1.1 405"),
+    (b"PUT /dav/none/b.txt\n\nno parent", b"HTTP/1.1 409"),
+    (b"PUT /dav/a.txt/b.txt\n\nfile as parent", b"HTTP/1.1 409"),
+    (b"PUT /dav/big.bin\n\n" + b"b" * (QUOTA + 1), b"HTTP/1.1 507"),
+    (b"PUT /dav/mtime.txt\nX-OC-Mtime: 1700000000\n\nold", b"HTTP/1.1 201"),
+    (b"GET /dav/mtime.txt", b"HTTP/1.1 200"),
+    (b"PUT /dav/bad%00name.txt\n\nx", b"HTTP/1.1 400"),
+    (b"PUT /remote.php/webdav/oc.txt\n\nowncloud", b"HTTP/1.1 201"),
+    (b"PUT /remote.php/dav/files/alice/nc.txt\n\nnextcloud", b"HTTP/1.1 201"),
+    (b"GET /remote.php/dav/files/alice/nc.txt", b"HTTP/1.1 200"),
+    (b"PUT /remote.php/dav/files/bob/nc.txt\n\nnot mine", b"HTTP/1.1 403"),
+    (b"MKCOL /remote.php/dav/uploads/alice/chunks", b"HTTP/1.1 201"),
+    (b"PUT /remote.php/dav/uploads/alice/chunks/00001\n\nchunk", b"HTTP/1.1 201"),
+    (b"DELETE /remote.php/dav/uploads/alice/chunks", b"HTTP/1.1 204"),
+    (b"DELETE /dav/f/b.txt\nIf: (<opaquelocktoken:none>)", b"HTTP/1.1 412"),
+    (b"DELETE /dav/f/b.txt", b"HTTP/1.1 204"),
+    (b"DELETE /dav/g", b"HTTP/1.1 204"),
+    (b"DELETE /dav/f\nDepth: 0", b"HTTP/1.1 400"),
+    (b"DELETE /dav/missing", b"HTTP/1.1 404"),
+    (b"DELETE /dav/", b"HTTP/1.1 403"),
+    (b"LOCK /dav/f\nTimeout: Second-600\n\n" + LOCK_BODY.encode(), b"HTTP/1.1 200"),
+    (b"PUT /dav/f/locked.txt\n\nlocked parent", b"HTTP/1.1 423"),
+    (b"DELETE /dav/f", b"HTTP/1.1 423"),
+    (b"PUT /dav/free.txt\n\nelsewhere", b"HTTP/1.1 201"),
+    (b"GET /dav/free.txt", b"HTTP/1.1 200"),
+]
+
+
+def test_answers_equal_wsgidavs(pair: tuple[LiveServer, LiveServer]) -> None:
+    users = [server.add_user("alice", max_bytes=QUOTA) for server in pair]
+    for server in pair:
+        server.add_user("bob")
+    for request, expected in SCRIPT:
+        fast, plain = (
+            exchange(server, user, request) for server, user in zip(pair, users, strict=True)
+        )
+        assert fast.startswith(expected), (request, fast)
+        assert fast == plain, request
+
+
+def statements(server: LiveServer, user: TestUser, request: bytes) -> int:
+    engine = server.services.db.engine
+    counted: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        counted.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        exchange(server, user, request)
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    return len(counted)
+
+
+def test_the_fast_door_needs_fewer_statements(pair: tuple[LiveServer, LiveServer]) -> None:
+    users = [server.add_user("alice") for server in pair]
+    for server, user in zip(pair, users, strict=True):
+        exchange(server, user, b"PUT /dav/warm.txt\n\nwarm")
+    for request in (
+        b"PUT /dav/x.txt\n\nsmall",
+        b"MKCOL /dav/d",
+        b"PUT /dav/d/y.txt\n\nsmall",
+        b"DELETE /dav/d",
+    ):
+        fast, plain = (
+            statements(server, user, request) for server, user in zip(pair, users, strict=True)
+        )
+        assert fast < plain, (request, fast, plain)
+
+
+def test_the_switch_is_a_setting() -> None:
+    assert Settings().fast_door is True
+    assert replace(Settings(), fast_door=False).fast_door is False
