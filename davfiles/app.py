@@ -85,6 +85,7 @@ def create_services(settings: Settings) -> Services:
             ),
             throttle,
             audit,
+            settings.digest_nonce_lifetime,
         ),
         accounts=Accounts(db, store, settings.realm, audit),
         audit=audit,

@@ -196,6 +196,13 @@ OPTIONS: tuple[Option, ...] = (
         "Offer HTTP Digest auth (Windows refuses Basic over plain HTTP).",
     ),
     Option(
+        "digest_nonce_lifetime",
+        _parse_int,
+        300,
+        "Seconds a Digest nonce is accepted; then 401 with stale=true and the client takes a "
+        "new one without asking for the password.",
+    ),
+    Option(
         "default_max_bytes",
         parse_size,
         None,
@@ -315,6 +322,7 @@ class Settings:
     keyfile: str | None = None
     realm: str = "davfiles"
     accept_digest: bool = True
+    digest_nonce_lifetime: int = 300
     default_max_bytes: int | None = None
     default_max_files: int | None = None
     propfind_depth_infinity: bool = False
@@ -404,6 +412,8 @@ def load_settings(
         raise ConfigError("davfiles.max_uploads_per_user cannot be negative")
     if settings.login_delay_max < 1:
         raise ConfigError("davfiles.login_delay_max must be at least 1 second")
+    if settings.digest_nonce_lifetime < 1:
+        raise ConfigError("davfiles.digest_nonce_lifetime must be at least 1 second")
     if settings.jwt_lifetime < 1:
         raise ConfigError("davfiles.jwt_lifetime must be at least 1 second")
     if not settings.block_size:

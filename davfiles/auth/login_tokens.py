@@ -1,7 +1,13 @@
-"""Login JWTs (PyJWT, HS256) for dialects whose clients log in once and send a Bearer token."""
+"""Login JWTs (PyJWT, HS256) for dialects whose clients log in once and send a Bearer token.
+
+The one server secret also keys other signatures (Digest nonces) through ``derive_key``, so
+there is one secret to keep, rotate and share between servers.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 import secrets
 import time
@@ -31,6 +37,12 @@ class LoginTokens:
     def __init__(self, secret: str, lifetime: int) -> None:
         self._secret = secret
         self.lifetime = lifetime
+
+    def derive_key(self, purpose: str) -> bytes:
+        """A key for ``purpose`` from the signing secret, useless for signing JWTs."""
+        return hmac.new(
+            self._secret.encode(), f"davfiles {purpose}".encode(), hashlib.sha256
+        ).digest()
 
     def issue(self, user_id: int, name: str, auth_version: int) -> str:
         now = int(time.time())

@@ -11,6 +11,10 @@ Every check passes the login throttle first (``auth/throttle.py``, state in the 
 also a cached one, so a guesser cannot use the cache to tell a right password from a throttled
 wrong one. Failed checks
 and new sessions go to the audit log (``auth/audit.py``).
+
+What a credential may be is decided here, for every door: Basic carries a password or an
+API token (``verify``), Bearer an API token or a login JWT (``verify_bearer``), Digest a
+response over a nonce this server issued (``issue_digest_nonce``, ``end_digest_login``).
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.orm import Session
 
 from davfiles.auth.audit import AuditEvent, AuditLog
+from davfiles.auth.digest_nonces import DigestNonces, NonceCheck
 from davfiles.auth.login_tokens import LoginTokens
 from davfiles.auth.secrets import TOKEN_PREFIX, hash_password, token_digest, verify_password
 from davfiles.auth.throttle import LoginThrottle, LoginThrottled, Ticket
@@ -44,6 +49,7 @@ _DUMMY_HASH = hash_password(secrets.token_urlsafe(16))
 _USER_SECRET = select(User.id, User.name, User.password_hash, User.auth_version).where(
     User.name == bindparam("name")
 )
+_USER_HA1 = select(User.id, User.name, User.digest_ha1).where(User.name == bindparam("name"))
 # Every HTTP request carries credentials, so only a user's first success from an address after
 # this many quiet seconds is audited as a login (the start of a session), not every request.
 SESSION_GAP = 15 * 60.0
@@ -95,10 +101,14 @@ class Authenticator:
         login_tokens: LoginTokens,
         throttle: LoginThrottle,
         audit: AuditLog,
+        digest_nonce_lifetime: int,
     ) -> None:
         self._db = db
         self.realm = realm
         self._login_tokens = login_tokens
+        self._nonces = DigestNonces(
+            db, login_tokens.derive_key("digest nonces"), digest_nonce_lifetime
+        )
         self._throttle = throttle
         self._audit = audit
         self._cache_size = cache_size
@@ -122,7 +132,14 @@ class Authenticator:
         return self._attempt(None, client, "token", lambda: self._token_user(secret))
 
     def verify_bearer(self, token: str, *, client: str | None = None) -> Owner:
-        """A ``Bearer`` credential: an API token or a login JWT of a user who still exists."""
+        """A ``Bearer`` credential: an API token or a login JWT of a user who still exists.
+
+        The one rule for Bearer, used by WebDAV and every REST dialect. An empty one guesses
+        nothing and is refused without counting.
+        """
+        token = token.strip()
+        if not token:
+            raise AuthFailed("no bearer token")
         if token.startswith(TOKEN_PREFIX):
             return self.verify_token(token, client=client)
         return self._attempt(None, client, "jwt", lambda: self._jwt_user(token))
@@ -181,13 +198,29 @@ class Authenticator:
 
         Call between ``begin_login`` and ``end_login``, which refuse names no user can have.
         """
-        with self._db.read() as session:
-            row = session.execute(
-                select(User.id, User.name, User.digest_ha1).where(User.name == name)
-            ).one_or_none()
+        with self._db.connect() as connection:
+            row = connection.execute(_USER_HA1, {"name": name}).one_or_none()
         if row is None or not row.digest_ha1:
             return None
         return Owner(row.id, row.name), row.digest_ha1
+
+    def issue_digest_nonce(self) -> str:
+        return self._nonces.issue()
+
+    def end_digest_login(
+        self, attempt: LoginAttempt, owner: Owner, nonce: str, nonce_count: str | None
+    ) -> NonceCheck:
+        """End a Digest check whose response matched: it succeeds only on a FRESH nonce.
+
+        A STALE nonce counts neither way (the client knows the password and retries with a
+        new nonce); a replayed count or a nonce not issued here is a failed login.
+        """
+        verdict = self._nonces.check(nonce, nonce_count)
+        if verdict is NonceCheck.STALE:
+            self._throttle.release(attempt.ticket)
+        else:
+            self.end_login(attempt, owner if verdict is NonceCheck.FRESH else None)
+        return verdict
 
     def _attempt(
         self, name: str | None, client: str | None, via: str, check: Callable[[], Owner]

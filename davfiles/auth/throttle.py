@@ -166,16 +166,21 @@ class LoginThrottle:
         if user is None:
             self._count_failure(ticket, now)
             return None
-        if ticket.claimed:
-            with self._db.write() as session:
-                session.execute(
-                    update(LoginFailure)
-                    .where(LoginFailure.key.in_(ticket.claimed))
-                    .values(busy_until=0.0)
-                )
+        self.release(ticket)
         if ticket.address is None:
             return None
         return self._note_success(user, ticket, now)
+
+    def release(self, ticket: Ticket) -> None:
+        """End an attempt that counts neither way (the keys it held are free again)."""
+        if not ticket.claimed:
+            return
+        with self._db.write() as session:
+            session.execute(
+                update(LoginFailure)
+                .where(LoginFailure.key.in_(ticket.claimed))
+                .values(busy_until=0.0)
+            )
 
     @property
     def tracked_keys(self) -> int:

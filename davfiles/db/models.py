@@ -1,5 +1,5 @@
-"""SQLAlchemy models: users, tokens, file records, dead properties, locks, upload slots and
-login throttling state."""
+"""SQLAlchemy models: users, tokens, file records, dead properties, locks, upload slots,
+login throttling state and Digest nonce counts."""
 
 from __future__ import annotations
 
@@ -158,3 +158,17 @@ class LoginTrust(Base):
 
     key: Mapped[bytes] = mapped_column(LargeBinary(16), primary_key=True)
     last: Mapped[float] = mapped_column(Float, index=True)
+
+
+class DigestNonce(Base):
+    """The highest Digest nonce-count accepted for one nonce (``auth/digest_nonces.py``).
+
+    A row exists only for a nonce that authenticated a request; ``expires_at`` is when the
+    nonce goes stale, after which the row is useless and deleted.
+    """
+
+    __tablename__ = "digest_nonces"
+
+    nonce_id: Mapped[bytes] = mapped_column(LargeBinary(16), primary_key=True)
+    max_nc: Mapped[int] = mapped_column(BigInteger)
+    expires_at: Mapped[float] = mapped_column(Float, index=True)

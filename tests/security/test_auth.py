@@ -13,14 +13,15 @@ import json
 import logging
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pytest
 import requests
 from requests.auth import HTTPDigestAuth
 
-from davfiles.app import Services
+from davfiles.app import Services, create_services
 from davfiles.auth.throttle import LoginThrottle, LoginThrottled, ThrottleLimits, client_network
+from davfiles.config import Settings
 from tests.harness import LiveServer
 
 PASSWORD = "right-pw"
@@ -35,6 +36,17 @@ REST_PATHS = (
     "/defdrive/api/files",
 )
 MAX_ATTEMPTS = 60
+# Where WebDAV answers alice: its three mounts and the chunked-upload area.
+WEBDAV_DOORS = (
+    "/dav/",
+    "/remote.php/webdav/",
+    "/remote.php/dav/files/alice/",
+    "/remote.php/dav/uploads/alice/",
+)
+DIGEST_CHALLENGE = re.compile(
+    r'Digest realm="davfiles", nonce="[A-Za-z0-9_-]{54}", algorithm=MD5, qop="auth"'
+)
+BASIC_CHALLENGE = 'Basic realm="davfiles"'
 
 
 @dataclass(frozen=True)
@@ -42,6 +54,8 @@ class Reply:
     status: int
     headers: dict[str, str]
     body: bytes
+    # Every WWW-Authenticate field, in order (``headers`` keeps only the last).
+    challenges: list[str]
 
 
 def send(
@@ -69,10 +83,12 @@ def send(
             connection.putheader(name, value.encode("latin-1"))
         connection.endheaders(body)
         response = connection.getresponse()
+        fields = response.getheaders()
         return Reply(
             response.status,
-            {name.lower(): value for name, value in response.getheaders()},
+            {name.lower(): value for name, value in fields},
             response.read(),
+            [value for name, value in fields if name.lower() == "www-authenticate"],
         )
     finally:
         connection.close()
@@ -101,6 +117,15 @@ def audit_lines(server: LiveServer) -> list[dict[str, object]]:
 def assert_challenge(reply: Reply) -> None:
     assert reply.status == 401, reply.body
     assert reply.headers.get("www-authenticate")
+    assert b"Traceback" not in reply.body
+
+
+def assert_both_challenges(reply: Reply) -> None:
+    """A 401 offering Digest (first: Windows' choice over plain HTTP) and Basic."""
+    assert reply.status == 401, reply.body
+    assert len(reply.challenges) == 2, reply.challenges
+    assert DIGEST_CHALLENGE.fullmatch(reply.challenges[0]), reply.challenges
+    assert reply.challenges[1] == BASIC_CHALLENGE
     assert b"Traceback" not in reply.body
 
 
@@ -457,3 +482,99 @@ def test_audit_log_records_logins_without_secrets(
     for text in (audit_text, caplog.text):
         for value in secrets:
             assert value not in text
+
+
+def test_every_webdav_401_offers_digest_and_basic(live_server: LiveServer) -> None:
+    live_server.add_user("alice", PASSWORD)
+    refused = [
+        None,
+        basic(f"alice:{WRONG}"),
+        basic(f"nobody:{WRONG}"),
+        MALFORMED_BASIC["not-base64"],
+        MALFORMED_BASIC["no-colon"],
+        MALFORMED_DIGEST["junk"],
+        MALFORMED_DIGEST["unparsable-uri"],
+        "Bearer dvf_not-a-token",
+        "Bearer not-a-jwt",
+        "Bearer",
+        UNKNOWN_SCHEMES["negotiate"],
+        "",
+    ]
+    methods = ("PROPFIND", "GET", "PUT")
+    for number, door in enumerate(WEBDAV_DOORS):
+        for index, header in enumerate(refused):
+            method = methods[(number + index) % len(methods)]
+            reply = send(live_server, door + "x.txt", header, method=method, body=b"")
+            assert_both_challenges(reply)
+    # Two challenges, two fresh nonces: each 401 makes its own.
+    first, second = (send(live_server, DAV_PATH).challenges[0] for _ in range(2))
+    assert first != second
+
+
+def test_without_digest_a_401_offers_basic_only(settings: Settings) -> None:
+    services = create_services(replace(settings, accept_digest=False))
+    server = LiveServer(services)
+    try:
+        server.add_user("alice", PASSWORD)
+        for header in (None, basic(f"alice:{WRONG}"), MALFORMED_DIGEST["junk"], "Bearer x"):
+            reply = send(server, DAV_PATH, header)
+            assert reply.status == 401
+            assert reply.challenges == [BASIC_CHALLENGE]
+        assert send(server, DAV_PATH, basic(f"alice:{PASSWORD}")).status == 200
+    finally:
+        server.stop()
+        services.close()
+
+
+def test_bearer_token_and_login_jwt_work_at_every_webdav_door(live_server: LiveServer) -> None:
+    live_server.add_user("alice", PASSWORD)
+    live_server.add_user("bob", "bob-pw")
+    token_id, token = live_server.services.accounts.create_token("alice", "sync")
+    jwt = live_server.services.authenticator.login("alice", PASSWORD)
+    for door in WEBDAV_DOORS:
+        for credential in (token, jwt):
+            reply = send(
+                live_server, door, f"Bearer {credential}", method="PROPFIND", headers={"Depth": "0"}
+            )
+            assert reply.status == 207, (door, reply.body)
+    # Writes land in alice's home, whatever the door and credential.
+    for name, door in (("token", "/dav/"), ("jwt", "/remote.php/dav/files/alice/")):
+        credential = token if name == "token" else jwt
+        put = send(
+            live_server, f"{door}{name}.txt", f"Bearer {credential}", method="PUT", body=b"b"
+        )
+        assert put.status == 201, put.body
+        assert send(live_server, f"/dav/{name}.txt", basic(f"alice:{PASSWORD}")).body == b"b"
+    # The chunk area: an upload folder made with a bearer credential is alice's.
+    made = send(live_server, WEBDAV_DOORS[3] + "up/", f"Bearer {token}", method="MKCOL")
+    assert made.status == 201
+    # Alice's bearer does not open bob's doors.
+    bobs = send(live_server, "/remote.php/dav/files/bob/", f"Bearer {jwt}", method="PROPFIND")
+    assert bobs.status in (403, 404)
+    live_server.services.accounts.revoke_token(token_id)
+    live_server.services.accounts.set_password("alice", "new-pw")
+    for door in WEBDAV_DOORS:
+        for credential in (token, jwt):
+            assert_both_challenges(send(live_server, door, f"Bearer {credential}"))
+
+
+def test_bad_bearers_at_webdav_are_throttled_and_audited(live_server: LiveServer) -> None:
+    live_server.add_user("alice", PASSWORD)
+    _token_id, token = live_server.services.accounts.create_token("alice")
+    source = "127.0.0.30"
+    for attempt in range(MAX_ATTEMPTS):
+        guess = "dvf_guess" if attempt % 2 else "guessed.jwt.value"
+        reply = send(live_server, WEBDAV_DOORS[attempt % 4], f"Bearer {guess}", source=source)
+        if reply.status == 429:
+            break
+        assert_both_challenges(reply)
+    assert reply.status == 429
+    assert int(reply.headers["retry-after"]) >= 1
+    assert attempt >= live_server.services.settings.login_failures_per_address
+    # The address waits, whatever it sends; another address gets in with the token.
+    assert send(live_server, DAV_PATH, f"Bearer {token}", source=source).status == 429
+    assert send(live_server, DAV_PATH, f"Bearer {token}", source="127.0.0.31").status == 200
+    failures = [line for line in audit_lines(live_server) if line["event"] == "login.fail"]
+    assert {line["target"] for line in failures} == {"token", "jwt"}
+    assert {line["client"] for line in failures} == {source}
+    assert all(line["user"] is None for line in failures)

@@ -1,4 +1,5 @@
-"""Login throttling and revocation hold across server processes sharing one database.
+"""Login throttling, revocation and Digest nonce-counts hold across server processes sharing
+one database.
 
 Two Services built on the same settings stand for two worker processes: each has its own
 Authenticator, throttle object and verification cache, and only the database in common.
@@ -17,6 +18,7 @@ from davfiles.auth.throttle import BUSY_LEASE, LoginThrottle, LoginThrottled, Th
 from davfiles.config import Settings
 from tests.harness import LiveServer
 from tests.security.test_auth import DAV_PATH, MAX_ATTEMPTS, PASSWORD, WRONG, basic, send
+from tests.security.test_digest_nonces import digest, new_nonce, propfind
 
 WRITES = ("INSERT", "UPDATE", "DELETE")
 
@@ -145,3 +147,14 @@ def test_revocation_on_one_server_is_refused_at_once_by_the_other(
     assert send(live_server, DAV_PATH, basic("alice:new-pw")).status == 200
     other.services.accounts.delete_user("bob")
     assert send(live_server, DAV_PATH, basic(f"bob:{PASSWORD}")).status == 401
+
+
+def test_a_count_used_on_one_server_is_refused_by_the_other(
+    live_server: LiveServer, other: LiveServer
+) -> None:
+    live_server.add_user("alice", PASSWORD)
+    nonce = new_nonce(live_server)
+    assert propfind(live_server, digest("alice", PASSWORD, nonce, 1)).status == 207
+    assert propfind(other, digest("alice", PASSWORD, nonce, 1)).status == 401
+    assert propfind(other, digest("alice", PASSWORD, nonce, 2)).status == 207
+    assert propfind(live_server, digest("alice", PASSWORD, nonce, 2)).status == 401

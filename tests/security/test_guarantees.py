@@ -9,6 +9,7 @@ tests/security/README.md lists which.
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 import socket
@@ -16,7 +17,7 @@ import threading
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
@@ -24,12 +25,15 @@ import requests
 from requests.auth import _basic_auth_str
 
 from bench.baseline_server import MOUNT, baseline_server
+from davfiles.app import create_services
+from davfiles.config import Settings
 from davfiles.store.slots import DEFAULT_MAX_UPLOADS_PER_USER
 from tests.dav.helpers import LOCK_BODY, propfind
 from tests.harness import LiveServer
 from tests.security.rawhttp import raw_request
 from tests.security.test_auth import MALFORMED_BASIC, MAX_ATTEMPTS, PASSWORD
 from tests.security.test_crash import MIB, blocks, start_put
+from tests.security.test_digest_nonces import digest as digest_auth
 from tests.security.test_xml import BILLION_LAUGHS, body_for, proppatch, with_dtd
 
 TARGET = os.environ.get("DAVFILES_GUARANTEE_TARGET", "davfiles")
@@ -496,3 +500,96 @@ def test_g8_client_mistakes_are_4xx_without_internals(
     status, response = target.raw(method, path, target.alice, headers, body)
     assert 400 <= status < 500, response[:300]
     assert_clean(response, target)
+
+
+# -------------------------------------------------------------------------------------------
+# Issue 10, authentication: both challenges on every 401, Bearer at WebDAV, Digest nonces the
+# server's own (forged ones refused, stale ones answered stale=true, a nonce-count used once).
+# -------------------------------------------------------------------------------------------
+
+NONCE_LIFETIME = 2
+
+
+def challenges(response: bytes) -> list[str]:
+    """The WWW-Authenticate field values of a raw response, in order."""
+    head = response.split(b"\r\n\r\n", 1)[0].decode("latin-1")
+    return [
+        line.split(":", 1)[1].strip()
+        for line in head.split("\r\n")[1:]
+        if line.lower().startswith("www-authenticate:")
+    ]
+
+
+def digest_challenge(target: Target) -> tuple[str, str]:
+    """Realm and nonce of the Digest challenge an anonymous PROPFIND gets."""
+    status, response = target.raw("PROPFIND", b"", headers={"Depth": "0"})
+    assert status == 401, response[:300]
+    digest = next(value for value in challenges(response) if value.startswith("Digest "))
+    fields = dict(re.findall(r'(\w+)="([^"]*)"', digest))
+    return fields["realm"], fields["nonce"]
+
+
+def digest_propfind(target: Target, realm: str, nonce: str, nc: int) -> tuple[int, bytes]:
+    header = digest_auth(*target.alice, nonce, nc, uri=f"{target.mount}/", realm=realm)
+    return target.raw("PROPFIND", b"", headers={"Authorization": header, "Depth": "0"})
+
+
+def test_g3_a_401_offers_digest_and_basic(target: Target) -> None:
+    for user in (None, ("alice", "wrong-pw")):
+        status, response = target.raw("PROPFIND", b"", user, {"Depth": "0"})
+        assert status == 401, response[:300]
+        schemes = [value.split(" ", 1)[0].lower() for value in challenges(response)]
+        assert "digest" in schemes and "basic" in schemes, challenges(response)
+
+
+def test_g3_bearer_api_token_and_login_jwt_work_at_webdav(
+    target: Target, request: pytest.FixtureRequest
+) -> None:
+    assert TARGET == "davfiles", "plain WsgiDAV issues no API tokens or login JWTs"
+    services = request.getfixturevalue("live_server").services
+    _token_id, token = services.accounts.create_token("alice")
+    jwt = services.authenticator.login("alice", PASSWORD)
+    for credential in (token, jwt):
+        headers = {"Authorization": f"Bearer {credential}", "Depth": "0"}
+        status, response = target.raw("PROPFIND", b"", headers=headers)
+        assert status == 207, response[:300]
+
+
+def test_g3_a_digest_nonce_the_server_did_not_make_is_refused(target: Target) -> None:
+    realm, _nonce = digest_challenge(target)
+    forged = base64.urlsafe_b64encode(os.urandom(40)).decode().rstrip("=")
+    status, response = digest_propfind(target, realm, forged, 1)
+    assert status == 401, response[:300]
+
+
+def test_g3_a_replayed_digest_nonce_count_is_refused(target: Target) -> None:
+    realm, nonce = digest_challenge(target)
+    assert digest_propfind(target, realm, nonce, 1)[0] == 207
+    status, response = digest_propfind(target, realm, nonce, 1)
+    assert status == 401, response[:300]
+    assert digest_propfind(target, realm, nonce, 2)[0] == 207
+
+
+@pytest.fixture
+def short_nonce_target(
+    request: pytest.FixtureRequest, tmp_path: Path, settings: Settings
+) -> Iterator[Target]:
+    """The target; davfiles with Digest nonces that go stale after NONCE_LIFETIME seconds."""
+    if TARGET == "wsgidav":
+        yield from wsgidav_target(tmp_path / "share")
+        return
+    services = create_services(replace(settings, digest_nonce_lifetime=NONCE_LIFETIME))
+    server = LiveServer(services)
+    try:
+        yield davfiles_target(server)
+    finally:
+        server.stop()
+        services.close()
+
+
+def test_g3_a_stale_digest_nonce_is_401_with_stale_true(short_nonce_target: Target) -> None:
+    realm, nonce = digest_challenge(short_nonce_target)
+    time.sleep(NONCE_LIFETIME + 0.2)
+    status, response = digest_propfind(short_nonce_target, realm, nonce, 1)
+    assert status == 401, response[:300]
+    assert any("stale=true" in value.lower() for value in challenges(response))
