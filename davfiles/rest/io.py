@@ -10,7 +10,13 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
-from multipart import MultipartSegment, ParserError, PushMultipartParser, parse_options_header
+from multipart import (
+    MultipartSegment,
+    ParserError,
+    ParserLimitReached,
+    PushMultipartParser,
+    parse_options_header,
+)
 from werkzeug.exceptions import RequestedRangeNotSatisfiable
 from werkzeug.wrappers import Request, Response
 from werkzeug.wsgi import get_input_stream, wrap_file
@@ -20,6 +26,9 @@ from davfiles.store import FileInfo, Owner, Store, Upload, UploadOptions, UserPa
 
 MAX_FIELD_BYTES = 64 * 1024
 MAX_PARTS = 1000
+# Longest header line of a part: room for a file name of 255 bytes percent-encoded three times
+# over (RFC 5987 ``filename*``), far below what a client needs.
+MAX_PART_HEADER_BYTES = 4096
 FILE_BLOCK = 1024 * 1024
 
 
@@ -95,7 +104,11 @@ def read_multipart(
     part: FilePart | None = None
     text = bytearray()
     try:
-        parser = PushMultipartParser(options["boundary"], max_segment_count=MAX_PARTS)
+        parser = PushMultipartParser(
+            options["boundary"],
+            max_header_size=MAX_PART_HEADER_BYTES,
+            max_segment_count=MAX_PARTS,
+        )
         with parser:
             for chunk in body_chunks(request, block_size):
                 for event in parser.parse(chunk):
@@ -119,6 +132,11 @@ def read_multipart(
                             raise InvalidName("a form field is limited to 64 KiB")
     except ParserError as exc:
         raise IncompleteUpload(f"malformed multipart body: {exc}") from None
+    except ParserLimitReached as exc:
+        raise InvalidName(
+            f"multipart body refused ({exc}): a part's header line is limited to "
+            f"{MAX_PART_HEADER_BYTES} bytes, a body to {MAX_PARTS} parts"
+        ) from None
     finally:
         if upload is not None:
             upload.abort()

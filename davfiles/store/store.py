@@ -26,7 +26,7 @@ from davfiles.store.chunks import ChunkedUploads
 from davfiles.store.disk_changes import DiskChanges
 from davfiles.store.fsck import FsckReport, Repair
 from davfiles.store.models import FileInfo, Owner, QuotaFigures
-from davfiles.store.paths import ROOT, UserPath, check_username, disk_path
+from davfiles.store.paths import ROOT, UserPath, check_data_dir, check_username, disk_path
 from davfiles.store.uploads import Upload, UploadOptions
 
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
@@ -43,6 +43,7 @@ class Store:
         data_dir: Path,
         max_uploads_per_user: int = slots.DEFAULT_MAX_UPLOADS_PER_USER,
     ) -> None:
+        check_data_dir(data_dir)
         self.db = db
         self.max_uploads_per_user = max_uploads_per_user
         self.users_dir = data_dir / "users"
