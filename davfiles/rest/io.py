@@ -7,7 +7,7 @@ import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import quote
 
 from multipart import (
@@ -22,7 +22,7 @@ from werkzeug.wrappers import Request, Response
 from werkzeug.wsgi import get_input_stream, wrap_file
 
 from davfiles.errors import IncompleteUpload, InvalidName
-from davfiles.store import FileInfo, Owner, Store, Upload, UploadOptions, UserPath
+from davfiles.store import FileInfo, Owner, Store, UploadOptions, UserPath
 
 MAX_FIELD_BYTES = 64 * 1024
 MAX_PARTS = 1000
@@ -81,6 +81,16 @@ class FilePart:
     content_type: str | None
 
 
+class PartSink(Protocol):
+    """Where a file part's bytes go: an Upload, or a dialect's wrapper around one."""
+
+    def write(self, data: bytes) -> None: ...
+
+    def commit(self) -> FileInfo: ...
+
+    def abort(self) -> None: ...
+
+
 @dataclass
 class MultipartResult:
     fields: dict[str, str] = field(default_factory=dict)
@@ -88,7 +98,7 @@ class MultipartResult:
 
 
 def read_multipart(
-    request: Request, block_size: int, open_upload: Callable[[FilePart], Upload | None]
+    request: Request, block_size: int, open_upload: Callable[[FilePart], PartSink | None]
 ) -> MultipartResult:
     """Stream a multipart/form-data body part by part, never holding a file in memory.
 
@@ -100,7 +110,7 @@ def read_multipart(
     if content_type != "multipart/form-data" or not options.get("boundary"):
         raise InvalidName("expected a multipart/form-data body")
     result = MultipartResult()
-    upload: Upload | None = None
+    upload: PartSink | None = None
     part: FilePart | None = None
     text = bytearray()
     try:
