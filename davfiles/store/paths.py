@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import re
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -101,6 +102,14 @@ def _checked(parts: tuple[str, ...]) -> UserPath:
     if sum(len(part.encode("utf-8", "surrogatepass")) + 1 for part in parts) > MAX_PATH_BYTES + 1:
         raise InvalidName(f"a path is limited to {MAX_PATH_BYTES} bytes")
     return UserPath(parts)
+
+
+def check_tree_move(source: UserPath, target: UserPath, paths_below: Iterable[str]) -> None:
+    """Raise InvalidName unless everything below the folder ``source`` (``paths_below``: their
+    ``a/b/c`` texts), moved or copied to ``target``, keeps within the path limits."""
+    cut = len(source.parts)
+    for text in paths_below:
+        _checked(target.parts + tuple(text.split("/")[cut:]))
 
 
 def check_data_dir(data_dir: Path) -> None:

@@ -297,3 +297,21 @@ def test_a_name_the_file_system_refuses_is_invalid_not_a_crash(tmp_path: Path) -
         staged.install(tmp_path / too_long, 0.0)
     staged.discard()
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("method", ["MOVE", "COPY"])
+def test_a_folder_whose_contents_would_pass_the_limit_is_not_moved(
+    live_server: LiveServer, alice: TestUser, method: str
+) -> None:
+    """The Destination itself fits, but what lies below the folder would not: 400, as if the
+    whole tree had been named one by one."""
+    inner = deep_path(MAX_PATH_BYTES - 2)
+    base = "/remote.php/dav/files/alice/"
+    assert request(live_server, alice, "PUT", "/1/file/t/" + inner, body=b"deep")[0] == 200
+    assert request(live_server, alice, "MKCOL", base + "sub")[0] == 201
+    before = stored(live_server, alice)
+    status, body = request(live_server, alice, method, base + "t", {"Destination": base + "sub/t"})
+    assert status == 400 and b"a path is limited to" in body, body[:300]
+    assert stored(live_server, alice) == before
+    status, body = request(live_server, alice, method, base + "t", {"Destination": base + "u"})
+    assert status == 201, body[:300]
