@@ -87,6 +87,19 @@ def check_name(name: str) -> None:
         raise InvalidName(f"a name is limited to {MAX_NAME_BYTES} bytes")
 
 
+def numbered_name(name: str, number: int) -> str:
+    """The ``number``-th variant of ``name`` for a free slot, ``a (1).txt``, its stem (or the
+    whole name, when the extension leaves no room) cut to keep within ``MAX_NAME_BYTES``."""
+    stem, extension = os.path.splitext(name)
+    suffix = f" ({number}){extension}"
+    room = MAX_NAME_BYTES - len(suffix.encode("utf-8", "surrogatepass"))
+    if room < 1:
+        stem, suffix = name, f" ({number})"
+        room = MAX_NAME_BYTES - len(suffix)
+    kept = stem.encode("utf-8", "surrogatepass")[:room].decode("utf-8", "ignore")
+    return kept + suffix
+
+
 def parse_user_path(raw: str) -> UserPath:
     """Split a decoded URL path like ``/a/b/`` into checked names; empty segments are ignored."""
     parts = tuple(part for part in raw.split("/") if part)

@@ -315,3 +315,24 @@ def test_a_folder_whose_contents_would_pass_the_limit_is_not_moved(
     assert stored(live_server, alice) == before
     status, body = request(live_server, alice, method, base + "t", {"Destination": base + "u"})
     assert status == 201, body[:300]
+
+
+@pytest.mark.parametrize(
+    "name", [AT_LIMIT, "m" * 250 + ".txt", "é" * 125 + ".txt", "a." + "e" * 253]
+)
+def test_a_taken_name_at_the_limit_gets_a_numbered_name_that_fits(
+    live_server: LiveServer, alice: TestUser, name: str
+) -> None:
+    """molgenis stores a second file of a taken name as ``name (1).ext``: cut to fit."""
+    for _ in range(3):
+        _shape, status, body = molgenis(live_server, alice, name)
+        assert status == 201, body[:300]
+    names = [path for path in stored(live_server, alice) if path != "f.txt"]
+    assert len(names) == 3 and name in names
+    assert all(len(stored_name.encode()) <= MAX_NAME_BYTES for stored_name in names)
+    assert {
+        stored_name.rpartition(" (")[2][:2] for stored_name in names if stored_name != name
+    } == {
+        "1)",
+        "2)",
+    }
