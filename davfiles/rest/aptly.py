@@ -51,9 +51,7 @@ class Aptly(Dialect):
 
     def upload(self, request: Request, owner: Owner, dir: str) -> Response:
         """Store every file part under ``dir`` (created if missing); answer ``["dir/file"]``."""
-        folder = ROOT.child(dir)
-        created = self.store.stat(owner, folder) is None
-        self.store.ensure_dir(owner, folder)
+        folder = self.store.ensure_dir(owner, ROOT.child(dir)).path
 
         def open_upload(part: FilePart) -> Upload | None:
             # A part without a file name is an empty file input or a plain field: not a file.
@@ -62,13 +60,7 @@ class Aptly(Dialect):
             options = UploadOptions(content_type=part.content_type, if_exists="replace")
             return self.store.upload(owner, folder.child(part.filename), options)
 
-        try:
-            form = read_multipart(request, self.context.block_size, open_upload)
-        except Exception:
-            # A refused upload leaves no trace: not even the directory it created.
-            if created:
-                self.store.delete_folder_without_files(owner, folder)
-            raise
+        form = read_multipart(request, self.context.block_size, open_upload)
         return json_response([info.path.text for _part, info in form.files])
 
     def list_files(self, request: Request, owner: Owner, dir: str) -> Response:

@@ -213,7 +213,11 @@ def test_a_name_over_the_limit_is_400_in_the_doors_shape(
         assert "Traceback" not in message and str(live_server.services.settings.data_dir) not in (
             message
         )
-    assert (stored(live_server, alice), usage(live_server, alice)) == before
+    after = stored(live_server, alice)
+    if door == "aptly-file":
+        # aptly creates the upload directory before it reads the parts (test_aptly.py).
+        after.remove("up")
+    assert (after, usage(live_server, alice)) == before
     assert not list(live_server.services.settings.data_dir.joinpath("tmp").iterdir())
 
 
