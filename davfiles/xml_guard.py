@@ -10,18 +10,22 @@ take seconds.
 at most ``MAX_BODY_BYTES``), checks it with the standard library's expat in one pinned
 configuration, whatever else is installed, and hands the same bytes on with an exact
 Content-Length. Refused: any DTD (so no entities: no XXE, no billion laughs), malformed XML,
-and documents beyond the limits below. WsgiDAV's own parser then only ever sees small,
-shallow documents without a DTD.
+documents beyond the limits below, encodings outside ``ENCODINGS`` and a Content-Type charset
+that reads the bytes differently from the document's own encoding. WsgiDAV's own parser then
+only ever sees small, shallow documents without a DTD, in an encoding both parsers read alike.
 """
 
 from __future__ import annotations
 
+import codecs
 import io
 import json
 import logging
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, NoReturn
 from xml.parsers import expat
+
+from werkzeug.http import parse_options_header
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -39,6 +43,10 @@ MAX_NAMESPACE_DECLARATIONS = 256
 MAX_NAMESPACES_IN_SCOPE = 32
 MAX_STORED_VALUES = 100
 MAX_STORED_VALUE_BYTES = 64 * 1024
+# The encodings expat decodes itself (RFC 4918 requires UTF-8 and UTF-16). For any other name
+# Python's expat would ask a codec (an unknown name or a multi-byte one raised, and the client
+# got no answer), and lxml, reading the same bytes through libxml2, might read other text.
+ENCODINGS = frozenset({"utf-8", "utf-16", "utf-16be", "utf-16le", "iso-8859-1", "us-ascii"})
 
 BAD_REQUEST = "400 Bad Request"
 TOO_LARGE = "413 Content Too Large"
@@ -76,6 +84,8 @@ class _Checker:
     def __init__(self) -> None:
         self.parser = expat.ParserCreate(namespace_separator=" ")
         self.parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
+        # Called before expat looks the declared encoding up, so no codec is ever consulted.
+        self.parser.XmlDeclHandler = self._xml_declaration
         self.parser.StartDoctypeDeclHandler = self._doctype
         # Unreachable once the DOCTYPE is refused; kept so no entity can ever be declared.
         self.parser.EntityDeclHandler = self._doctype
@@ -92,6 +102,16 @@ class _Checker:
         self._pending = (0, 0)
         self._scope = (0, 0)
         self._value: tuple[int, int] | None = None
+        self.declared_encoding: str | None = None
+
+    def _xml_declaration(self, _version: str, encoding: str | None, _standalone: int) -> None:
+        if encoding is not None and encoding.lower() not in ENCODINGS:
+            _refuse(
+                BAD_REQUEST,
+                f"the body declares the encoding {encoding[:40]!r}; XML bodies must be UTF-8, "
+                "UTF-16, ISO-8859-1 or US-ASCII",
+            )
+        self.declared_encoding = encoding
 
     def _doctype(self, *_args: object) -> NoReturn:
         _refuse(BAD_REQUEST, "DTDs and entity declarations are not accepted")
@@ -136,8 +156,9 @@ class _Checker:
         self._scope = (self._scope[0] - declared[0], self._scope[1] - declared[1])
 
 
-def check_xml_body(body: bytes) -> None:
-    """Raise XmlRefused unless ``body`` is well-formed XML without DTD and within the limits."""
+def check_xml_body(body: bytes, charset: str | None = None) -> None:
+    """Raise XmlRefused unless ``body`` is well-formed XML without DTD and within the limits,
+    in one of ``ENCODINGS`` and read alike by ``charset`` (the Content-Type's) if given."""
     checker = _Checker()
     try:
         checker.parser.Parse(body, True)
@@ -146,6 +167,36 @@ def check_xml_body(body: bytes) -> None:
             BAD_REQUEST,
             f"the body is not well-formed XML: {expat.ErrorString(exc.code)} "
             f"(line {exc.lineno}, column {exc.offset})",
+        )
+    if charset is not None:
+        _check_charset(body, charset, _own_encoding(body, checker.declared_encoding))
+
+
+def _own_encoding(body: bytes, declared: str | None) -> str:
+    """The encoding the XML rules give the body: its BOM, its first bytes, its declaration."""
+    if body.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if body.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    if body.startswith(b"<\0"):
+        return "utf-16-le"
+    if body.startswith(b"\0<"):
+        return "utf-16-be"
+    return declared or "utf-8"
+
+
+def _check_charset(body: bytes, charset: str, own: str) -> None:
+    """RFC 7303 lets the Content-Type charset override the document, WsgiDAV's parser reads
+    the document alone: both must give the same text, or the two readers disagree."""
+    try:
+        alike = body.decode(charset).lstrip("\ufeff") == body.decode(own).lstrip("\ufeff")
+    except (LookupError, UnicodeDecodeError):
+        alike = False
+    if not alike:
+        _refuse(
+            BAD_REQUEST,
+            f"the Content-Type charset {charset[:40]!r} does not read the body as its own "
+            f"encoding ({own}) does",
         )
 
 
@@ -196,7 +247,7 @@ class XmlGuard:
         try:
             body = read_body(environ)
             if body:
-                check_xml_body(body)
+                check_xml_body(body, _charset(environ))
         except XmlRefused as refused:
             logger.info(
                 "refused the XML body of %s %s: %s",
@@ -209,6 +260,10 @@ class XmlGuard:
         environ["CONTENT_LENGTH"] = str(len(body))
         environ.pop("HTTP_TRANSFER_ENCODING", None)
         return self.app(environ, start_response)
+
+
+def _charset(environ: WSGIEnvironment) -> str | None:
+    return parse_options_header(environ.get("CONTENT_TYPE", ""))[1].get("charset")
 
 
 def _refusal(refused: XmlRefused, start_response: StartResponse) -> list[bytes]:

@@ -28,7 +28,6 @@ from davfiles.errors import (
 from davfiles.rest.dialect import Dialect, Route, parse_file_id, small_body, status_for
 from davfiles.rest.io import (
     FilePart,
-    announced_length,
     iso_time,
     json_response,
     read_multipart,
@@ -36,6 +35,10 @@ from davfiles.rest.io import (
 from davfiles.rest.openapi import json_object, json_response_spec
 from davfiles.store import ROOT, FileInfo, Owner, Upload, UploadOptions
 
+# Once the quota refuses a file part, the rest of the part is counted (never stored) for the
+# 403's exact ``file_size``, up to this many bytes past the refusal; beyond, the count stops,
+# ``file_size`` is what arrived so far and the connection is closed instead of read on.
+MAX_COUNTED_BYTES = 64 * 1024 * 1024
 _SIGNUP_DISABLED = "Sign-up is disabled: accounts are created by the administrator (davfiles CLI)"
 
 
@@ -117,18 +120,29 @@ class Defdrive(Dialect):
             raise InvalidName("No file provided")
         opened = False
 
-        def open_upload(part: FilePart) -> Upload | None:
+        def open_upload(part: FilePart) -> _MeasuredPart | None:
             nonlocal opened
             if opened or part.field_name != "file" or not part.filename:
                 return None
             opened = True
             options = UploadOptions(content_type=part.content_type, if_exists="fail")
-            return self.store.upload(owner, ROOT.child(part.filename), options)
+            try:
+                upload = self.store.upload(owner, ROOT.child(part.filename), options)
+            except QuotaExceeded as exc:
+                if exc.kind != "bytes":
+                    raise
+                return _MeasuredPart(None, exc)
+            return _MeasuredPart(upload, None)
 
         try:
             form = read_multipart(request, self.context.block_size, open_upload)
         except QuotaExceeded as exc:
-            return self._quota_refusal(request, owner, exc)
+            return self._quota_refusal(owner, exc, 0)
+        except _RefusedPart as refused:
+            response = self._quota_refusal(owner, refused.quota, refused.size)
+            if not refused.complete:
+                response.headers["Connection"] = "close"
+            return response
         if not form.files:
             raise InvalidName("No file provided")
         record = _record(owner, form.files[0][1])
@@ -161,15 +175,9 @@ class Defdrive(Dialect):
 
     # --- request parsing and refusals ---------------------------------------------------
 
-    def _quota_refusal(self, request: Request, owner: Owner, exc: QuotaExceeded) -> Response:
-        """The documented 403 with the figures after the refused upload gave its reservation back.
-
-        A multipart part's size is unknown until it has all arrived, so ``file_size`` is the
-        request's Content-Length (the file plus a few hundred bytes of multipart framing, an
-        over-estimate); without one (chunked), it is the bytes of the file received when the
-        store refused (an under-estimate): the store's ``used + requested`` at refusal minus
-        the usage now. Either way ``current_storage + file_size`` exceeds ``max_storage``.
-        """
+    def _quota_refusal(self, owner: Owner, exc: QuotaExceeded, file_size: int) -> Response:
+        """The documented 403 with the figures after the refused upload gave its reservation
+        back; ``file_size`` is the refused part's size as ``_MeasuredPart`` counted it."""
         usage = self.store.usage(owner)
         if exc.kind == "files":
             body: dict[str, Any] = {
@@ -178,12 +186,11 @@ class Defdrive(Dialect):
                 "max_files": exc.limit,
             }
         else:
-            received = max(exc.requested, exc.used + exc.requested - usage.used_bytes)
             body = {
                 "error": "Storage limit exceeded",
                 "current_storage": usage.used_bytes,
                 "max_storage": exc.limit,
-                "file_size": announced_length(request) or received,
+                "file_size": file_size,
             }
         return json_response(body, 403)
 
@@ -210,6 +217,50 @@ class Defdrive(Dialect):
 
     def openapi_paths(self) -> dict[str, Any]:
         return _openapi()
+
+
+class _RefusedPart(Exception):
+    """The quota refused the file part of ``size`` bytes (fewer if not ``complete``)."""
+
+    def __init__(self, quota: QuotaExceeded, size: int, *, complete: bool) -> None:
+        super().__init__(str(quota))
+        self.quota = quota
+        self.size = size
+        self.complete = complete
+
+
+class _MeasuredPart:
+    """The file part's upload; once the quota refuses it, it counts the rest instead."""
+
+    def __init__(self, upload: Upload | None, refused: QuotaExceeded | None) -> None:
+        self._upload = upload
+        self._refused = refused
+        self._size = 0
+        self._counted = 0
+
+    def write(self, data: bytes) -> None:
+        self._size += len(data)
+        if self._refused is None:
+            assert self._upload is not None
+            try:
+                self._upload.write(data)
+            except QuotaExceeded as exc:
+                self._refused = exc
+                self._upload.abort()
+            return
+        self._counted += len(data)
+        if self._counted > MAX_COUNTED_BYTES:
+            raise _RefusedPart(self._refused, self._size, complete=False)
+
+    def commit(self) -> FileInfo:
+        if self._refused is not None:
+            raise _RefusedPart(self._refused, self._size, complete=True)
+        assert self._upload is not None
+        return self._upload.commit()
+
+    def abort(self) -> None:
+        if self._upload is not None:
+            self._upload.abort()
 
 
 def _record(owner: Owner, info: FileInfo) -> dict[str, Any]:
@@ -293,7 +344,8 @@ def _openapi() -> dict[str, Any]:
                 max_storage=_INTEGER,
                 file_size={
                     **_INTEGER,
-                    "description": "the request's Content-Length (chunked: bytes received)",
+                    "description": "bytes of the refused file part (counted up to 64 MiB "
+                    "past the refusal; beyond, those received and the connection is closed)",
                 },
             ),
         ]

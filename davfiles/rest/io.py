@@ -7,19 +7,28 @@ import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import quote
 
-from multipart import MultipartSegment, ParserError, PushMultipartParser, parse_options_header
+from multipart import (
+    MultipartSegment,
+    ParserError,
+    ParserLimitReached,
+    PushMultipartParser,
+    parse_options_header,
+)
 from werkzeug.exceptions import RequestedRangeNotSatisfiable
 from werkzeug.wrappers import Request, Response
 from werkzeug.wsgi import get_input_stream, wrap_file
 
 from davfiles.errors import IncompleteUpload, InvalidName
-from davfiles.store import FileInfo, Owner, Store, Upload, UploadOptions, UserPath
+from davfiles.store import FileInfo, Owner, Store, UploadOptions, UserPath
 
 MAX_FIELD_BYTES = 64 * 1024
 MAX_PARTS = 1000
+# Longest header line of a part: room for a file name of 255 bytes percent-encoded three times
+# over (RFC 5987 ``filename*``), far below what a client needs.
+MAX_PART_HEADER_BYTES = 4096
 FILE_BLOCK = 1024 * 1024
 
 
@@ -72,6 +81,16 @@ class FilePart:
     content_type: str | None
 
 
+class PartSink(Protocol):
+    """Where a file part's bytes go: an Upload, or a dialect's wrapper around one."""
+
+    def write(self, data: bytes) -> None: ...
+
+    def commit(self) -> FileInfo: ...
+
+    def abort(self) -> None: ...
+
+
 @dataclass
 class MultipartResult:
     fields: dict[str, str] = field(default_factory=dict)
@@ -79,7 +98,7 @@ class MultipartResult:
 
 
 def read_multipart(
-    request: Request, block_size: int, open_upload: Callable[[FilePart], Upload | None]
+    request: Request, block_size: int, open_upload: Callable[[FilePart], PartSink | None]
 ) -> MultipartResult:
     """Stream a multipart/form-data body part by part, never holding a file in memory.
 
@@ -91,11 +110,15 @@ def read_multipart(
     if content_type != "multipart/form-data" or not options.get("boundary"):
         raise InvalidName("expected a multipart/form-data body")
     result = MultipartResult()
-    upload: Upload | None = None
+    upload: PartSink | None = None
     part: FilePart | None = None
     text = bytearray()
     try:
-        parser = PushMultipartParser(options["boundary"], max_segment_count=MAX_PARTS)
+        parser = PushMultipartParser(
+            options["boundary"],
+            max_header_size=MAX_PART_HEADER_BYTES,
+            max_segment_count=MAX_PARTS,
+        )
         with parser:
             for chunk in body_chunks(request, block_size):
                 for event in parser.parse(chunk):
@@ -119,6 +142,11 @@ def read_multipart(
                             raise InvalidName("a form field is limited to 64 KiB")
     except ParserError as exc:
         raise IncompleteUpload(f"malformed multipart body: {exc}") from None
+    except ParserLimitReached as exc:
+        raise InvalidName(
+            f"multipart body refused ({exc}): a part's header line is limited to "
+            f"{MAX_PART_HEADER_BYTES} bytes, a body to {MAX_PARTS} parts"
+        ) from None
     finally:
         if upload is not None:
             upload.abort()

@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 from typing import BinaryIO
 
-from davfiles.errors import StorageFull
+from davfiles.errors import InvalidName, StorageFull
 from davfiles.store.digests import Digests
 
 STAGING_PREFIX = "staging-"
@@ -23,6 +23,10 @@ TRASH_PREFIX = "trash-"
 def _translate_os_error(exc: OSError) -> Exception:
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
         return StorageFull("no space left on the server's disk")
+    if exc.errno == errno.ENAMETOOLONG:
+        # The name rules (paths.py) fit Linux's limits; a file system with shorter names
+        # (eCryptfs: 143 bytes) still refuses some, and that is the name's fault, not ours.
+        return InvalidName("the server's file system cannot hold a name or path this long")
     return exc
 
 
@@ -70,7 +74,10 @@ class StagedBlob:
         """Atomically replace ``target`` with the staged bytes; ``make_durable`` it after."""
         self.finish()
         os.utime(self.path, (mtime, mtime))
-        os.replace(self.path, target)
+        try:
+            os.replace(self.path, target)
+        except OSError as exc:
+            raise _translate_os_error(exc) from exc
 
     def discard(self) -> None:
         self._digests.close()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Text, and_, bindparam, delete, func, literal, or_, select, update
@@ -126,6 +126,15 @@ def descendants(session: Session, owner_id: int, path: UserPath) -> Sequence[Nod
         .where(Node.owner_id == owner_id, _below(path))
         .order_by(func.length(Node.parent), Node.parent, Node.name)
     ).all()
+
+
+def paths_below(session: Session, owner_id: int, path: UserPath) -> Iterator[str]:
+    """The ``a/b/c`` text of every node below ``path``, without loading records."""
+    rows = session.execute(
+        select(Node.parent, Node.name).where(Node.owner_id == owner_id, _below(path))
+    )
+    for parent, name in rows:
+        yield f"{parent}/{name}" if parent else name
 
 
 def tree_usage(session: Session, owner_id: int, node: Node) -> tuple[int, int]:

@@ -26,7 +26,14 @@ from davfiles.store.chunks import ChunkedUploads
 from davfiles.store.disk_changes import DiskChanges
 from davfiles.store.fsck import FsckReport, Repair
 from davfiles.store.models import FileInfo, Owner, QuotaFigures
-from davfiles.store.paths import ROOT, UserPath, check_username, disk_path
+from davfiles.store.paths import (
+    ROOT,
+    UserPath,
+    check_data_dir,
+    check_tree_move,
+    check_username,
+    disk_path,
+)
 from davfiles.store.uploads import Upload, UploadOptions
 
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
@@ -43,6 +50,7 @@ class Store:
         data_dir: Path,
         max_uploads_per_user: int = slots.DEFAULT_MAX_UPLOADS_PER_USER,
     ) -> None:
+        check_data_dir(data_dir)
         self.db = db
         self.max_uploads_per_user = max_uploads_per_user
         self.users_dir = data_dir / "users"
@@ -326,6 +334,8 @@ class Store:
             raise PermissionDenied("the home folder cannot be moved")
         with self.changing() as (session, changes):
             node = self._existing(session, owner, source)
+            if node.is_dir:
+                check_tree_move(source, target, nodes.paths_below(session, owner.id, source))
             created = self._prepare_destination(session, changes, owner, source, target, overwrite)
             nodes.rename_tree(session, owner.id, node, target)
             home = self.home(owner)
@@ -348,6 +358,7 @@ class Store:
             members = (
                 nodes.descendants(session, owner.id, source) if node.is_dir and recursive else []
             )
+            check_tree_move(source, target, (nodes.to_info(member).path.text for member in members))
             files = [n for n in (node, *members) if not n.is_dir]
             quota.adjust(session, owner.id, sum(n.size for n in files), len(files))
             self._copy_rows(session, owner, source, target, [node, *members])

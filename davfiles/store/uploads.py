@@ -15,7 +15,6 @@ one transaction instead of three.
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass
 from types import TracebackType
@@ -33,7 +32,7 @@ from davfiles.errors import (
 from davfiles.store import blobs, nodes, quota, slots
 from davfiles.store.blobs import StagedBlob
 from davfiles.store.models import FileInfo, Owner
-from davfiles.store.paths import UserPath, disk_path
+from davfiles.store.paths import UserPath, disk_path, numbered_name
 
 if TYPE_CHECKING:
     from davfiles.store.store import Store
@@ -123,9 +122,8 @@ class Upload:
         return existing
 
     def _free_path(self, session: Session) -> UserPath:
-        stem, extension = os.path.splitext(self._path.name)
         for number in range(1, MAX_RENAME_ATTEMPTS + 1):
-            candidate = self._path.parent.child(f"{stem} ({number}){extension}")
+            candidate = self._path.parent.child(numbered_name(self._path.name, number))
             if nodes.get(session, self._owner.id, candidate) is None:
                 return candidate
         raise AlreadyExists("no free name left for this file")

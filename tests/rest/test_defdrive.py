@@ -5,8 +5,11 @@ Every JSON answer is also checked against /openapi.json by the ``live_server`` f
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
+import select
+import socket
 import time
 from pathlib import Path
 from typing import Any
@@ -16,11 +19,13 @@ import pytest
 import requests
 
 from davfiles.config import Settings
+from davfiles.rest.defdrive import MAX_COUNTED_BYTES
 from davfiles.store import parse_user_path
 from tests.curl import curl_json
 from tests.dav.helpers import propfind
 from tests.harness import LiveServer
 from tests.rest.conftest import RestUser, make_rest_user
+from tests.security.rawhttp import basic
 
 PREFIX = "/defdrive"
 RECORD_FIELDS = {"id", "name", "location", "user_id", "size", "public", "created_at", "updated_at"}
@@ -355,41 +360,73 @@ def test_storage_limit_exceeded_stores_nothing(api: Api, live_server: LiveServer
     carol = make_rest_user(live_server, "carol", max_bytes=1000)
     headers = api.login("carol", "carol-pw")
     api.upload(headers, "kept.txt", b"k" * 400)
-    big = b"x" * (3 * 1024 * 1024)  # several blocks: refused while it streams in
-    for data in (b"y" * 601, big):
+    expected = {"error": "Storage limit exceeded", "current_storage": 400, "max_storage": 1000}
+    # Refused in the first block, the last of several blocks, and past the reservation step.
+    for size in (601, 5000, 3 * 1024 * 1024 + 17, 20 * 1024 * 1024 + 5):
         response = requests.post(
-            api.url("/api/upload"), headers=headers, files={"file": ("big.bin", data)}
+            api.url("/api/upload"), headers=headers, files={"file": ("big.bin", b"x" * size)}
         )
         assert response.status_code == 403
-        body = response.json()
-        # file_size is the request's Content-Length: the file plus its multipart framing.
-        assert body == {
-            "error": "Storage limit exceeded",
-            "current_storage": 400,
-            "max_storage": 1000,
-            "file_size": int(response.request.headers["Content-Length"]),
-        }
-        assert len(data) < body["file_size"] < len(data) + 500
-    # Chunked (no Content-Length): file_size is what arrived of the file when it was refused.
-    chunked = requests.post(
-        api.url("/api/upload"),
-        headers={**headers, "Content-Type": "multipart/form-data; boundary=xyz"},
-        data=iter(
-            [
-                b'--xyz\r\nContent-Disposition: form-data; name="file"; filename="c.bin"\r\n\r\n',
-                b"z" * 700,
-                b"\r\n--xyz--\r\n",
-            ]
-        ),
-    )
-    assert chunked.status_code == 403
-    body = chunked.json()
-    assert body["current_storage"] + body["file_size"] > body["max_storage"]
-    assert 600 < body["file_size"] <= 700
+        # file_size is the refused file's own size, not the request's with its framing.
+        assert response.json() == {**expected, "file_size": size}, size
+    # Chunked (no Content-Length), in pieces that do not line up with the part's end.
+    for size in (700, 2 * 1024 * 1024 + 3):
+        head = b'--xyz\r\nContent-Disposition: form-data; name="file"; filename="c.bin"\r\n\r\n'
+        framed = head + b"z" * size + b"\r\n--xyz--\r\n"
+        chunked = requests.post(
+            api.url("/api/upload"),
+            headers={**headers, "Content-Type": "multipart/form-data; boundary=xyz"},
+            data=iter(framed[i : i + 333_333] for i in range(0, len(framed), 333_333)),
+        )
+        assert chunked.status_code == 403
+        assert chunked.json() == {**expected, "file_size": size}, size
+        assert chunked.headers.get("Connection") != "close"
     assert stored_names(live_server, carol) == ["kept.txt"]
     usage = live_server.services.store.usage(carol.user.owner)
     assert (usage.used_bytes, usage.used_files) == (400, 1)
     assert [entry["name"] for entry in api.files(headers)] == ["kept.txt"]
+
+
+def test_storage_refusal_counts_at_most_a_bound_then_closes(
+    api: Api, live_server: LiveServer
+) -> None:
+    """Past MAX_COUNTED_BYTES after the refusal the part is no longer read: file_size is what
+    arrived so far (still over the limit) and the answer closes the connection."""
+    carol = make_rest_user(live_server, "carol", max_bytes=1000)
+    head = (
+        "POST /defdrive/api/upload HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        f"Authorization: {basic(carol.user)}\r\n"
+        "Content-Type: multipart/form-data; boundary=xyz\r\nTransfer-Encoding: chunked\r\n\r\n"
+    ).encode()
+    part_head = b'--xyz\r\nContent-Disposition: form-data; name="file"; filename="c.bin"\r\n\r\n'
+    block = b"z" * (1024 * 1024)
+    framed_block = b"%x\r\n%s\r\n" % (len(block), block)
+    sent = 0
+    answer = b""
+    with socket.create_connection(("127.0.0.1", live_server.port), timeout=10) as connection:
+        connection.sendall(head + b"%x\r\n%s\r\n" % (len(part_head), part_head))
+        for _ in range(MAX_COUNTED_BYTES // len(block) + 64):
+            if select.select([connection], [], [], 0)[0]:
+                break
+            try:
+                connection.sendall(framed_block)
+            except (BrokenPipeError, ConnectionResetError):
+                break
+            sent += len(block)
+        with contextlib.suppress(ConnectionResetError, TimeoutError):
+            for _ in range(100):
+                data = connection.recv(65536)
+                if not data:
+                    break
+                answer += data
+    assert MAX_COUNTED_BYTES < sent < MAX_COUNTED_BYTES + 32 * len(block)
+    assert answer.startswith(b"HTTP/1.1 403"), answer[:200]
+    head_part, _, rest = answer.partition(b"\r\n\r\n")
+    assert b"connection: close" in head_part.lower()
+    length = int(head_part.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+    figures = json.loads(rest[:length])
+    assert figures["error"] == "Storage limit exceeded"
+    assert MAX_COUNTED_BYTES < figures["file_size"] <= sent
 
 
 def test_other_users_files_are_out_of_reach(

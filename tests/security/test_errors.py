@@ -18,6 +18,7 @@ import pytest
 
 from davfiles.app import Services, create_services
 from davfiles.config import Settings
+from davfiles.rest.io import MAX_PARTS
 from davfiles.rest.molgenis import id_text
 from davfiles.store import parse_user_path
 from tests.harness import LiveServer
@@ -148,6 +149,9 @@ REST_CASES = {
     "okeanos-long-name": Case(
         "PUT", "/backend/user_files", FORM, multipart("file", LONG_NAME, b"abc")
     ),
+    "okeanos-5000-byte-name": Case(
+        "PUT", "/backend/user_files", FORM, multipart("file", "n" * 5000, b"abc")
+    ),
     "okeanos-delete-no-id": Case("DELETE", "/backend/user_files"),
     "okeanos-delete-form-no-id": Case(
         "DELETE",
@@ -192,6 +196,9 @@ REST_CASES = {
     "defdrive-access-unknown-id": Case(
         "PUT", "/defdrive/api/files/999999/access", JSON, b'{"public": true}', (404,)
     ),
+    "defdrive-5000-byte-name": Case(
+        "POST", "/defdrive/api/upload", FORM, multipart("file", "n" * 5000, b"abc")
+    ),
     "defdrive-delete-unknown-id": Case("DELETE", "/defdrive/api/files/999999", expected=(404,)),
     "defdrive-delete-huge-id": Case(
         "DELETE", "/defdrive/api/files/99999999999999999999999", expected=(400, 404)
@@ -204,6 +211,17 @@ REST_CASES = {
     ),
     "aptly-long-file-name": Case("POST", "/api/files/up", FORM, multipart("f", LONG_NAME, b"a")),
     "aptly-long-dir": Case("POST", f"/api/files/{LONG_NAME}", FORM, multipart("f", "a", b"a")),
+    "aptly-5000-byte-name": Case("POST", "/api/files/up", FORM, multipart("f", "n" * 5000, b"a")),
+    "aptly-too-many-parts": Case(
+        "POST",
+        "/api/files/up",
+        FORM,
+        b"".join(
+            f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="f{i}"\r\n\r\nv\r\n'.encode()
+            for i in range(MAX_PARTS + 1)
+        )
+        + f"--{BOUNDARY}--\r\n".encode(),
+    ),
     "aptly-list-missing": Case("GET", "/api/files/missing", expected=(404,)),
     "aptly-delete-missing": Case("DELETE", "/api/files/missing/a.txt", expected=(404,)),
     "aptly-wrong-method": Case("PUT", "/api/files", expected=(405,)),
