@@ -40,7 +40,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, bindparam, delete, func, select, update
+from sqlalchemy import Connection, bindparam, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -287,22 +287,31 @@ class LoginThrottle:
         return now - previous
 
 
-# Read on every login attempt, cached credentials included: built once.
-_COUNTERS = select(
+# Read on every login attempt, cached credentials included: built once, for one key (a name
+# or an address) and for two (an expanding IN list is compiled again on every execution).
+_COUNTER_COLUMNS = select(
     LoginFailure.key,
     LoginFailure.kind,
     LoginFailure.score,
     LoginFailure.stamp,
     LoginFailure.busy_until,
     LoginFailure.reported_stamp,
-).where(LoginFailure.key.in_(bindparam("keys", expanding=True)))
+)
+_COUNTERS = (
+    _COUNTER_COLUMNS.where(LoginFailure.key == bindparam("key0")),
+    _COUNTER_COLUMNS.where(
+        or_(LoginFailure.key == bindparam("key0"), LoginFailure.key == bindparam("key1"))
+    ),
+)
 _TRUST = select(LoginTrust.last).where(LoginTrust.key == bindparam("key"))
 
 
 def _counters(connection: Connection, keys: Sequence[bytes]) -> dict[bytes, _Counter]:
+    """The failure counters of ``keys`` (at most two: a user name and an address)."""
     if not keys:
         return {}
-    rows = connection.execute(_COUNTERS, {"keys": list(keys)}).all()
+    parameters = {f"key{index}": key for index, key in enumerate(keys)}
+    rows = connection.execute(_COUNTERS[len(keys) - 1], parameters).all()
     return {row.key: _Counter(*row) for row in rows}
 
 

@@ -57,6 +57,7 @@ class RestMiddleware:
                     )
                 )
         self._map = Map(rules, strict_slashes=False, merge_slashes=False)
+        self._segments = _first_segments(rule.rule for rule in rules)
 
     def refusal(self, environ: dict[str, Any], problem: str) -> Response | None:
         """The dialect's own 400 for a malformed request aimed at it (None if not aimed at one)."""
@@ -81,6 +82,8 @@ class RestMiddleware:
         return True
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        if not self._may_match(environ.get("PATH_INFO", "")):
+            return self._app(environ, start_response)
         adapter = self._map.bind_to_environ(environ)
         try:
             endpoint, args = adapter.match()
@@ -93,6 +96,12 @@ class RestMiddleware:
         request = Request(environ)
         response = self._dispatch(endpoint, request, args)
         return response(environ, start_response)
+
+    def _may_match(self, path: str) -> bool:
+        """False when no rule can match: binding the map costs more than a WebDAV GET's read."""
+        if self._segments is None:
+            return True
+        return path.lstrip("/").split("/", 1)[0] in self._segments
 
     def _dispatch(self, endpoint: str, request: Request, args: dict[str, Any]) -> Response:
         if endpoint == "openapi":
@@ -136,3 +145,14 @@ def _throttled(exc: LoginThrottled) -> Response:
         429,
         {"Retry-After": str(exc.retry_after)},
     )
+
+
+def _first_segments(paths: Iterable[str]) -> frozenset[str] | None:
+    """The fixed first path segments of all rules; None if a rule starts with a variable."""
+    segments = set()
+    for path in paths:
+        first = path.lstrip("/").split("/", 1)[0]
+        if not first or "<" in first:
+            return None
+        segments.add(first)
+    return frozenset(segments)
