@@ -27,15 +27,23 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Connection, bindparam, select
+from sqlalchemy import Connection, Row, bindparam, select
 from sqlalchemy.orm import Session
 
 from davfiles.auth.audit import AuditEvent, AuditLog
 from davfiles.auth.digest_nonces import DigestNonces, NonceCheck
 from davfiles.auth.login_tokens import LoginTokens
 from davfiles.auth.secrets import TOKEN_PREFIX, hash_password, token_digest, verify_password
-from davfiles.auth.throttle import LoginThrottle, LoginThrottled, Ticket
+from davfiles.auth.throttle import (
+    FAILURES_COLUMN,
+    TRUST_COLUMN,
+    LoginThrottle,
+    LoginThrottled,
+    Snapshot,
+    Ticket,
+)
 from davfiles.db.engine import Database
 from davfiles.db.models import Token, User
 from davfiles.errors import AuthFailed, InvalidName
@@ -45,10 +53,11 @@ from davfiles.store import Owner, check_username
 _CacheEntry = tuple[int, int, str]
 # Verified against when the user does not exist, so both failures cost the same time.
 _DUMMY_HASH = hash_password(secrets.token_urlsafe(16))
-# Read on every request that carries a password or token: built once.
-_USER_SECRET = select(User.id, User.name, User.password_hash, User.auth_version).where(
-    User.name == bindparam("name")
-)
+# Read on every request that carries a password or token, built once: the user and the
+# throttle's state of the attempt in one query.
+_USER_LOGIN = select(
+    User.id, User.name, User.password_hash, User.auth_version, TRUST_COLUMN, FAILURES_COLUMN
+).where(User.name == bindparam("name"))
 _USER_HA1 = select(User.id, User.name, User.digest_ha1).where(User.name == bindparam("name"))
 # Every HTTP request carries credentials, so only a user's first success from an address after
 # this many quiet seconds is audited as a login (the start of a session), not every request.
@@ -125,7 +134,18 @@ class Authenticator:
         if "\0" in secret:
             raise AuthFailed("wrong user name or password")
         via = "token" if secret.startswith(TOKEN_PREFIX) else "password"
-        return self._attempt(name, client, via, lambda: self._check_secret(name, secret))
+        _refuse_impossible_name(name)
+        parameters = {"name": name, **self._throttle.snapshot_parameters(name, client)}
+        with self._db.connect() as connection:
+            row = connection.execute(_USER_LOGIN, parameters).one_or_none()
+        snapshot = None if row is None else Snapshot(row.throttle_trust, row.throttle_failures)
+        attempt = self.begin_login(name, client, via, snapshot)
+        owner: Owner | None = None
+        try:
+            owner = self._check_secret(name, secret, row)
+            return owner
+        finally:
+            self.end_login(attempt, owner)
 
     def verify_token(self, secret: str, *, client: str | None = None) -> Owner:
         """Check an API token on its own (dialects whose header carries no user name)."""
@@ -156,19 +176,19 @@ class Authenticator:
         version = _login_version(row.auth_version, row.password_hash)
         return self._login_tokens.issue(owner.id, owner.name, version)
 
-    def begin_login(self, name: str | None, client: str | None, via: str) -> LoginAttempt:
+    def begin_login(
+        self, name: str | None, client: str | None, via: str, snapshot: Snapshot | None = None
+    ) -> LoginAttempt:
         """Start a check that ends with ``end_login`` (Digest is checked by WsgiDAV in between).
 
+        ``snapshot``: the throttle state already read with the user (``verify``).
         Raises LoginThrottled while the name or address must wait, and AuthFailed for a name no
         user can have (not counted: it guesses nothing).
         """
         if name is not None:
-            try:
-                check_username(name)
-            except InvalidName:
-                raise AuthFailed("wrong user name or password") from None
+            _refuse_impossible_name(name)
         try:
-            ticket = self._throttle.begin(name, client)
+            ticket = self._throttle.begin(name, client, snapshot)
         except LoginThrottled as exc:
             if exc.first:
                 self._audit.record(
@@ -233,19 +253,19 @@ class Authenticator:
         finally:
             self.end_login(attempt, owner)
 
-    def _check_secret(self, name: str, secret: str) -> Owner:
+    def _check_secret(self, name: str, secret: str, row: Row[Any] | None) -> Owner:
+        """Check ``secret`` against the user ``row`` read for this attempt (None: no user)."""
         key = hmac.new(
             self._cache_key, f"{name}\0{secret}".encode("utf-8", "surrogatepass"), hashlib.sha256
         ).digest()
-        with self._db.connect() as connection:
-            row = connection.execute(_USER_SECRET, {"name": name}).one_or_none()
-            entry = None if row is None else (row.id, row.auth_version, row.password_hash)
-            if entry is not None and self._cache_get(key) == entry:
-                return Owner(row.id, row.name)
+        entry = None if row is None else (row.id, row.auth_version, row.password_hash)
+        if row is not None and self._cache_get(key) == entry:
+            return Owner(row.id, row.name)
+        token_user = None
+        if secret.startswith(TOKEN_PREFIX):
             # Looked up for unknown users too, so they cost the same as a wrong token.
-            token_user = (
-                self._token_owner(connection, secret) if secret.startswith(TOKEN_PREFIX) else None
-            )
+            with self._db.connect() as connection:
+                token_user = self._token_owner(connection, secret)
         if row is None:
             self._count_and_verify(secret, _DUMMY_HASH)
             raise AuthFailed("wrong user name or password")
@@ -303,3 +323,11 @@ class Authenticator:
             self._cache.move_to_end(key)
             while len(self._cache) > self._cache_size:
                 self._cache.popitem(last=False)
+
+
+def _refuse_impossible_name(name: str) -> None:
+    """AuthFailed for a name no user can have: nothing to look up or count."""
+    try:
+        check_username(name)
+    except InvalidName:
+        raise AuthFailed("wrong user name or password") from None

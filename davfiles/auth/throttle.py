@@ -99,6 +99,15 @@ class Ticket:
 
 
 @dataclass(frozen=True)
+class Snapshot:
+    """An attempt's throttle state as read by the caller's statement (``TRUST_COLUMN`` and
+    ``FAILURES_COLUMN``): the trusted stamp and how many failure counters its keys have."""
+
+    trust: float | None
+    failures: int
+
+
+@dataclass(frozen=True)
 class _Counter:
     key: bytes
     kind: str
@@ -126,11 +135,10 @@ class LoginThrottle:
         self._max_keys = max_keys
         self._clock = clock
 
-    def begin(self, name: str | None, client: str | None) -> Ticket:
-        """Start an attempt for ``name`` (None: no user named) from ``client`` (None: unknown).
-
-        Raises LoginThrottled while the user name or the address must wait.
-        """
+    def _keys(
+        self, name: str | None, client: str | None
+    ) -> tuple[str | None, bytes | None, bytes | None]:
+        """The attempt's address (network) and the keys of its user and address counters."""
         address = client_network(client) if client else None
         user_key = _key(f"{_USER}\0{name}") if name is not None and self._limits[_USER] else None
         address_key = (
@@ -138,13 +146,34 @@ class LoginThrottle:
             if address is not None and self._limits[_ADDRESS]
             else None
         )
+        return address, user_key, address_key
+
+    def snapshot_parameters(self, name: str, client: str | None) -> dict[str, bytes | None]:
+        """Parameters for ``TRUST_COLUMN`` and ``FAILURES_COLUMN`` in a caller's statement."""
+        address, user_key, address_key = self._keys(name, client)
+        pair = _pair_key(name, address) if address is not None else None
+        return {"throttle_pair": pair, "throttle_key0": user_key, "throttle_key1": address_key}
+
+    def begin(
+        self, name: str | None, client: str | None, snapshot: Snapshot | None = None
+    ) -> Ticket:
+        """Start an attempt for ``name`` (None: no user named) from ``client`` (None: unknown).
+
+        ``snapshot``: what the caller's own statement read of this attempt's state; with no
+        failure counter in it, nothing more is read.
+        Raises LoginThrottled while the user name or the address must wait.
+        """
+        address, user_key, address_key = self._keys(name, client)
         keys = [key for key in (user_key, address_key) if key is not None]
         now = self._clock()
-        trust = None
-        with self._db.connect() as connection:
-            counters = _counters(connection, keys)
-            if name is not None and address is not None:
-                trust = connection.scalar(_TRUST, {"key": _pair_key(name, address)})
+        if snapshot is not None and snapshot.failures == 0:
+            counters, trust = {}, snapshot.trust
+        else:
+            trust = None
+            with self._db.connect() as connection:
+                counters = _counters(connection, keys)
+                if name is not None and address is not None:
+                    trust = connection.scalar(_TRUST, {"key": _pair_key(name, address)})
         if user_key in counters and trust is not None and now - trust < TRUST_PERIOD:
             del counters[user_key]
         over = [counter for counter in counters.values() if self._over_limit(counter, now)]
@@ -304,6 +333,26 @@ _COUNTERS = (
     ),
 )
 _TRUST = select(LoginTrust.last).where(LoginTrust.key == bindparam("key"))
+# The same state as columns of a caller's own statement, so that a login reads the user and
+# the throttle in one query (parameters from ``LoginThrottle.snapshot_parameters``).
+TRUST_COLUMN = (
+    select(LoginTrust.last)
+    .where(LoginTrust.key == bindparam("throttle_pair"))
+    .scalar_subquery()
+    .label("throttle_trust")
+)
+FAILURES_COLUMN = (
+    select(func.count())
+    .select_from(LoginFailure)
+    .where(
+        or_(
+            LoginFailure.key == bindparam("throttle_key0"),
+            LoginFailure.key == bindparam("throttle_key1"),
+        )
+    )
+    .scalar_subquery()
+    .label("throttle_failures")
+)
 
 
 def _counters(connection: Connection, keys: Sequence[bytes]) -> dict[bytes, _Counter]:
