@@ -12,7 +12,15 @@ per-connection buffer; the connection goes to a worker only when the blank line 
 has arrived, and the worker's ``rfile`` reads that buffer before the socket. A head must arrive
 within ``header_timeout`` seconds in total (not per ``recv``), a kept-alive connection may idle
 ``idle_timeout`` seconds, a head is at most ``max_header_bytes`` with ``max_header_fields``
-fields (431 above), and at most ``max_connections`` are open (new ones get 503 above).
+fields (431 above), and at most ``max_connections`` are open (new ones get 503 above). A
+complete head whose framing is ambiguous (``davfiles.framing``) is answered by the gate and
+the connection closed, so no thread, no door and no later request on it ever sees it.
+
+Once handed over, the worker reads the body under a ``BodyClock`` (``davfiles.body_rate``):
+a client sending slower than ``min_body_rate`` gets 408 and loses the connection. What the
+application leaves of a body is read in blocks before the next request (cheroot read it into
+memory in one piece), and a connection whose body cannot be finished is closed, never read on
+as if the rest were a new request.
 """
 
 from __future__ import annotations
@@ -30,10 +38,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from cheroot.makefile import StreamReader, StreamWriter
-from cheroot.server import HTTPConnection
-from cheroot.wsgi import Server
+from cheroot.server import HTTPConnection, HTTPRequest
+from cheroot.wsgi import Gateway_10, Server
 
-from davfiles.errors import ConfigError
+from davfiles.body_rate import BODY_CLOCK_KEY, BodyClock, BodyRate, SlowBodyAnswer
+from davfiles.errors import BodyTooSlow, ConfigError
+from davfiles.framing import head_problem
 
 # How long a refused connection is drained after the answer before it is closed: closing a
 # socket with unread input sends a reset, which can destroy the answer before the client reads
@@ -41,6 +51,7 @@ from davfiles.errors import ConfigError
 LINGER_SECONDS = 2.0
 RECV_SIZE = 65536
 ACCEPTS_PER_WAKEUP = 64
+TOO_LARGE = "431 Request Header Fields Too Large"
 # How often deadlines are checked, in seconds.
 EXPIRY_INTERVAL = 0.25
 # Descriptors besides connections: listening socket, selector, files and database of workers.
@@ -56,6 +67,7 @@ class ConnectionLimits:
     max_header_bytes: int = 64 * 1024
     max_header_fields: int = 100
     max_connections: int = 1000
+    body_rate: BodyRate = BodyRate()
 
 
 def head_end(buffer: bytes | bytearray, start: int) -> int | None:
@@ -80,11 +92,13 @@ def header_field_count(head: bytes | bytearray) -> int:
 
 
 class _PendingFirstIO(socket.SocketIO):
-    """A socket's raw reader that first returns the bytes the gate already read."""
+    """A socket's raw reader that first returns the bytes the gate already read, then reads
+    the socket within the time ``clock`` allows."""
 
-    def __init__(self, sock: socket.socket, pending: bytearray) -> None:
+    def __init__(self, sock: socket.socket, pending: bytearray, clock: BodyClock) -> None:
         super().__init__(sock, "rb")
         self.pending = pending
+        self.clock = clock
 
     def readinto(self, buffer: Any) -> int | None:
         if self.pending:
@@ -92,14 +106,27 @@ class _PendingFirstIO(socket.SocketIO):
             buffer[:count] = self.pending[:count]
             del self.pending[:count]
             return count
-        return super().readinto(buffer)
+        sock = self._sock  # type: ignore[attr-defined]
+        timeout = sock.gettimeout()
+        sock.settimeout(self.clock.allowance())
+        started = time.monotonic()
+        try:
+            count = super().readinto(buffer)
+        except TimeoutError:
+            raise self.clock.expire() from None
+        finally:
+            sock.settimeout(timeout)
+        self.clock.account(time.monotonic() - started, count or 0)
+        return count
 
 
 class _PendingFirstReader(StreamReader):
     """cheroot's socket reader over ``_PendingFirstIO``."""
 
-    def __init__(self, sock: socket.socket, pending: bytearray, bufsize: int) -> None:
-        _pyio.BufferedReader.__init__(self, _PendingFirstIO(sock, pending), bufsize)
+    def __init__(
+        self, sock: socket.socket, pending: bytearray, clock: BodyClock, bufsize: int
+    ) -> None:
+        _pyio.BufferedReader.__init__(self, _PendingFirstIO(sock, pending, clock), bufsize)
         self.bytes_read = 0
 
     def take_buffered(self) -> bytes:
@@ -110,17 +137,46 @@ class _PendingFirstReader(StreamReader):
         return b"".join(chunks)
 
 
+class GatedRequest(HTTPRequest):
+    """cheroot's request, finishing the body itself before the answer (see the module doc),
+    and closing the connection when the application's answer says ``Connection: close``
+    (cheroot sent that header and kept reading the connection)."""
+
+    def send_headers(self) -> None:
+        if not self.close_connection:
+            finished = self._body_finished()
+            self.close_connection = not finished or (b"Connection", b"close") in [
+                (name.title(), value.lower()) for name, value in self.outheaders
+            ]
+        super().send_headers()
+
+    def _body_finished(self) -> bool:
+        """Read what the application left of the body; False if that cannot be done."""
+        if self.chunked_read:
+            return bool(self.rfile.closed)
+        try:
+            while (remaining := getattr(self.rfile, "remaining", 0)) > 0:
+                if not self.rfile.read(min(remaining, RECV_SIZE)):
+                    return False
+        except (BodyTooSlow, OSError):
+            return False
+        return True
+
+
 class GatedConnection(HTTPConnection):
     """A cheroot connection whose reads start with the gate's buffer ``pending``."""
 
+    RequestHandlerClass = GatedRequest
+
     def __init__(self, server: Server, sock: socket.socket, gate: HeadGate) -> None:
         self.pending = bytearray()
+        self.body_clock = BodyClock(gate.limits.body_rate)
         self._gate: HeadGate | None = gate
         super().__init__(server, sock, self._makefile)
 
     def _makefile(self, sock: socket.socket, mode: str, bufsize: int) -> Any:
         if "r" in mode:
-            return _PendingFirstReader(sock, self.pending, bufsize)
+            return _PendingFirstReader(sock, self.pending, self.body_clock, bufsize)
         return StreamWriter(sock, mode, bufsize)
 
     def close(self) -> None:
@@ -352,7 +408,9 @@ class HeadGate:
             return
         except ssl.SSLError as exc:
             if "http request" in str(exc).lower():
-                self._refuse(waiting, "400 Bad Request", "plain_http", plain=True)
+                self._refuse(
+                    waiting, "400 Bad Request", self._refusal_text("plain_http"), plain=True
+                )
             else:
                 self._drop(waiting)
             return
@@ -397,16 +455,18 @@ class HeadGate:
             waiting.scanned = max(len(pending) - 2, 0)
             if len(pending) > self.limits.max_header_bytes:
                 if b"\n" in pending:
-                    self._refuse(waiting, "431 Request Header Fields Too Large", "too_big")
+                    self._refuse(waiting, TOO_LARGE, self._refusal_text("too_big"))
                 else:
-                    self._refuse(waiting, "414 URI Too Long", "too_long_line")
+                    self._refuse(waiting, "414 URI Too Long", self._refusal_text("too_long_line"))
             elif ended:
                 self._drop(waiting)
             return
         if end > self.limits.max_header_bytes:
-            self._refuse(waiting, "431 Request Header Fields Too Large", "too_big")
+            self._refuse(waiting, TOO_LARGE, self._refusal_text("too_big"))
         elif header_field_count(pending[:end]) > self.limits.max_header_fields:
-            self._refuse(waiting, "431 Request Header Fields Too Large", "too_many")
+            self._refuse(waiting, TOO_LARGE, self._refusal_text("too_many"))
+        elif (problem := head_problem(pending[:end])) is not None:
+            self._refuse(waiting, *problem)
         else:
             self._hand_over(waiting)
 
@@ -425,15 +485,16 @@ class HeadGate:
         conn = waiting.conn
         assert conn is not None
         conn.last_used = time.time()
+        conn.body_clock.restart()
         conn.socket.settimeout(self.server.timeout)
         self.server.process_conn(conn)
 
-    def _refuse(self, waiting: _Waiting, status: str, reason: str, *, plain: bool = False) -> None:
+    def _refuse(self, waiting: _Waiting, status: str, message: str, *, plain: bool = False) -> None:
         """Answer ``status`` and drain the input for a moment before closing.
 
         ``plain``: in clear text on a TLS socket whose handshake met a plain HTTP request.
         """
-        _send_quietly(waiting.sock, _response(status, self._refusal_text(reason)), plain=plain)
+        _send_quietly(waiting.sock, _response(status, message), plain=plain)
         try:
             waiting.sock.shutdown(socket.SHUT_WR)
         except (OSError, ValueError):
@@ -461,7 +522,7 @@ class HeadGate:
         for waiting in [w for w in self._waiting.values() if w.deadline <= now]:
             conn = waiting.conn
             if conn is not None and conn.pending and not waiting.lingering:
-                self._refuse(waiting, "408 Request Timeout", "slow")
+                self._refuse(waiting, "408 Request Timeout", self._refusal_text("slow"))
             else:
                 self._drop(waiting)
 
@@ -478,11 +539,24 @@ class HeadGate:
             self.release()
 
 
-class GatedServer(Server):
-    """cheroot's WSGI server with ``HeadGate`` in place of its connection manager."""
+class _ClockGateway(Gateway_10):
+    """cheroot's WSGI gateway, lending the connection's body clock to ``SlowBodyAnswer``."""
 
-    def __init__(self, *args: Any, limits: ConnectionLimits, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def get_environ(self) -> dict[str, Any]:
+        environ: dict[str, Any] = super().get_environ()
+        environ[BODY_CLOCK_KEY] = self.req.conn.body_clock
+        return environ
+
+
+class GatedServer(Server):
+    """cheroot's WSGI server with ``HeadGate`` in place of its connection manager; the app
+    answers 408 for bodies that came too slowly."""
+
+    def __init__(
+        self, bind_addr: Any, app: Any, *args: Any, limits: ConnectionLimits, **kwargs: Any
+    ) -> None:
+        super().__init__(bind_addr, SlowBodyAnswer(app), *args, **kwargs)
+        self.gateway = _ClockGateway
         self.limits = limits
 
     def prepare(self) -> None:
