@@ -43,7 +43,7 @@ from cheroot.wsgi import Gateway_10, Server
 
 from davfiles.body_rate import BODY_CLOCK_KEY, BodyClock, BodyRate, SlowBodyAnswer
 from davfiles.errors import BodyTooSlow, ConfigError
-from davfiles.framing import head_problem
+from davfiles.framing import body_start, head_problem
 
 # How long a refused connection is drained after the answer before it is closed: closing a
 # socket with unread input sends a reset, which can destroy the answer before the client reads
@@ -52,6 +52,12 @@ LINGER_SECONDS = 2.0
 RECV_SIZE = 65536
 ACCEPTS_PER_WAKEUP = 64
 TOO_LARGE = "431 Request Header Fields Too Large"
+# The start of a body the gate waits for before a thread reads the rest.
+BODY_PRELOAD = 16 * 1024
+CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+# A chunked body ends with a blank line, after "0\r\n" and any trailer fields.
+CHUNKED_END = b"\r\n\r\n"
+SHORTEST_CHUNKED = len(b"0\r\n\r\n")
 # How often deadlines are checked, in seconds.
 EXPIRY_INTERVAL = 0.25
 # Descriptors besides connections: listening socket, selector, files and database of workers.
@@ -201,6 +207,13 @@ class _Waiting:
     lingering: bool = False
     events: int = selectors.EVENT_READ
     fd: int = -1
+    # While the start of the body is awaited: where the head ends, the length of ``pending``
+    # that completes the wait, and when and up to which length the body clock was charged.
+    head_end: int = 0
+    body_until: int | None = None
+    chunked: bool = False
+    clock_at: float = 0.0
+    counted: int = 0
 
 
 def _response(status: str, message: str) -> bytes:
@@ -426,7 +439,10 @@ class HeadGate:
         """Read what has arrived (without blocking), then hand over or refuse if due."""
         assert waiting.conn is not None
         pending = waiting.conn.pending
-        room = self.limits.max_header_bytes + 1 - len(pending)
+        if waiting.body_until is None:
+            room = self.limits.max_header_bytes + 1 - len(pending)
+        else:
+            room = waiting.body_until - len(pending)
         ended = False
         while room > 0:
             try:
@@ -450,6 +466,9 @@ class HeadGate:
         self._judge(waiting, pending, ended)
 
     def _judge(self, waiting: _Waiting, pending: bytearray, ended: bool) -> None:
+        if waiting.body_until is not None:
+            self._judge_body(waiting, pending, ended)
+            return
         end = head_end(pending, waiting.scanned)
         if end is None:
             waiting.scanned = max(len(pending) - 2, 0)
@@ -468,7 +487,42 @@ class HeadGate:
         elif (problem := head_problem(pending[:end])) is not None:
             self._refuse(waiting, *problem)
         else:
+            self._await_body(waiting, pending, end, ended)
+
+    def _await_body(self, waiting: _Waiting, pending: bytearray, end: int, ended: bool) -> None:
+        """Hand over at once without a body, else once its first BODY_PRELOAD bytes (or all
+        of it) are here: a client trickling its body then costs a socket, not a thread."""
+        assert waiting.conn is not None
+        waiting.conn.body_clock.restart()
+        length, expects_continue = body_start(pending[:end])
+        if length == 0:
             self._hand_over(waiting)
+            return
+        waiting.head_end = end
+        waiting.chunked = length is None
+        waiting.body_until = end + (BODY_PRELOAD if length is None else min(length, BODY_PRELOAD))
+        waiting.clock_at, waiting.counted = time.monotonic(), end
+        if expects_continue and len(pending) == end:
+            _send_quietly(waiting.sock, CONTINUE)
+        self._judge_body(waiting, pending, ended)
+
+    def _judge_body(self, waiting: _Waiting, pending: bytearray, ended: bool) -> None:
+        """Charge the body clock; hand over when the awaited part arrived, else set the
+        deadline to when the clock runs out."""
+        assert waiting.conn is not None and waiting.body_until is not None
+        now = time.monotonic()
+        clock = waiting.conn.body_clock
+        clock.account(now - waiting.clock_at, len(pending) - waiting.counted)
+        waiting.clock_at, waiting.counted = now, len(pending)
+        last_chunk = (
+            waiting.chunked
+            and len(pending) - waiting.head_end >= SHORTEST_CHUNKED
+            and pending.endswith(CHUNKED_END)
+        )
+        if ended or last_chunk or len(pending) >= waiting.body_until:
+            self._hand_over(waiting)
+        else:
+            waiting.deadline = now + max(clock.credit, 0.0)
 
     def _refusal_text(self, reason: str) -> str:
         limits = self.limits
@@ -485,7 +539,6 @@ class HeadGate:
         conn = waiting.conn
         assert conn is not None
         conn.last_used = time.time()
-        conn.body_clock.restart()
         conn.socket.settimeout(self.server.timeout)
         self.server.process_conn(conn)
 
@@ -521,7 +574,9 @@ class HeadGate:
     def _expire(self, now: float) -> None:
         for waiting in [w for w in self._waiting.values() if w.deadline <= now]:
             conn = waiting.conn
-            if conn is not None and conn.pending and not waiting.lingering:
+            if conn is not None and waiting.body_until is not None and not waiting.lingering:
+                self._refuse(waiting, "408 Request Timeout", str(conn.body_clock.expire()))
+            elif conn is not None and conn.pending and not waiting.lingering:
                 self._refuse(waiting, "408 Request Timeout", self._refusal_text("slow"))
             else:
                 self._drop(waiting)

@@ -151,3 +151,13 @@ def _coding_problem(encodings: list[bytes]) -> Refusal | None:
         unknown = codings[0].decode("latin-1")
         return NOT_IMPLEMENTED, f"Transfer coding {unknown!r} is not implemented."
     return None
+
+
+def body_start(head: bytes | bytearray) -> tuple[int | None, bool]:
+    """For a head ``head_problem`` accepted: its Content-Length (0 without one, None for a
+    chunked body) and whether the client waits for ``100 Continue`` before sending the body."""
+    fields, _problem = _fields(bytes(head).strip(b"\r\n").split(b"\r\n")[1:])
+    expects_continue = [value.lower() for value in fields.get(b"expect", [])] == [b"100-continue"]
+    if b"transfer-encoding" in fields:
+        return None, expects_continue
+    return int(fields.get(b"content-length", [b"0"])[0]), expects_continue
