@@ -58,6 +58,8 @@ CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 # A chunked body ends with a blank line, after "0\r\n" and any trailer fields.
 CHUNKED_END = b"\r\n\r\n"
 SHORTEST_CHUNKED = len(b"0\r\n\r\n")
+# One in this many request threads is kept for requests without a body.
+RESERVED_THREADS_SHARE = 4
 # How often deadlines are checked, in seconds.
 EXPIRY_INTERVAL = 0.25
 # Descriptors besides connections: listening socket, selector, files and database of workers.
@@ -254,6 +256,9 @@ class HeadGate:
         self._selector.register(self._wake_reader, selectors.EVENT_READ, None)
         self._waiting: dict[int, _Waiting] = {}
         self._returned: collections.deque[GatedConnection] = collections.deque()
+        # Requests with a body waiting for a thread while the reserved ones are all that is left.
+        self._parked: collections.deque[GatedConnection] = collections.deque()
+        self._reserved_threads = server.requests.min // RESERVED_THREADS_SHARE
         self._open = 0
         self._open_lock = threading.Lock()
         self._stop_requested = False
@@ -293,6 +298,8 @@ class HeadGate:
             self._drop(waiting)
         while self._returned:
             self._returned.popleft().close()
+        while self._parked:
+            self._parked.popleft().close()
         self._selector.close()
         self._wake_reader.close()
         self._wake_writer.close()
@@ -302,6 +309,8 @@ class HeadGate:
     def release(self) -> None:
         with self._open_lock:
             self._open -= 1
+        if self._parked:
+            self._wake()  # a thread is free again
 
     def _acquire(self) -> bool:
         with self._open_lock:
@@ -326,6 +335,8 @@ class HeadGate:
                 self._drain_wakeups()
             elif self._waiting.get(key.fd) is key.data:  # not dropped earlier in this batch
                 self._advance(key.data)
+        while self._parked and self._thread_for_a_body():
+            self._dispatch(self._parked.popleft())
         now = time.monotonic()
         if now >= self._next_expiry:
             self._next_expiry = now + EXPIRY_INTERVAL
@@ -519,10 +530,20 @@ class HeadGate:
             and len(pending) - waiting.head_end >= SHORTEST_CHUNKED
             and pending.endswith(CHUNKED_END)
         )
-        if ended or last_chunk or len(pending) >= waiting.body_until:
+        if not (ended or last_chunk or len(pending) >= waiting.body_until):
+            waiting.deadline = now + max(clock.credit, 0.0)
+        elif self._thread_for_a_body():
             self._hand_over(waiting)
         else:
-            waiting.deadline = now + max(clock.credit, 0.0)
+            self._forget(waiting)
+            self._parked.append(waiting.conn)
+
+    def _thread_for_a_body(self) -> bool:
+        """Whether a request with a body may take a thread: a quarter of them stay for requests
+        without one, so downloads and listings are answered while uploads fill the rest. A
+        parked request waits unwatched (its client's TCP window fills) and its clock stops."""
+        pool = self.server.requests
+        return bool(pool.idle - pool.qsize > self._reserved_threads)
 
     def _refusal_text(self, reason: str) -> str:
         limits = self.limits
@@ -536,9 +557,12 @@ class HeadGate:
 
     def _hand_over(self, waiting: _Waiting) -> None:
         self._forget(waiting)
-        conn = waiting.conn
-        assert conn is not None
+        assert waiting.conn is not None
+        self._dispatch(waiting.conn)
+
+    def _dispatch(self, conn: GatedConnection) -> None:
         conn.last_used = time.time()
+        conn.body_clock.restart()
         conn.socket.settimeout(self.server.timeout)
         self.server.process_conn(conn)
 

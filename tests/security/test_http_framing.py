@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import select
 import socket
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 
@@ -24,6 +25,7 @@ from davfiles.store import ROOT
 from tests.dav.helpers import propfind
 from tests.harness import LiveServer, TestUser
 from tests.security.rawhttp import basic, exchange, read_to_end, status_of
+from tests.security.test_upload_cap import slots_taken
 
 PASSWORD = "framing-pw"
 # The doors a request can arrive at: three WebDAV mounts, the chunk area, one upload route of
@@ -338,3 +340,44 @@ def test_body_rate_options_are_read_from_the_environment() -> None:
         environ={"DAVFILES_BODY_TIMEOUT": "30", "DAVFILES_MIN_BODY_RATE": "1K"}
     )
     assert (settings.body_timeout, settings.min_body_rate) == (30.0, 1024)
+
+
+@pytest.fixture
+def four_threads(settings: Settings) -> Iterator[LiveServer]:
+    """One process with four request threads (one kept for requests without a body)."""
+    services = create_services(replace(settings, threads=4, body_timeout=30.0))
+    live = LiveServer(services, in_process=True)
+    yield live
+    live.stop()
+    services.close()
+
+
+def test_uploads_in_progress_leave_a_thread_for_other_requests(four_threads: LiveServer) -> None:
+    """Six uploads stalled after a fast start: three take threads, three wait in the gate, a
+    GET is answered meanwhile, and once the bodies go on every upload is stored."""
+    user = four_threads.add_user("alice", PASSWORD)
+    length = 2 * BODY_PRELOAD + 10
+    held = []
+    try:
+        for number in range(6):
+            connection = socket.create_connection(("127.0.0.1", four_threads.port), timeout=30)
+            held.append(connection)
+            start = head(
+                "PUT",
+                f"/dav/held-{number}.bin",
+                basic(user),
+                ["Host: 127.0.0.1", f"Content-Length: {length}", "Connection: close"],
+            )
+            connection.sendall(start + b"x" * (length - 10))
+        deadline = time.monotonic() + 30
+        while slots_taken(four_threads) != 3:
+            assert time.monotonic() < deadline, "three uploads never started"
+            time.sleep(0.05)
+        assert four_threads.session(user).get(four_threads.url("/dav/"), timeout=10).ok
+        assert slots_taken(four_threads) == 3
+        for connection in held:
+            connection.sendall(b"x" * 10)
+        assert [status_of(read_to_end(connection)) for connection in held] == [201] * 6
+    finally:
+        for connection in held:
+            connection.close()
