@@ -4,7 +4,9 @@ A body is read by its request thread. With only cheroot's timeout per ``recv`` (
 sending a byte every few seconds kept its thread for as long as it liked, and a few dozen such
 clients (each under the per-user upload cap, or anonymous before their 401) held all of them.
 
-``BodyClock`` is a budget of waiting time, as Apache's mod_reqtimeout ``body=10,MinRate=500``
+The head gate times the start of a body with the same clock before any thread is involved
+(``davfiles.connections``); a thread then goes on with it. ``BodyClock`` is a budget of
+waiting time, as Apache's mod_reqtimeout ``body=10,MinRate=500``
 and nginx's ``client_body_timeout``: it starts at ``body_timeout`` seconds, every second the
 thread waits in ``recv`` for the client costs one, and every ``min_body_rate`` bytes received
 earn one back, up to ``body_timeout`` again. So a stall may last ``body_timeout`` seconds (as

@@ -16,11 +16,13 @@ fields (431 above), and at most ``max_connections`` are open (new ones get 503 a
 complete head whose framing is ambiguous (``davfiles.framing``) is answered by the gate and
 the connection closed, so no thread, no door and no later request on it ever sees it.
 
-Once handed over, the worker reads the body under a ``BodyClock`` (``davfiles.body_rate``):
-a client sending slower than ``min_body_rate`` gets 408 and loses the connection. What the
-application leaves of a body is read in blocks before the next request (cheroot read it into
-memory in one piece), and a connection whose body cannot be finished is closed, never read on
-as if the rest were a new request.
+A request with a body waits in the gate until the first ``BODY_PRELOAD`` bytes of it (or all
+of it) have arrived, and while only a quarter of the threads are free, so that requests without
+a body always find one. Gate and worker both time the body with the connection's ``BodyClock``
+(``davfiles.body_rate``): a client sending slower than ``min_body_rate`` gets 408 and loses the
+connection. What the application leaves of a body is read in blocks before the next request
+(cheroot read it into memory in one piece), and a connection whose body cannot be finished is
+closed, never read on as if the rest were a new request.
 """
 
 from __future__ import annotations

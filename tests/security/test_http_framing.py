@@ -110,17 +110,22 @@ REFUSED: list[tuple[str, Head, int]] = [
 REFUSED_IDS = [name for name, _build, _status in REFUSED]
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServer, str]]:
-    """One server for the framing probes: the gate answers before any database work."""
-    services = create_services(Settings(data_dir=tmp_path_factory.mktemp("framing") / "data"))
-    live = LiveServer(services)
-    user = live.add_user("alice", PASSWORD)
+def served(settings: Settings, *, in_process: bool = False) -> Iterator[LiveServer]:
+    """A live server with services of its own on ``settings``."""
+    services = create_services(settings)
+    live = LiveServer(services, in_process=in_process)
     try:
-        yield live, basic(user)
+        yield live
     finally:
         live.stop()
         services.close()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServer, str]]:
+    """One server for the framing probes: the gate answers before any database work."""
+    for live in served(Settings(data_dir=tmp_path_factory.mktemp("framing") / "data")):
+        yield live, basic(live.add_user("alice", PASSWORD))
 
 
 def valid_request(method: str, path: str, auth: str) -> bytes:
@@ -199,12 +204,7 @@ FIRST_IDS = ["trickle-from-the-start", "trickle-after-a-fast-start"]
 
 @pytest.fixture
 def slow_server(settings: Settings) -> Iterator[LiveServer]:
-    slow = replace(settings, body_timeout=BODY_TIMEOUT, max_uploads_per_user=1)
-    services = create_services(slow)
-    live = LiveServer(services)
-    yield live
-    live.stop()
-    services.close()
+    yield from served(replace(settings, body_timeout=BODY_TIMEOUT, max_uploads_per_user=1))
 
 
 def trickle(port: int, start: bytes) -> bytes:
@@ -345,11 +345,7 @@ def test_body_rate_options_are_read_from_the_environment() -> None:
 @pytest.fixture
 def four_threads(settings: Settings) -> Iterator[LiveServer]:
     """One process with four request threads (one kept for requests without a body)."""
-    services = create_services(replace(settings, threads=4, body_timeout=30.0))
-    live = LiveServer(services, in_process=True)
-    yield live
-    live.stop()
-    services.close()
+    yield from served(replace(settings, threads=4, body_timeout=30.0), in_process=True)
 
 
 def test_uploads_in_progress_leave_a_thread_for_other_requests(four_threads: LiveServer) -> None:
@@ -381,3 +377,19 @@ def test_uploads_in_progress_leave_a_thread_for_other_requests(four_threads: Liv
     finally:
         for connection in held:
             connection.close()
+
+
+def test_a_client_waiting_for_100_continue_gets_it_before_sending_the_body(
+    server: tuple[LiveServer, str],
+) -> None:
+    """The gate awaits the body's start, so it sends ``100 Continue`` itself (cheroot sends a
+    second one later, which RFC 9110 15.2 lets clients ignore)."""
+    live, auth = server
+    fields = ["Host: 127.0.0.1", "Content-Length: 5", "Expect: 100-continue", "Connection: close"]
+    with socket.create_connection(("127.0.0.1", live.port), timeout=10) as connection:
+        connection.sendall(head("PUT", "/dav/continued.txt", auth, fields))
+        assert connection.recv(65536).startswith(b"HTTP/1.1 100 Continue\r\n\r\n")
+        connection.sendall(b"hello")
+        response = read_to_end(connection)
+    finals = [line for line in STATUS_LINE.findall(response) if not line.endswith(b"100 ")]
+    assert [int(line.split()[1]) for line in finals] == [201], response
