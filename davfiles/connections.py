@@ -16,19 +16,22 @@ fields (431 above), and at most ``max_connections`` are open (new ones get 503 a
 complete head whose framing is ambiguous (``davfiles.framing``) is answered by the gate and
 the connection closed, so no thread, no door and no later request on it ever sees it.
 
-A request with a body waits in the gate until the first ``BODY_PRELOAD`` bytes of it (or all
-of it) have arrived, and while only a quarter of the threads are free, so that requests without
-a body always find one. Gate and worker both time the body with the connection's ``BodyClock``
-(``davfiles.body_rate``): a client sending slower than ``min_body_rate`` gets 408 and loses the
-connection. What the application leaves of a body is read in blocks before the next request
-(cheroot read it into memory in one piece), and a connection whose body cannot be finished is
-closed, never read on as if the rest were a new request.
+A quarter of the threads is kept for requests without a body. When the others are busy, a
+request with a body waits in the gate, first for the first ``BODY_PRELOAD`` bytes of its body
+(or all of it), then for a thread: requests without a body always find one, and a client
+trickling its body under load never gets one. Gate and worker both time the body with the
+connection's ``BodyClock`` (``davfiles.body_rate``): a client sending slower than
+``min_body_rate`` gets 408 and loses the connection. What the application leaves of a body is
+read in blocks before the next request (cheroot read it into memory in one piece), and a
+connection whose body cannot be finished is closed, never read on as if the rest were a new
+request.
 """
 
 from __future__ import annotations
 
 import _pyio
 import collections
+import json
 import logging
 import resource
 import selectors
@@ -54,6 +57,9 @@ LINGER_SECONDS = 2.0
 RECV_SIZE = 65536
 ACCEPTS_PER_WAKEUP = 64
 TOO_LARGE = "431 Request Header Fields Too Large"
+PLAIN = "text/plain; charset=utf-8"
+# Framing refusals have the shape of RequestGuard's 400 for other malformed requests.
+JSON = "application/json"
 # The start of a body the gate waits for before a thread reads the rest.
 BODY_PRELOAD = 16 * 1024
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
@@ -148,16 +154,18 @@ class _PendingFirstReader(StreamReader):
 
 
 class GatedRequest(HTTPRequest):
-    """cheroot's request, finishing the body itself before the answer (see the module doc),
-    and closing the connection when the application's answer says ``Connection: close``
-    (cheroot sent that header and kept reading the connection)."""
+    """cheroot's request, finishing the body itself before the answer (see the module doc).
+
+    An answer that says ``Connection: close`` closes the connection without reading the rest
+    of the body, as cheroot does for 413 (it sent the header and read on).
+    """
 
     def send_headers(self) -> None:
         if not self.close_connection:
-            finished = self._body_finished()
-            self.close_connection = not finished or (b"Connection", b"close") in [
+            closing = int(self.status[:3]) == 413 or (b"Connection", b"close") in [
                 (name.title(), value.lower()) for name, value in self.outheaders
             ]
+            self.close_connection = closing or not self._body_finished()
         super().send_headers()
 
     def _body_finished(self) -> bool:
@@ -220,10 +228,10 @@ class _Waiting:
     counted: int = 0
 
 
-def _response(status: str, message: str) -> bytes:
+def _response(status: str, message: str, content_type: str = PLAIN) -> bytes:
     body = message.encode() + b"\n"
     return (
-        f"HTTP/1.1 {status}\r\nContent-Type: text/plain; charset=utf-8\r\n"
+        f"HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\n"
         f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
     ).encode() + body
 
@@ -330,15 +338,16 @@ class HeadGate:
             pass
 
     def _step(self, interval: float) -> None:
-        for key, _events in self._selector.select(timeout=interval):
+        ready = self._selector.select(timeout=interval)
+        while self._parked and self._thread_for_a_body():  # before newcomers take the threads
+            self._dispatch(self._parked.popleft())
+        for key, _events in ready:
             if key.fileobj is self._listener:
                 self._accept()
             elif key.fileobj is self._wake_reader:
                 self._drain_wakeups()
             elif self._waiting.get(key.fd) is key.data:  # not dropped earlier in this batch
                 self._advance(key.data)
-        while self._parked and self._thread_for_a_body():
-            self._dispatch(self._parked.popleft())
         now = time.monotonic()
         if now >= self._next_expiry:
             self._next_expiry = now + EXPIRY_INTERVAL
@@ -498,17 +507,19 @@ class HeadGate:
         elif header_field_count(pending[:end]) > self.limits.max_header_fields:
             self._refuse(waiting, TOO_LARGE, self._refusal_text("too_many"))
         elif (problem := head_problem(pending[:end])) is not None:
-            self._refuse(waiting, *problem)
+            status, message = problem
+            self._refuse(waiting, status, json.dumps({"error": message}), JSON)
         else:
             self._await_body(waiting, pending, end, ended)
 
     def _await_body(self, waiting: _Waiting, pending: bytearray, end: int, ended: bool) -> None:
-        """Hand over at once without a body, else once its first BODY_PRELOAD bytes (or all
-        of it) are here: a client trickling its body then costs a socket, not a thread."""
+        """Hand over at once without a body or while a thread is free for one; else wait for
+        the first BODY_PRELOAD bytes of the body (or all of it) and then for a thread, so that
+        under load a client trickling its body costs a socket, not a thread."""
         assert waiting.conn is not None
         waiting.conn.body_clock.restart()
         length, expects_continue = body_start(pending[:end])
-        if length == 0:
+        if length == 0 or self._thread_for_a_body():
             self._hand_over(waiting)
             return
         waiting.head_end = end
@@ -568,12 +579,20 @@ class HeadGate:
         conn.socket.settimeout(self.server.timeout)
         self.server.process_conn(conn)
 
-    def _refuse(self, waiting: _Waiting, status: str, message: str, *, plain: bool = False) -> None:
+    def _refuse(
+        self,
+        waiting: _Waiting,
+        status: str,
+        message: str,
+        content_type: str = PLAIN,
+        *,
+        plain: bool = False,
+    ) -> None:
         """Answer ``status`` and drain the input for a moment before closing.
 
         ``plain``: in clear text on a TLS socket whose handshake met a plain HTTP request.
         """
-        _send_quietly(waiting.sock, _response(status, message), plain=plain)
+        _send_quietly(waiting.sock, _response(status, message, content_type), plain=plain)
         try:
             waiting.sock.shutdown(socket.SHUT_WR)
         except (OSError, ValueError):

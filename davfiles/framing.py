@@ -15,8 +15,9 @@ the connection, whichever door the request was aimed at (RFC 9112 sections 2 to 
   its own host names (it answers whatever ``Host`` the client used), so it cannot tell an
   authority that is its own from one that is not; cheroot refused absolute-form for every
   method but OPTIONS, which it served as local whatever the host.
-- field lines: CRLF line ends, a token as name with no space before the colon, no obsolete
-  line folding, no control characters but tab in a value: else 400.
+- field lines: CRLF line ends (no bare CR or LF), a token as name with no space before the
+  colon, no obsolete line folding: else 400. Other bytes of a value are the business of the
+  door that reads the field (a NUL in credentials is a failed login there).
 - ``Host``: exactly one in HTTP/1.1 (at most one in 1.0), a valid ``host[:port]``: else 400.
 - ``Content-Length``: one field with one decimal value up to 2**63 - 1; repeated fields or a
   list are 400 even when the values agree (as nginx does: one rule, nothing to compare).
@@ -32,7 +33,6 @@ TOKEN = rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
 _REQUEST_LINE = re.compile(rb"(" + TOKEN + rb") ([^ ]+) (.*)", re.DOTALL)
 _VERSION = re.compile(rb"HTTP/([0-9])\.([0-9])")
 _FIELD_NAME = re.compile(TOKEN)
-_FIELD_VALUE_CONTROL = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
 _HOST = re.compile(
     rb"(?:\[[0-9A-Za-z:.\-_~!$&'()*+,;=]+\]|[0-9A-Za-z\-._~!$&'()*+,;=%]*)(?::[0-9]*)?"
 )
@@ -95,8 +95,6 @@ def _fields(lines: list[bytes]) -> tuple[dict[bytes, list[bytes]], Refusal | Non
         name, colon, value = line.partition(b":")
         if not colon or _FIELD_NAME.fullmatch(name) is None:
             return fields, (BAD_REQUEST, "Malformed header field name (or space before ':').")
-        if _FIELD_VALUE_CONTROL.search(value):
-            return fields, (BAD_REQUEST, "Control characters in a header field value.")
         fields.setdefault(name.lower(), []).append(value.strip(b" \t"))
     return fields, None
 
@@ -117,7 +115,10 @@ def _body_problem(version: bytes, fields: dict[bytes, list[bytes]]) -> Refusal |
     lengths = fields.get(b"content-length", [])
     encodings = fields.get(b"transfer-encoding", [])
     if lengths and encodings:
-        return BAD_REQUEST, "Both Transfer-Encoding and Content-Length: the length is ambiguous."
+        return (
+            BAD_REQUEST,
+            "Transfer-Encoding and Content-Length together: the body length is ambiguous.",
+        )
     if lengths:
         return _length_problem(lengths)
     if encodings:

@@ -195,9 +195,8 @@ BODY_TIMEOUT = 1.0
 TRICKLE_INTERVAL = 0.25
 MAX_TRICKLE_STEPS = 120
 DECLARED = 100_000
-# Bytes sent at full speed before the trickle: a few (the head gate waits for the body's start
-# and answers itself, no thread involved) or more than the gate awaits (a request thread
-# reads, the store has begun the upload, the door answers and the store undoes it).
+# Bytes sent at full speed before the trickle: a few, or more than the head gate awaits of a
+# body under load (with threads free, both go to a thread at once).
 FIRST_BYTES = [10, 2 * BODY_PRELOAD]
 FIRST_IDS = ["trickle-from-the-start", "trickle-after-a-fast-start"]
 
@@ -300,16 +299,13 @@ def test_a_slow_nextcloud_chunk_is_408_and_leaves_no_chunk(
     assert_nothing_left(slow_server, user, "slow")
 
 
-@pytest.mark.parametrize(("first", "status"), [(10, 408), (2 * BODY_PRELOAD, 401)], ids=FIRST_IDS)
-def test_a_slow_body_without_credentials_does_not_hold_a_thread(
-    slow_server: LiveServer, first: int, status: int
-) -> None:
-    """The gate answers a trickle from the start itself; after a fast start the door answers
-    401 at once, and the rest of the body is not waited for beyond the allowance."""
+def test_a_slow_body_without_credentials_does_not_hold_a_thread(slow_server: LiveServer) -> None:
+    """The door answers 401 at once; the rest of the body is not waited for beyond the
+    allowance, then the connection is closed."""
     start = b"PUT /dav/x.txt HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-    start += f"Content-Length: {DECLARED}\r\n\r\n".encode() + b"x" * first
+    start += f"Content-Length: {DECLARED}\r\n\r\n".encode()
     response = trickle(slow_server.port, start)
-    assert status_of(response) == status
+    assert status_of(response) == 401
     assert b"\r\nConnection: close\r\n" in response
 
 
@@ -393,3 +389,39 @@ def test_a_client_waiting_for_100_continue_gets_it_before_sending_the_body(
         response = read_to_end(connection)
     finals = [line for line in STATUS_LINE.findall(response) if not line.endswith(b"100 ")]
     assert [int(line.split()[1]) for line in finals] == [201], response
+
+
+def test_under_load_a_trickled_body_is_refused_by_the_gate(settings: Settings) -> None:
+    """Three uploads going on at a good rate take the three threads for bodies; a fourth
+    that trickles from its start waits in the gate and gets the gate's 408 there."""
+    live_settings = replace(settings, threads=4, body_timeout=2.0)
+    for live in served(live_settings, in_process=True):
+        user = live.add_user("alice", PASSWORD)
+        auth = basic(user)
+        fields = ["Host: 127.0.0.1", f"Content-Length: {DECLARED}"]
+        busy = [socket.create_connection(("127.0.0.1", live.port), timeout=30) for _ in range(3)]
+        try:
+            for number, connection in enumerate(busy):
+                connection.sendall(head("PUT", f"/dav/busy-{number}.bin", auth, fields))
+            deadline = time.monotonic() + 30
+            while slots_taken(live) != 3:
+                assert time.monotonic() < deadline, "three uploads never started"
+                for connection in busy:
+                    connection.sendall(b"b" * 1024)
+                time.sleep(0.05)
+            with socket.create_connection(("127.0.0.1", live.port), timeout=30) as slow:
+                slow.sendall(head("PUT", "/dav/slow.bin", auth, fields))
+                for _ in range(MAX_TRICKLE_STEPS):
+                    readable, _, _ = select.select([slow], [], [], TRICKLE_INTERVAL)
+                    if readable:
+                        break
+                    slow.sendall(b"x")
+                    for connection in busy:  # 4 KiB/s each, far above the minimum rate
+                        connection.sendall(b"b" * 1024)
+                response = read_to_end(slow)
+        finally:
+            for connection in busy:
+                connection.close()
+        assert_408_and_closed(response)
+        assert FROM_APPLICATION not in response
+        assert live.services.store.stat(user.owner, ROOT.child("slow.bin")) is None

@@ -18,7 +18,6 @@ from sqlalchemy import create_engine, func, select, update
 
 from davfiles.app import Services
 from davfiles.config import Settings
-from davfiles.connections import BODY_PRELOAD
 from davfiles.db.models import UploadSlot
 from davfiles.store import ROOT, Owner
 from tests.harness import CliServer, LiveServer, TestUser, WSGIApp
@@ -27,8 +26,7 @@ from tests.shared_log import SharedLog
 
 CAP = 3
 BODY = 256 * 1024
-# More than the head gate awaits of a body before a request thread (and the store) takes it.
-FIRST_PART = 2 * BODY_PRELOAD
+FIRST_PART = 1024
 DEADLINE = 30.0
 
 
