@@ -29,7 +29,6 @@ request.
 
 from __future__ import annotations
 
-import _pyio
 import collections
 import json
 import logging
@@ -42,19 +41,17 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from cheroot.makefile import StreamReader, StreamWriter
-from cheroot.server import HTTPConnection, HTTPRequest
-from cheroot.wsgi import Gateway_10, Server
+from cheroot.wsgi import Server
 
-from davfiles.body_rate import BODY_CLOCK_KEY, BodyClock, BodyRate, SlowBodyAnswer
-from davfiles.errors import BodyTooSlow, ConfigError
+from davfiles.body_rate import BodyRate, SlowBodyAnswer
+from davfiles.errors import ConfigError
 from davfiles.framing import body_start, head_problem
+from davfiles.gated_connection import RECV_SIZE, ClockGateway, GatedConnection
 
 # How long a refused connection is drained after the answer before it is closed: closing a
 # socket with unread input sends a reset, which can destroy the answer before the client reads
 # it.
 LINGER_SECONDS = 2.0
-RECV_SIZE = 65536
 ACCEPTS_PER_WAKEUP = 64
 TOO_LARGE = "431 Request Header Fields Too Large"
 PLAIN = "text/plain; charset=utf-8"
@@ -105,105 +102,6 @@ def head_end(buffer: bytes | bytearray, start: int) -> int | None:
 def header_field_count(head: bytes | bytearray) -> int:
     """Lines between the request line and the blank line (continuation lines count)."""
     return max(head.lstrip(b"\r\n").count(b"\n") - 2, 0)
-
-
-class _PendingFirstIO(socket.SocketIO):
-    """A socket's raw reader that first returns the bytes the gate already read, then reads
-    the socket within the time ``clock`` allows."""
-
-    def __init__(self, sock: socket.socket, pending: bytearray, clock: BodyClock) -> None:
-        super().__init__(sock, "rb")
-        self.pending = pending
-        self.clock = clock
-
-    def readinto(self, buffer: Any) -> int | None:
-        if self.pending:
-            count = min(len(buffer), len(self.pending))
-            buffer[:count] = self.pending[:count]
-            del self.pending[:count]
-            return count
-        sock = self._sock  # type: ignore[attr-defined]
-        timeout = sock.gettimeout()
-        sock.settimeout(self.clock.allowance())
-        started = time.monotonic()
-        try:
-            count = super().readinto(buffer)
-        except TimeoutError:
-            raise self.clock.expire() from None
-        finally:
-            sock.settimeout(timeout)
-        self.clock.account(time.monotonic() - started, count or 0)
-        return count
-
-
-class _PendingFirstReader(StreamReader):
-    """cheroot's socket reader over ``_PendingFirstIO``."""
-
-    def __init__(
-        self, sock: socket.socket, pending: bytearray, clock: BodyClock, bufsize: int
-    ) -> None:
-        _pyio.BufferedReader.__init__(self, _PendingFirstIO(sock, pending, clock), bufsize)
-        self.bytes_read = 0
-
-    def take_buffered(self) -> bytes:
-        """Bytes read from the socket but not yet by cheroot (a pipelined next request)."""
-        chunks = []
-        while self.has_data():
-            chunks.append(self.read1(RECV_SIZE))
-        return b"".join(chunks)
-
-
-class GatedRequest(HTTPRequest):
-    """cheroot's request, finishing the body itself before the answer (see the module doc).
-
-    An answer that says ``Connection: close`` closes the connection without reading the rest
-    of the body, as cheroot does for 413 (it sent the header and read on).
-    """
-
-    def send_headers(self) -> None:
-        if not self.close_connection:
-            closing = int(self.status[:3]) == 413 or (b"Connection", b"close") in [
-                (name.title(), value.lower()) for name, value in self.outheaders
-            ]
-            self.close_connection = closing or not self._body_finished()
-        super().send_headers()
-
-    def _body_finished(self) -> bool:
-        """Read what the application left of the body; False if that cannot be done."""
-        if self.chunked_read:
-            return bool(self.rfile.closed)
-        try:
-            while (remaining := getattr(self.rfile, "remaining", 0)) > 0:
-                if not self.rfile.read(min(remaining, RECV_SIZE)):
-                    return False
-        except (BodyTooSlow, OSError):
-            return False
-        return True
-
-
-class GatedConnection(HTTPConnection):
-    """A cheroot connection whose reads start with the gate's buffer ``pending``."""
-
-    RequestHandlerClass = GatedRequest
-
-    def __init__(self, server: Server, sock: socket.socket, gate: HeadGate) -> None:
-        self.pending = bytearray()
-        self.body_clock = BodyClock(gate.limits.body_rate)
-        self._gate: HeadGate | None = gate
-        super().__init__(server, sock, self._makefile)
-
-    def _makefile(self, sock: socket.socket, mode: str, bufsize: int) -> Any:
-        if "r" in mode:
-            return _PendingFirstReader(sock, self.pending, self.body_clock, bufsize)
-        return StreamWriter(sock, mode, bufsize)
-
-    def close(self) -> None:
-        try:
-            super().close()
-        finally:
-            gate, self._gate = self._gate, None
-            if gate is not None:
-                gate.release()
 
 
 @dataclass(eq=False)
@@ -639,15 +537,6 @@ class HeadGate:
             self.release()
 
 
-class _ClockGateway(Gateway_10):
-    """cheroot's WSGI gateway, lending the connection's body clock to ``SlowBodyAnswer``."""
-
-    def get_environ(self) -> dict[str, Any]:
-        environ: dict[str, Any] = super().get_environ()
-        environ[BODY_CLOCK_KEY] = self.req.conn.body_clock
-        return environ
-
-
 class GatedServer(Server):
     """cheroot's WSGI server with ``HeadGate`` in place of its connection manager; the app
     answers 408 for bodies that came too slowly."""
@@ -656,7 +545,7 @@ class GatedServer(Server):
         self, bind_addr: Any, app: Any, *args: Any, limits: ConnectionLimits, **kwargs: Any
     ) -> None:
         super().__init__(bind_addr, SlowBodyAnswer(app), *args, **kwargs)
-        self.gateway = _ClockGateway
+        self.gateway = ClockGateway
         self.limits = limits
 
     def prepare(self) -> None:
