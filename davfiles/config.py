@@ -300,6 +300,20 @@ OPTIONS: tuple[Option, ...] = (
         "socket, not a thread.",
     ),
     Option(
+        "body_timeout",
+        _parse_seconds,
+        10.0,
+        "Seconds a request body may stall at once; slower than min_body_rate, this allowance "
+        "runs out: 408 and the upload is not stored.",
+    ),
+    Option(
+        "min_body_rate",
+        parse_size,
+        500,
+        "Bytes per second a request body must average (over about body_timeout seconds); "
+        "0: only the stall limit applies.",
+    ),
+    Option(
         "dialects",
         _parse_dialects,
         {},
@@ -343,6 +357,8 @@ class Settings:
     max_header_bytes: int = 64 * 1024
     max_header_fields: int = 100
     max_connections: int = 1000
+    body_timeout: float = 10.0
+    min_body_rate: int = 500
     dialects: Mapping[str, DialectMount] = field(default_factory=dict)
     wsgidav: Mapping[str, Any] = field(default_factory=dict)
 
@@ -416,6 +432,8 @@ def load_settings(
         raise ConfigError("davfiles.digest_nonce_lifetime must be at least 1 second")
     if settings.jwt_lifetime < 1:
         raise ConfigError("davfiles.jwt_lifetime must be at least 1 second")
+    if settings.min_body_rate is None:
+        raise ConfigError("davfiles.min_body_rate must be a number of bytes per second")
     if not settings.block_size:
         raise ConfigError("davfiles.block_size must be a size, not unlimited")
     return settings

@@ -12,13 +12,25 @@ per-connection buffer; the connection goes to a worker only when the blank line 
 has arrived, and the worker's ``rfile`` reads that buffer before the socket. A head must arrive
 within ``header_timeout`` seconds in total (not per ``recv``), a kept-alive connection may idle
 ``idle_timeout`` seconds, a head is at most ``max_header_bytes`` with ``max_header_fields``
-fields (431 above), and at most ``max_connections`` are open (new ones get 503 above).
+fields (431 above), and at most ``max_connections`` are open (new ones get 503 above). A
+complete head whose framing is ambiguous (``davfiles.framing``) is answered by the gate and
+the connection closed, so no thread, no door and no later request on it ever sees it.
+
+A quarter of the threads is kept for requests without a body. When the others are busy, a
+request with a body waits in the gate, first for the first ``BODY_PRELOAD`` bytes of its body
+(or all of it), then for a thread: requests without a body always find one, and a client
+trickling its body under load never gets one. Gate and worker both time the body with the
+connection's ``BodyClock`` (``davfiles.body_rate``): a client sending slower than
+``min_body_rate`` gets 408 and loses the connection. What the application leaves of a body is
+read in blocks before the next request (cheroot read it into memory in one piece), and a
+connection whose body cannot be finished is closed, never read on as if the rest were a new
+request.
 """
 
 from __future__ import annotations
 
-import _pyio
 import collections
+import json
 import logging
 import resource
 import selectors
@@ -29,24 +41,34 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from cheroot.makefile import StreamReader, StreamWriter
-from cheroot.server import HTTPConnection, KnownLengthRFile
-from cheroot.wsgi import Gateway_10, Server
+from cheroot.wsgi import Server
 
+from davfiles.body_rate import BodyRate, SlowBodyAnswer
 from davfiles.errors import ConfigError
+from davfiles.framing import body_start, head_problem
+from davfiles.gated_connection import RECV_SIZE, ClockGateway, GatedConnection
 
 # How long a refused connection is drained after the answer before it is closed: closing a
 # socket with unread input sends a reset, which can destroy the answer before the client reads
 # it.
 LINGER_SECONDS = 2.0
-RECV_SIZE = 65536
 ACCEPTS_PER_WAKEUP = 64
+TOO_LARGE = "431 Request Header Fields Too Large"
+PLAIN = "text/plain; charset=utf-8"
+# Framing refusals have the shape of RequestGuard's 400 for other malformed requests.
+JSON = "application/json"
+# The start of a body the gate waits for before a thread reads the rest.
+BODY_PRELOAD = 16 * 1024
+CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+# A chunked body ends with a blank line, after "0\r\n" and any trailer fields.
+CHUNKED_END = b"\r\n\r\n"
+SHORTEST_CHUNKED = len(b"0\r\n\r\n")
+# One in this many request threads is kept for requests without a body.
+RESERVED_THREADS_SHARE = 4
 # How often deadlines are checked, in seconds.
 EXPIRY_INTERVAL = 0.25
 # Descriptors besides connections: listening socket, selector, files and database of workers.
 SPARE_DESCRIPTORS = 256
-# environ key: True when the request's whole body (of a known length) has already arrived.
-BODY_RECEIVED_KEY = "davfiles.body_received"
 
 
 @dataclass(frozen=True)
@@ -58,6 +80,7 @@ class ConnectionLimits:
     max_header_bytes: int = 64 * 1024
     max_header_fields: int = 100
     max_connections: int = 1000
+    body_rate: BodyRate = BodyRate()
 
 
 def head_end(buffer: bytes | bytearray, start: int) -> int | None:
@@ -81,65 +104,6 @@ def header_field_count(head: bytes | bytearray) -> int:
     return max(head.lstrip(b"\r\n").count(b"\n") - 2, 0)
 
 
-class _PendingFirstIO(socket.SocketIO):
-    """A socket's raw reader that first returns the bytes the gate already read."""
-
-    def __init__(self, sock: socket.socket, pending: bytearray) -> None:
-        super().__init__(sock, "rb")
-        self.pending = pending
-
-    def readinto(self, buffer: Any) -> int | None:
-        if self.pending:
-            count = min(len(buffer), len(self.pending))
-            buffer[:count] = self.pending[:count]
-            del self.pending[:count]
-            return count
-        return super().readinto(buffer)
-
-
-class _PendingFirstReader(StreamReader):
-    """cheroot's socket reader over ``_PendingFirstIO``."""
-
-    def __init__(self, sock: socket.socket, pending: bytearray, bufsize: int) -> None:
-        _pyio.BufferedReader.__init__(self, _PendingFirstIO(sock, pending), bufsize)
-        self.bytes_read = 0
-
-    def buffered_size(self) -> int:
-        """Bytes that a read returns without waiting for the socket."""
-        raw = self.raw
-        pending = len(raw.pending) if isinstance(raw, _PendingFirstIO) else 0
-        return len(self._read_buf) - self._read_pos + pending
-
-    def take_buffered(self) -> bytes:
-        """Bytes read from the socket but not yet by cheroot (a pipelined next request)."""
-        chunks = []
-        while self.has_data():
-            chunks.append(self.read1(RECV_SIZE))
-        return b"".join(chunks)
-
-
-class GatedConnection(HTTPConnection):
-    """A cheroot connection whose reads start with the gate's buffer ``pending``."""
-
-    def __init__(self, server: Server, sock: socket.socket, gate: HeadGate) -> None:
-        self.pending = bytearray()
-        self._gate: HeadGate | None = gate
-        super().__init__(server, sock, self._makefile)
-
-    def _makefile(self, sock: socket.socket, mode: str, bufsize: int) -> Any:
-        if "r" in mode:
-            return _PendingFirstReader(sock, self.pending, bufsize)
-        return StreamWriter(sock, mode, bufsize)
-
-    def close(self) -> None:
-        try:
-            super().close()
-        finally:
-            gate, self._gate = self._gate, None
-            if gate is not None:
-                gate.release()
-
-
 @dataclass(eq=False)
 class _Waiting:
     """A connection the gate holds until its request head is complete."""
@@ -153,12 +117,19 @@ class _Waiting:
     lingering: bool = False
     events: int = selectors.EVENT_READ
     fd: int = -1
+    # While the start of the body is awaited: where the head ends, the length of ``pending``
+    # that completes the wait, and when and up to which length the body clock was charged.
+    head_end: int = 0
+    body_until: int | None = None
+    chunked: bool = False
+    clock_at: float = 0.0
+    counted: int = 0
 
 
-def _response(status: str, message: str) -> bytes:
+def _response(status: str, message: str, content_type: str = PLAIN) -> bytes:
     body = message.encode() + b"\n"
     return (
-        f"HTTP/1.1 {status}\r\nContent-Type: text/plain; charset=utf-8\r\n"
+        f"HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\n"
         f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
     ).encode() + body
 
@@ -193,6 +164,9 @@ class HeadGate:
         self._selector.register(self._wake_reader, selectors.EVENT_READ, None)
         self._waiting: dict[int, _Waiting] = {}
         self._returned: collections.deque[GatedConnection] = collections.deque()
+        # Requests with a body waiting for a thread while the reserved ones are all that is left.
+        self._parked: collections.deque[GatedConnection] = collections.deque()
+        self._reserved_threads = server.requests.min // RESERVED_THREADS_SHARE
         self._open = 0
         self._open_lock = threading.Lock()
         self._stop_requested = False
@@ -232,6 +206,8 @@ class HeadGate:
             self._drop(waiting)
         while self._returned:
             self._returned.popleft().close()
+        while self._parked:
+            self._parked.popleft().close()
         self._selector.close()
         self._wake_reader.close()
         self._wake_writer.close()
@@ -241,6 +217,8 @@ class HeadGate:
     def release(self) -> None:
         with self._open_lock:
             self._open -= 1
+        if self._parked:
+            self._wake()  # a thread is free again
 
     def _acquire(self) -> bool:
         with self._open_lock:
@@ -258,7 +236,10 @@ class HeadGate:
             pass
 
     def _step(self, interval: float) -> None:
-        for key, _events in self._selector.select(timeout=interval):
+        ready = self._selector.select(timeout=interval)
+        while self._parked and self._thread_for_a_body():  # before newcomers take the threads
+            self._dispatch(self._parked.popleft())
+        for key, _events in ready:
             if key.fileobj is self._listener:
                 self._accept()
             elif key.fileobj is self._wake_reader:
@@ -360,7 +341,9 @@ class HeadGate:
             return
         except ssl.SSLError as exc:
             if "http request" in str(exc).lower():
-                self._refuse(waiting, "400 Bad Request", "plain_http", plain=True)
+                self._refuse(
+                    waiting, "400 Bad Request", self._refusal_text("plain_http"), plain=True
+                )
             else:
                 self._drop(waiting)
             return
@@ -376,7 +359,10 @@ class HeadGate:
         """Read what has arrived (without blocking), then hand over or refuse if due."""
         assert waiting.conn is not None
         pending = waiting.conn.pending
-        room = self.limits.max_header_bytes + 1 - len(pending)
+        if waiting.body_until is None:
+            room = self.limits.max_header_bytes + 1 - len(pending)
+        else:
+            room = waiting.body_until - len(pending)
         ended = False
         while room > 0:
             try:
@@ -400,23 +386,75 @@ class HeadGate:
         self._judge(waiting, pending, ended)
 
     def _judge(self, waiting: _Waiting, pending: bytearray, ended: bool) -> None:
+        if waiting.body_until is not None:
+            self._judge_body(waiting, pending, ended)
+            return
         end = head_end(pending, waiting.scanned)
         if end is None:
             waiting.scanned = max(len(pending) - 2, 0)
             if len(pending) > self.limits.max_header_bytes:
                 if b"\n" in pending:
-                    self._refuse(waiting, "431 Request Header Fields Too Large", "too_big")
+                    self._refuse(waiting, TOO_LARGE, self._refusal_text("too_big"))
                 else:
-                    self._refuse(waiting, "414 URI Too Long", "too_long_line")
+                    self._refuse(waiting, "414 URI Too Long", self._refusal_text("too_long_line"))
             elif ended:
                 self._drop(waiting)
             return
         if end > self.limits.max_header_bytes:
-            self._refuse(waiting, "431 Request Header Fields Too Large", "too_big")
+            self._refuse(waiting, TOO_LARGE, self._refusal_text("too_big"))
         elif header_field_count(pending[:end]) > self.limits.max_header_fields:
-            self._refuse(waiting, "431 Request Header Fields Too Large", "too_many")
+            self._refuse(waiting, TOO_LARGE, self._refusal_text("too_many"))
+        elif (problem := head_problem(pending[:end])) is not None:
+            status, message = problem
+            self._refuse(waiting, status, json.dumps({"error": message}), JSON)
         else:
+            self._await_body(waiting, pending, end, ended)
+
+    def _await_body(self, waiting: _Waiting, pending: bytearray, end: int, ended: bool) -> None:
+        """Hand over at once without a body or while a thread is free for one; else wait for
+        the first BODY_PRELOAD bytes of the body (or all of it) and then for a thread, so that
+        under load a client trickling its body costs a socket, not a thread."""
+        assert waiting.conn is not None
+        waiting.conn.body_clock.restart()
+        length, expects_continue = body_start(pending[:end])
+        if length == 0 or self._thread_for_a_body():
             self._hand_over(waiting)
+            return
+        waiting.head_end = end
+        waiting.chunked = length is None
+        waiting.body_until = end + (BODY_PRELOAD if length is None else min(length, BODY_PRELOAD))
+        waiting.clock_at, waiting.counted = time.monotonic(), end
+        if expects_continue and len(pending) == end:
+            _send_quietly(waiting.sock, CONTINUE)
+        self._judge_body(waiting, pending, ended)
+
+    def _judge_body(self, waiting: _Waiting, pending: bytearray, ended: bool) -> None:
+        """Charge the body clock; hand over when the awaited part arrived, else set the
+        deadline to when the clock runs out."""
+        assert waiting.conn is not None and waiting.body_until is not None
+        now = time.monotonic()
+        clock = waiting.conn.body_clock
+        clock.account(now - waiting.clock_at, len(pending) - waiting.counted)
+        waiting.clock_at, waiting.counted = now, len(pending)
+        last_chunk = (
+            waiting.chunked
+            and len(pending) - waiting.head_end >= SHORTEST_CHUNKED
+            and pending.endswith(CHUNKED_END)
+        )
+        if not (ended or last_chunk or len(pending) >= waiting.body_until):
+            waiting.deadline = now + max(clock.credit, 0.0)
+        elif self._thread_for_a_body():
+            self._hand_over(waiting)
+        else:
+            self._forget(waiting)
+            self._parked.append(waiting.conn)
+
+    def _thread_for_a_body(self) -> bool:
+        """Whether a request with a body may take a thread: a quarter of them stay for requests
+        without one, so downloads and listings are answered while uploads fill the rest. A
+        parked request waits unwatched (its client's TCP window fills) and its clock stops."""
+        pool = self.server.requests
+        return bool(pool.idle - pool.qsize > self._reserved_threads)
 
     def _refusal_text(self, reason: str) -> str:
         limits = self.limits
@@ -430,18 +468,29 @@ class HeadGate:
 
     def _hand_over(self, waiting: _Waiting) -> None:
         self._forget(waiting)
-        conn = waiting.conn
-        assert conn is not None
+        assert waiting.conn is not None
+        self._dispatch(waiting.conn)
+
+    def _dispatch(self, conn: GatedConnection) -> None:
         conn.last_used = time.time()
+        conn.body_clock.restart()
         conn.socket.settimeout(self.server.timeout)
         self.server.process_conn(conn)
 
-    def _refuse(self, waiting: _Waiting, status: str, reason: str, *, plain: bool = False) -> None:
+    def _refuse(
+        self,
+        waiting: _Waiting,
+        status: str,
+        message: str,
+        content_type: str = PLAIN,
+        *,
+        plain: bool = False,
+    ) -> None:
         """Answer ``status`` and drain the input for a moment before closing.
 
         ``plain``: in clear text on a TLS socket whose handshake met a plain HTTP request.
         """
-        _send_quietly(waiting.sock, _response(status, self._refusal_text(reason)), plain=plain)
+        _send_quietly(waiting.sock, _response(status, message, content_type), plain=plain)
         try:
             waiting.sock.shutdown(socket.SHUT_WR)
         except (OSError, ValueError):
@@ -468,8 +517,10 @@ class HeadGate:
     def _expire(self, now: float) -> None:
         for waiting in [w for w in self._waiting.values() if w.deadline <= now]:
             conn = waiting.conn
-            if conn is not None and conn.pending and not waiting.lingering:
-                self._refuse(waiting, "408 Request Timeout", "slow")
+            if conn is not None and waiting.body_until is not None and not waiting.lingering:
+                self._refuse(waiting, "408 Request Timeout", str(conn.body_clock.expire()))
+            elif conn is not None and conn.pending and not waiting.lingering:
+                self._refuse(waiting, "408 Request Timeout", self._refusal_text("slow"))
             else:
                 self._drop(waiting)
 
@@ -486,30 +537,16 @@ class HeadGate:
             self.release()
 
 
-class GatedGateway(Gateway_10):
-    """cheroot's WSGI 1.0 gateway that also says whether the whole body has arrived.
-
-    A small upload whose bytes are all here can be stored in one transaction: it holds no
-    request thread waiting for its body, so it needs none of the upload slots that cap the
-    uploads in progress (``BODY_RECEIVED_KEY``).
-    """
-
-    def get_environ(self) -> dict[str, Any]:
-        environ: dict[str, Any] = super().get_environ()
-        body = self.req.rfile
-        reader = self.req.conn.rfile
-        if isinstance(body, KnownLengthRFile) and isinstance(reader, _PendingFirstReader):
-            environ[BODY_RECEIVED_KEY] = reader.buffered_size() >= body.remaining
-        return environ
-
-
 class GatedServer(Server):
-    """cheroot's WSGI server with ``HeadGate`` in place of its connection manager."""
+    """cheroot's WSGI server with ``HeadGate`` in place of its connection manager; the app
+    answers 408 for bodies that came too slowly."""
 
-    def __init__(self, *args: Any, limits: ConnectionLimits, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(
+        self, bind_addr: Any, app: Any, *args: Any, limits: ConnectionLimits, **kwargs: Any
+    ) -> None:
+        super().__init__(bind_addr, SlowBodyAnswer(app), *args, **kwargs)
+        self.gateway = ClockGateway
         self.limits = limits
-        self.gateway = GatedGateway
 
     def prepare(self) -> None:
         super().prepare()

@@ -3,13 +3,16 @@
 A server that answers before reading the body and then closes the connection with unread
 bytes makes the kernel send a reset, and clients often lose the answer to it. Bodies up to
 ``limit`` bytes are drained so the client reads the status; larger ones are left to the
-server, which closes the connection.
+server, which closes the connection. A client too slow for the body rate is not waited for.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
+
+from davfiles.errors import BodyTooSlow
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -72,5 +75,6 @@ class DrainUnreadBody:
                 close()
             remaining = length - counting.consumed
             if 0 < remaining <= self._limit:
-                while remaining > 0 and counting.read(min(_BLOCK, remaining)):
-                    remaining = length - counting.consumed
+                with contextlib.suppress(BodyTooSlow):
+                    while remaining > 0 and counting.read(min(_BLOCK, remaining)):
+                        remaining = length - counting.consumed

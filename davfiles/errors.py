@@ -15,6 +15,7 @@ Each front door (the WebDAV provider, every REST dialect) translates them in one
     ├── IncompleteUpload     the body ended before the announced length
     ├── AuthFailed           wrong credentials (same error for unknown users and bad passwords)
     ├── StorageFull          the disk under the data dir has no space left
+    ├── BodyTooSlow          the client sent the request body slower than the minimum rate
     └── Busy                 a limit on work in progress: try again after ``retry_after`` s
         └── TooManyUploads   the user has as many uploads in progress as allowed
 """
@@ -68,6 +69,18 @@ class AuthFailed(DavfilesError):
 
 class StorageFull(DavfilesError):
     pass
+
+
+class BodyTooSlow(DavfilesError):
+    """Raised by the connection's body reader: the client held a request thread too long."""
+
+    def __init__(self, min_rate: int, window: float) -> None:
+        super().__init__(
+            f"the request body arrived slower than {min_rate} bytes/s "
+            f"(averaged over {window:g} s); the upload was not stored"
+        )
+        self.min_rate = min_rate
+        self.window = window
 
 
 class QuotaExceeded(DavfilesError):

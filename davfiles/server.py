@@ -6,6 +6,7 @@ from typing import Any
 
 from cheroot.ssl.builtin import BuiltinSSLAdapter
 
+from davfiles.body_rate import BodyRate
 from davfiles.config import Settings
 from davfiles.connections import ConnectionLimits, GatedServer, raise_descriptor_limit
 
@@ -22,6 +23,7 @@ def connection_limits(settings: Settings) -> ConnectionLimits:
         max_header_bytes=settings.max_header_bytes,
         max_header_fields=settings.max_header_fields,
         max_connections=settings.max_connections,
+        body_rate=BodyRate(settings.body_timeout, settings.min_body_rate),
     )
 
 

@@ -19,6 +19,7 @@ from davfiles.auth.service import Authenticator
 from davfiles.errors import (
     AlreadyExists,
     AuthFailed,
+    BodyTooSlow,
     Busy,
     ChecksumMismatch,
     Conflict,
@@ -47,6 +48,7 @@ ERROR_STATUS: tuple[tuple[type[DavfilesError], int], ...] = (
     (QuotaExceeded, 507),
     (StorageFull, 507),
     (Busy, 429),
+    (BodyTooSlow, 408),
 )
 
 

@@ -72,13 +72,18 @@ def acquire(session: Session, user_id: int, limit: int, now: float) -> int | Non
     return int(session.execute(_INSERT, {**mine, "expires_at": now + LEASE}).scalar_one())
 
 
-_COUNT_LIVE = _COUNT.where(UploadSlot.expires_at >= bindparam("now"))
-
-
 def check_free(session: Session, user_id: int, limit: int, now: float) -> None:
     """Raise TooManyUploads if ``limit`` slots are taken, taking none: for an upload whose body
-    has arrived whole and is stored in this one transaction."""
-    if limit > 0 and session.scalar(_COUNT_LIVE, {"user_id": user_id, "now": now}) >= limit:
+    has arrived whole and is stored in this one transaction. Expired slots are deleted as by
+    ``acquire``; with none at all (the common case) this is one statement."""
+    if limit <= 0:
+        return
+    mine = {"user_id": user_id}
+    if not session.scalar(_COUNT, mine):
+        return
+    session.execute(_DELETE_EXPIRED, {**mine, "now": now})
+    taken = session.scalar(_COUNT, mine)
+    if taken is not None and taken >= limit:
         raise TooManyUploads(limit, RETRY_AFTER)
 
 

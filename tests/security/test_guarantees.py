@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import os
 import re
+import select
 import socket
 import threading
 import time
@@ -30,7 +31,7 @@ from davfiles.config import Settings
 from davfiles.store.slots import DEFAULT_MAX_UPLOADS_PER_USER
 from tests.dav.helpers import LOCK_BODY, propfind
 from tests.harness import LiveServer
-from tests.security.rawhttp import raw_request
+from tests.security.rawhttp import exchange, raw_request, read_to_end, status_of
 from tests.security.test_auth import MALFORMED_BASIC, MAX_ATTEMPTS, PASSWORD
 from tests.security.test_crash import MIB, blocks, start_put
 from tests.security.test_digest_nonces import digest as digest_auth
@@ -648,3 +649,79 @@ def test_i10_a_path_too_long_for_the_file_system_is_400_never_500(target: Target
         assert_clean(response, target)
         statuses.append(status)
     assert 400 in statuses
+
+
+# ---------------------------------------------------------------------------------------------
+# 9. HTTP framing and slow bodies (issue 10; tests/security/test_http_framing.py in depth)
+
+FRAMING_STATUS_LINE = re.compile(rb"HTTP/1\.[01] [0-9]{3} ")
+SLOW_BODY_STEPS = 25
+SLOW_BODY_INTERVAL = 1.0
+
+
+def framed(target: Target, method: str, fields: list[str], version: str = "HTTP/1.1") -> bytes:
+    """A head to the mount's file ``f.txt`` as alice, with exactly ``fields`` besides her
+    credentials."""
+    lines = [
+        f"{method} {target.mount}/f.txt {version}",
+        f"Authorization: {_basic_auth_str(*target.alice)}",
+    ]
+    return ("\r\n".join(lines + fields) + "\r\n\r\n").encode()
+
+
+FRAMING = {
+    "length-beyond-64-bits": (["Host: h", "Content-Length: 99999999999999999999999"], "HTTP/1.1"),
+    "two-lengths": (["Host: h", "Content-Length: 5", "Content-Length: 6"], "HTTP/1.1"),
+    "length-list": (["Host: h", "Content-Length: 5, 6"], "HTTP/1.1"),
+    "chunked-and-length": (
+        ["Host: h", "Transfer-Encoding: chunked", "Content-Length: 5"],
+        "HTTP/1.1",
+    ),
+    "unknown-coding": (["Host: h", "Transfer-Encoding: x-unknown"], "HTTP/1.1"),
+    "no-host": ([], "HTTP/1.1"),
+    "two-hosts": (["Host: h", "Host: i"], "HTTP/1.1"),
+    "http-2.0": (["Host: h"], "HTTP/2.0"),
+    "http-1.9": (["Host: h"], "HTTP/1.9"),
+}
+
+
+@pytest.mark.parametrize("case", FRAMING.values(), ids=FRAMING.keys())
+def test_g9_ambiguous_framing_is_refused_and_the_connection_closed(
+    target: Target, case: tuple[list[str], str]
+) -> None:
+    """4xx/501/505, and a GET pipelined behind the body is never answered."""
+    fields, version = case
+    pipelined = framed(target, "GET", ["Host: h", "Connection: close"])
+    response = exchange(target.port, framed(target, "PUT", fields, version) + b"hello" + pipelined)
+    assert status_of(response) in (400, 501, 505), response[:300]
+    assert len(FRAMING_STATUS_LINE.findall(response)) == 1, response[:600]
+    assert target.session(target.alice).get(target.url("f.txt")).status_code == 404
+
+
+def test_g9_an_absolute_form_target_for_another_host_is_not_served_as_local(
+    target: Target,
+) -> None:
+    put(target, target.alice, "file.txt", b"hello")
+    request = framed(target, "GET", ["Host: h", "Connection: close"]).replace(
+        f" {target.mount}/f.txt ".encode(),
+        f" http://other.example{target.mount}/file.txt ".encode(),
+    )
+    response = exchange(target.port, request)
+    assert status_of(response) == 400, response[:300]
+
+
+def test_g9_a_body_slower_than_the_minimum_rate_is_408(target: Target) -> None:
+    """A byte a second after the head: davfiles answers 408 after its 10 s allowance."""
+    head = framed(target, "PUT", ["Host: h", "Content-Length: 100000"])
+    with socket.create_connection(("127.0.0.1", target.port), timeout=30) as connection:
+        connection.sendall(head)
+        for _ in range(SLOW_BODY_STEPS):
+            readable, _, _ = select.select([connection], [], [], SLOW_BODY_INTERVAL)
+            if readable:
+                break
+            connection.sendall(b"x")
+        else:
+            pytest.fail(f"no answer while a body trickled for {SLOW_BODY_STEPS} s")
+        response = read_to_end(connection)
+    assert status_of(response) == 408, response[:300]
+    assert target.session(target.alice).get(target.url("f.txt")).status_code == 404
