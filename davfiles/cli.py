@@ -21,14 +21,14 @@ from davfiles import __version__
 from davfiles.app import DAV_MOUNT, Services, create_app, create_services
 from davfiles.auth.accounts import KEEP
 from davfiles.auth.secrets import new_password
-from davfiles.config import ConfigError, Settings, load_settings, parse_count, parse_size
+from davfiles.config import ConfigError, load_settings, parse_count, parse_size
 from davfiles.errors import DavfilesError
 from davfiles.logs import configure_logging
 from davfiles.malloc import limit_malloc
-from davfiles.server import GatedServer, connection_limits, make_server
+from davfiles.server import server_for
 from davfiles.store import Finding, FsckReport, Repair
 from davfiles.supervisor import PORT, exec_supervisor
-from davfiles.workers import serve_as_worker, stop_on_sigterm, worker_count
+from davfiles.workers import stop_on_sigterm, worker_count
 
 logger = logging.getLogger("davfiles")
 DEFAULT_CONFIG_FILE = "wsgidav.yaml"
@@ -152,7 +152,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def _serve_in_process(services: Services, app: Any, scheme: str) -> None:
-    server = _make_server(services.settings, app, services.settings.port)
+    server = server_for(services.settings, app, services.settings.port)
     server.prepare()
     host, port = server.bind_addr[:2]
     _announce(scheme, host, port, "")
@@ -163,28 +163,6 @@ def _serve_in_process(services: Services, app: Any, scheme: str) -> None:
     finally:
         server.stop()
         services.close()
-
-
-def serve_worker(settings: Settings, port: int, ready: Callable[[], None]) -> None:
-    """One worker of ``WorkerPool``: its own services and database connections."""
-    services = create_services(settings)
-    server = _make_server(settings, create_app(services), port, reuse_port=True)
-    serve_as_worker(server, ready, services.close)
-
-
-def _make_server(
-    settings: Settings, app: Any, port: int, *, reuse_port: bool = False
-) -> GatedServer:
-    return make_server(
-        app,
-        settings.host,
-        port,
-        threads=settings.threads,
-        certfile=settings.certfile,
-        keyfile=settings.keyfile,
-        reuse_port=reuse_port,
-        limits=connection_limits(settings),
-    )
 
 
 def _announce(scheme: str, host: str, port: int, detail: str) -> None:

@@ -23,7 +23,7 @@ from typing import NoReturn
 from davfiles.config import Settings
 from davfiles.logs import configure_logging
 from davfiles.malloc import limit_malloc
-from davfiles.workers import WorkerPool, stop_on_sigterm
+from davfiles.workers import WorkerPool, serve_as_worker, stop_on_sigterm
 
 # Stands for the port in the line announced once the workers listen.
 PORT = "{port}"
@@ -48,9 +48,17 @@ def exec_supervisor(settings: Settings, workers: int, serving_line: str) -> NoRe
 
 
 def _serve_worker(settings: Settings, port: int, ready: Callable[[], None]) -> None:
-    from davfiles.cli import serve_worker
+    """One worker: its own application, services and database connections.
 
-    serve_worker(settings, port, ready)
+    Imported here, after the fork, so that the parent never holds them; not through the CLI
+    module, whose commands a worker never runs.
+    """
+    from davfiles.app import create_app, create_services
+    from davfiles.server import server_for
+
+    services = create_services(settings)
+    server = server_for(settings, create_app(services), port, reuse_port=True)
+    serve_as_worker(server, ready, services.close)
 
 
 def main(fd: int) -> int:
