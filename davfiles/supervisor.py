@@ -6,7 +6,7 @@ everything imported, then replaces itself (``exec``, same pid) by ``python -m
 davfiles.supervisor FD``, which imports only the settings and the pool. Each worker imports and
 builds the application after the fork. A forked page counts in every process that maps it,
 so a parent that had imported the application cost its ~60 MiB once more in the summed
-resident memory of the server (84 MiB before; about 15 now).
+resident memory of the server (the parent: 84 MiB before, 17 now).
 """
 
 from __future__ import annotations
