@@ -12,7 +12,6 @@ import os
 import signal
 import sys
 from collections.abc import Callable, Sequence
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +21,14 @@ from davfiles import __version__
 from davfiles.app import DAV_MOUNT, Services, create_app, create_services
 from davfiles.auth.accounts import KEEP
 from davfiles.auth.secrets import new_password
-from davfiles.config import ConfigError, Settings, load_settings, parse_count, parse_size
+from davfiles.config import ConfigError, load_settings, parse_count, parse_size
 from davfiles.errors import DavfilesError
-from davfiles.server import GatedServer, connection_limits, make_server
+from davfiles.logs import configure_logging
+from davfiles.malloc import limit_malloc
+from davfiles.server import server_for
 from davfiles.store import Finding, FsckReport, Repair
-from davfiles.workers import WorkerPool, serve_as_worker, stop_on_sigterm, worker_count
+from davfiles.supervisor import PORT, exec_supervisor
+from davfiles.workers import stop_on_sigterm, worker_count
 
 logger = logging.getLogger("davfiles")
 DEFAULT_CONFIG_FILE = "wsgidav.yaml"
@@ -124,6 +126,7 @@ def _services(args: argparse.Namespace, **overrides: object) -> Services:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    limit_malloc()
     services = _services(
         args,
         host=args.host,
@@ -138,26 +141,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
     _startup_check(services)
     _create_first_admin(services)
     scheme = "https" if settings.certfile else "http"
-    signal.signal(signal.SIGTERM, stop_on_sigterm)
     workers = worker_count(settings.workers)
-    if workers == 1:
-        _serve_in_process(services, app, scheme)
-        return 0
-    services.close()
-    pool = WorkerPool(settings.host, settings.port, workers, partial(_serve_worker, settings))
-    try:
-        port = pool.start()
-        _announce(scheme, settings.host, port, f" with {workers} workers")
-        pool.supervise()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        pool.stop()
+    if workers > 1:
+        services.close()
+        line = _serving_line(scheme, settings.host, PORT, f" with {workers} workers")
+        exec_supervisor(settings, workers, line)
+    signal.signal(signal.SIGTERM, stop_on_sigterm)
+    _serve_in_process(services, app, scheme)
     return 0
 
 
 def _serve_in_process(services: Services, app: Any, scheme: str) -> None:
-    server = _make_server(services.settings, app, services.settings.port)
+    server = server_for(services.settings, app, services.settings.port)
     server.prepare()
     host, port = server.bind_addr[:2]
     _announce(scheme, host, port, "")
@@ -170,31 +165,12 @@ def _serve_in_process(services: Services, app: Any, scheme: str) -> None:
         services.close()
 
 
-def _serve_worker(settings: Settings, port: int, ready: Callable[[], None]) -> None:
-    """One worker of ``WorkerPool``: its own services and database connections."""
-    services = create_services(settings)
-    server = _make_server(settings, create_app(services), port, reuse_port=True)
-    serve_as_worker(server, ready, services.close)
-
-
-def _make_server(
-    settings: Settings, app: Any, port: int, *, reuse_port: bool = False
-) -> GatedServer:
-    return make_server(
-        app,
-        settings.host,
-        port,
-        threads=settings.threads,
-        certfile=settings.certfile,
-        keyfile=settings.keyfile,
-        reuse_port=reuse_port,
-        limits=connection_limits(settings),
-    )
-
-
 def _announce(scheme: str, host: str, port: int, detail: str) -> None:
-    url = f"{scheme}://{host}:{port}{DAV_MOUNT}/"
-    print(f"davfiles {__version__} serving {url}{detail}", flush=True)
+    print(_serving_line(scheme, host, str(port), detail), flush=True)
+
+
+def _serving_line(scheme: str, host: str, port: str, detail: str) -> str:
+    return f"davfiles {__version__} serving {scheme}://{host}:{port}{DAV_MOUNT}/{detail}"
 
 
 def _create_first_admin(services: Services) -> None:
@@ -331,11 +307,7 @@ def _summary_line(report: FsckReport) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    # At INFO WsgiDAV's authenticator logs parsed Digest fields, response hash included.
-    logging.getLogger("wsgidav.http_authenticator").setLevel(logging.WARNING)
+    configure_logging()
     args = build_parser().parse_args(argv)
     handler: Callable[[argparse.Namespace], int] = args.handler
     try:

@@ -58,3 +58,17 @@ def make_server(
     if certfile and keyfile:
         server.ssl_adapter = BuiltinSSLAdapter(certfile, keyfile)
     return server
+
+
+def server_for(settings: Settings, app: Any, port: int, *, reuse_port: bool = False) -> GatedServer:
+    """The server ``davfiles serve`` runs ``app`` on, as ``settings`` configure it."""
+    return make_server(
+        app,
+        settings.host,
+        port,
+        threads=settings.threads,
+        certfile=settings.certfile,
+        keyfile=settings.keyfile,
+        reuse_port=reuse_port,
+        limits=connection_limits(settings),
+    )

@@ -24,6 +24,11 @@ _SINGLE_READS = "davfiles_single_reads"
 # statement (SQLite's PRAGMAs included) made every request wait for it.
 SQLITE_POOL = 64
 POSTGRES_POOL = 20
+# SQLite's page cache per connection, in KiB (its default: 2,000). Every request thread keeps
+# a read connection, and each held up to the whole database of a 10,000-file folder: 32
+# concurrent PROPFINDs of it left a process 30-60 MiB larger at the default, with the OS page
+# cache behind every connection anyway; a PROPFIND of 10,000 files took about 3% longer.
+SQLITE_CACHE_KIB = 512
 
 
 def make_engine(url: str, threads: int = 32) -> Engine:
@@ -56,6 +61,7 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
         cursor.close()
 
     @event.listens_for(engine, "begin")

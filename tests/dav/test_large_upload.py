@@ -19,11 +19,12 @@ MAX_RSS_GROWTH = 64 * 1024 * 1024
 
 
 class PeakRss:
-    """Samples a process's RSS in the background and keeps the peak."""
+    """Samples the RSS of a process and its workers, summed, in the background; keeps the peak."""
 
     def __init__(self, pid: int) -> None:
-        self._process = psutil.Process(pid)
-        self.baseline = self._process.memory_info().rss
+        process = psutil.Process(pid)
+        self._tree = [process, *process.children()]
+        self.baseline = self._rss()
         self.peak = self.baseline
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
@@ -31,7 +32,10 @@ class PeakRss:
 
     def _sample(self) -> None:
         while not self._stop.wait(0.02):
-            self.peak = max(self.peak, self._process.memory_info().rss)
+            self.peak = max(self.peak, self._rss())
+
+    def _rss(self) -> int:
+        return sum(process.memory_info().rss for process in self._tree)
 
     def stop(self) -> int:
         self._stop.set()

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, update
 
-from davfiles.db.engine import Database, make_engine
+from davfiles.db.engine import SQLITE_CACHE_KIB, Database, make_engine
 from davfiles.db.models import User
 
 AUTH_VERSION = select(User.auth_version).where(User.name == "alice")
@@ -55,3 +55,13 @@ def test_threads_that_ended_give_their_connections_back(db: Database) -> None:
         thread.join(timeout=30)
         assert not thread.is_alive()
     assert db.engine.pool.checkedout() <= 2  # type: ignore[attr-defined]
+
+
+def test_every_connection_keeps_a_small_page_cache(db: Database) -> None:
+    """A request thread's read connection and a write connection: each at most SQLITE_CACHE_KIB."""
+    with db.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA cache_size").scalar() == -SQLITE_CACHE_KIB
+    with db.write() as session:
+        assert session.connection().exec_driver_sql("PRAGMA cache_size").scalar() == (
+            -SQLITE_CACHE_KIB
+        )

@@ -1,0 +1,26 @@
+"""glibc malloc settings for a server process, set once at its start.
+
+Two glibc defaults let freed memory stay resident. The threshold above which an allocation
+gets its own mapping (returned to the system on free) grows to the size of the largest block
+freed so far: after one argon2 verification (19 MiB), every later one came from the heap and
+stayed there. And each thread that allocates concurrently may get an arena of its own (up to
+8 per core) that keeps its freed memory. A fixed threshold and two arenas cost no measurable
+throughput (the GIL serialises Python's allocations anyway); see bench/README.md.
+"""
+
+from __future__ import annotations
+
+import ctypes
+
+_M_MMAP_THRESHOLD = -3
+_M_ARENA_MAX = -8
+MMAP_THRESHOLD = 128 * 1024
+ARENA_MAX = 2
+
+
+def limit_malloc() -> bool:
+    """Fix the mmap threshold and cap the arenas; False where the C library is not glibc."""
+    mallopt = getattr(ctypes.CDLL(None), "mallopt", None)
+    if mallopt is None:
+        return False
+    return bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD) and mallopt(_M_ARENA_MAX, ARENA_MAX))
