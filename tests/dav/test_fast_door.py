@@ -9,7 +9,6 @@ locks, ranges, folders, missing parents, the chunk area, another user's path, qu
 from __future__ import annotations
 
 import re
-import socket
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -21,7 +20,7 @@ from davfiles.app import create_services
 from davfiles.config import Settings
 from tests.dav.helpers import LOCK_BODY
 from tests.harness import LiveServer, TestUser
-from tests.security.rawhttp import basic
+from tests.security.rawhttp import basic, exchange
 
 QUOTA = 64 * 1024
 _DATE = re.compile(rb"(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d\d \w{3} \d{4} \d\d:\d\d:\d\d GMT")
@@ -42,7 +41,7 @@ def pair(tmp_path: Path) -> Iterator[tuple[LiveServer, LiveServer]]:
         server.services.close()
 
 
-def exchange(server: LiveServer, user: TestUser, request: bytes) -> bytes:
+def masked(server: LiveServer, user: TestUser, request: bytes) -> bytes:
     """Send one request (head and body in one write) and return the masked response."""
     head, _, body = request.partition(b"\n\n")
     lines = head.split(b"\n")
@@ -51,16 +50,7 @@ def exchange(server: LiveServer, user: TestUser, request: bytes) -> bytes:
     if body or lines[0].startswith(b"PUT"):
         lines.append(f"Content-Length: {len(body)}".encode())
     lines.append(b"Connection: close")
-    data = b"\r\n".join(lines) + b"\r\n\r\n" + body
-    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as connection:
-        connection.sendall(data)
-        chunks = []
-        for _ in range(10_000):
-            chunk = connection.recv(65536)
-            if not chunk:
-                break
-            chunks.append(chunk)
-    answer = b"".join(chunks)
+    answer = exchange(server.port, b"\r\n".join(lines) + b"\r\n\r\n" + body, timeout=30)
     answer = _DATE.sub(b"<date>", answer)
     answer = _PAGE_TIME.sub(b"<time>", answer)
     return _LOCK_TOKEN.sub(b"<token>", answer)
@@ -121,7 +111,7 @@ def test_answers_equal_wsgidavs(pair: tuple[LiveServer, LiveServer]) -> None:
         server.add_user("bob")
     for request, expected in SCRIPT:
         fast, plain = (
-            exchange(server, user, request) for server, user in zip(pair, users, strict=True)
+            masked(server, user, request) for server, user in zip(pair, users, strict=True)
         )
         assert fast.startswith(expected), (request, fast)
         assert fast == plain, request
@@ -136,7 +126,7 @@ def statements(server: LiveServer, user: TestUser, request: bytes) -> int:
 
     event.listen(engine, "before_cursor_execute", record)
     try:
-        exchange(server, user, request)
+        masked(server, user, request)
     finally:
         event.remove(engine, "before_cursor_execute", record)
     return len(counted)
@@ -145,7 +135,7 @@ def statements(server: LiveServer, user: TestUser, request: bytes) -> int:
 def test_the_fast_door_needs_fewer_statements(pair: tuple[LiveServer, LiveServer]) -> None:
     users = [server.add_user("alice") for server in pair]
     for server, user in zip(pair, users, strict=True):
-        exchange(server, user, b"PUT /dav/warm.txt\n\nwarm")
+        masked(server, user, b"PUT /dav/warm.txt\n\nwarm")
     for request in (
         b"PUT /dav/x.txt\n\nsmall",
         b"MKCOL /dav/d",

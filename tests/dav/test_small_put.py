@@ -17,7 +17,7 @@ from sqlalchemy import event
 
 from davfiles.store import parse_user_path
 from tests.harness import LiveServer, TestUser
-from tests.security.rawhttp import basic
+from tests.security.rawhttp import basic, exchange, read_to_end
 
 BODY = b"x" * 4096
 
@@ -45,20 +45,13 @@ def put(server: LiveServer, user: TestUser, path: str, body: bytes, *, pause: fl
         f"PUT {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: {basic(user)}\r\n"
         f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
     ).encode()
+    if not pause:
+        return exchange(server.port, head + body, timeout=30)
     with socket.create_connection(("127.0.0.1", server.port), timeout=30) as connection:
-        if pause:
-            connection.sendall(head)
-            time.sleep(pause)
-            connection.sendall(body)
-        else:
-            connection.sendall(head + body)
-        chunks = []
-        for _ in range(1000):
-            data = connection.recv(65536)
-            if not data:
-                break
-            chunks.append(data)
-    return b"".join(chunks)
+        connection.sendall(head)
+        time.sleep(pause)
+        connection.sendall(body)
+        return read_to_end(connection)
 
 
 def test_a_body_sent_with_its_head_is_one_write_transaction(
