@@ -1,4 +1,5 @@
-"""The ``davfiles`` command: serve, user and token administration, fsck.
+"""The ``davfiles`` command: serve, user and token administration, fsck, schema upgrades,
+backup and restore.
 
 Every failure a user can cause ends in one line on stderr and a non-zero exit, never a
 traceback. The forms of these commands are a contract for scripts: change them carefully.
@@ -11,11 +12,13 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from davfiles import __version__
@@ -23,6 +26,8 @@ from davfiles.app import DAV_MOUNT, Services, create_app, create_services
 from davfiles.auth.accounts import KEEP
 from davfiles.auth.secrets import new_password
 from davfiles.config import ConfigError, Settings, load_settings, parse_count, parse_size
+from davfiles.db import schema
+from davfiles.db.engine import make_engine
 from davfiles.errors import DavfilesError
 from davfiles.server import GatedServer, connection_limits, make_server
 from davfiles.store import Finding, FsckReport, Repair
@@ -110,17 +115,42 @@ def build_parser() -> argparse.ArgumentParser:
     )
     fsck.add_argument("--user", metavar="NAME", help="check only this user")
     fsck.set_defaults(handler=cmd_fsck)
+
+    db = commands.add_parser("db", help="database schema").add_subparsers(
+        dest="action", required=True, metavar="ACTION"
+    )
+    db.add_parser(
+        "upgrade", parents=[common], help="bring the database schema to this version's"
+    ).set_defaults(handler=cmd_db_upgrade)
+    db.add_parser(
+        "current", parents=[common], help="show the schema revision (exit 1 when behind)"
+    ).set_defaults(handler=cmd_db_current)
     return parser
 
 
-def _services(args: argparse.Namespace, **overrides: object) -> Services:
+def _settings(args: argparse.Namespace, **overrides: object) -> Settings:
     config = args.config
     if config is None and os.environ.get("DAVFILES_CONFIG"):
         config = os.environ["DAVFILES_CONFIG"]
     if config is None and Path(DEFAULT_CONFIG_FILE).is_file():
         config = DEFAULT_CONFIG_FILE
-    settings = load_settings(config, overrides={"data_dir": args.data_dir, **overrides})
-    return create_services(settings)
+    return load_settings(config, overrides={"data_dir": args.data_dir, **overrides})
+
+
+def _services(args: argparse.Namespace, **overrides: object) -> Services:
+    return create_services(_settings(args, **overrides))
+
+
+@contextmanager
+def _engine(args: argparse.Namespace) -> Iterator[Engine]:
+    """The database alone, for commands that must work on a schema that is behind."""
+    settings = _settings(args)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.effective_database_url, threads=1)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -311,6 +341,29 @@ def cmd_fsck(args: argparse.Namespace) -> int:
     return 0 if report.clean else 1
 
 
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    with _engine(args) as engine:
+        before, after = schema.upgrade(engine)
+    if before == after:
+        print(f"the database is at schema revision {after}, the newest")
+    else:
+        print(f"upgraded the database from schema revision {before or 'none'} to {after}")
+    return 0
+
+
+def cmd_db_current(args: argparse.Namespace) -> int:
+    with _engine(args) as engine:
+        state = schema.state(engine)
+    if state.up_to_date:
+        print(f"schema revision {state.current} (the newest)")
+        return 0
+    print(
+        f"schema revision {state.current or 'none'}; this davfiles needs {state.head}: "
+        "run `davfiles db upgrade`"
+    )
+    return 1
+
+
 def _finding_line(finding: Finding) -> str:
     outcome = " (repaired)" if finding.repaired else ""
     return f"{finding.user}:{finding.path} {finding.kind}: {finding.detail}{outcome}"
@@ -336,6 +389,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     # At INFO WsgiDAV's authenticator logs parsed Digest fields, response hash included.
     logging.getLogger("wsgidav.http_authenticator").setLevel(logging.WARNING)
+    # Alembic names its SQL dialect on every connection; `davfiles db` prints what it did.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     args = build_parser().parse_args(argv)
     handler: Callable[[argparse.Namespace], int] = args.handler
     try:
