@@ -270,8 +270,9 @@ def cmd_user_add(args: argparse.Namespace) -> int:
 
 
 def cmd_user_list(args: argparse.Namespace) -> int:
+    users = _services(args).accounts.list_users()
     print(f"{'NAME':<24} {'USED BYTES':>14} {'MAX BYTES':>14} {'FILES':>8} {'MAX FILES':>10}")
-    for user in _services(args).accounts.list_users():
+    for user in users:
         print(
             f"{user.name:<24} {user.used_bytes:>14} {_limit(user.max_bytes):>14} "
             f"{user.used_files:>8} {_limit(user.max_files):>10}"

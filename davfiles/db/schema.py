@@ -103,15 +103,16 @@ def state(engine: Engine) -> SchemaState:
         return SchemaState(_revision(connection), head())
 
 
-def upgrade(engine: Engine, target: str = "head") -> tuple[str | None, str]:
+def upgrade(engine: Engine, target: str = "head", *, create: bool = True) -> tuple[str | None, str]:
     """Bring the database to ``target`` under the schema lock; returns (before, after).
 
-    A new database is created, a pre-migration one adopted as the baseline first.
+    A pre-migration database is adopted as the baseline first. An empty one is created
+    (``create``, for the head only) or built by running every revision.
     """
     with locked(engine) as connection:
         before = _revision(connection)
         if before is None:
-            _adopt(connection, target=target)
+            _adopt(connection, create=create and target == "head")
         command.upgrade(alembic_config(connection), target)
         after = _revision(connection)
     assert after is not None
@@ -151,14 +152,14 @@ def _check_foreign_keys(connection: Connection) -> None:
         raise SchemaOutOfDate(f"the upgrade left {len(dangling)} rows pointing nowhere: undone")
 
 
-def _adopt(connection: Connection, target: str = "head") -> None:
+def _adopt(connection: Connection, *, create: bool = True) -> None:
     """A database without a revision: an empty one gets the schema, one made before
     migrations existed is the baseline."""
     if _revision(connection) is not None:
         return
     if inspect(connection).has_table("users"):
         _stamp(connection, BASELINE)
-    elif target == "head":
+    elif create:
         Base.metadata.create_all(connection)
         _stamp(connection, "head")
 
