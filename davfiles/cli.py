@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from davfiles import __version__
+from davfiles import __version__, backup
 from davfiles.app import DAV_MOUNT, Services, create_app, create_services
 from davfiles.auth.accounts import KEEP
 from davfiles.auth.secrets import new_password
@@ -125,6 +125,21 @@ def build_parser() -> argparse.ArgumentParser:
     db.add_parser(
         "current", parents=[common], help="show the schema revision (exit 1 when behind)"
     ).set_defaults(handler=cmd_db_current)
+
+    backup_command = commands.add_parser(
+        "backup", parents=[common], help="copy the database and every home, also while serving"
+    )
+    backup_command.add_argument(
+        "destination", type=Path, metavar="DEST", help="new or empty folder"
+    )
+    backup_command.set_defaults(handler=cmd_backup)
+    restore_command = commands.add_parser(
+        "restore", parents=[common], help="put a backup into an empty data dir and database"
+    )
+    restore_command.add_argument(
+        "source", type=Path, metavar="SOURCE", help="a folder made by backup"
+    )
+    restore_command.set_defaults(handler=cmd_restore)
     return parser
 
 
@@ -363,6 +378,33 @@ def cmd_db_current(args: argparse.Namespace) -> int:
         "run `davfiles db upgrade`"
     )
     return 1
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    manifest = backup.backup(_settings(args), args.destination)
+    print(
+        f"backed up {manifest.users} users and {manifest.files} files "
+        f"(schema revision {manifest.revision}) to {args.destination}"
+    )
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    """After the copy, usage counters are recounted as a start would: uploads in flight
+    when the backup was taken had reserved room they never used."""
+    settings = _settings(args)
+    manifest = backup.restore(settings, args.source)
+    print(
+        f"restored {manifest.users} users and {manifest.files} files "
+        f"(schema revision {manifest.revision}) from {args.source}"
+    )
+    services = create_services(settings)
+    try:
+        report = services.store.fsck(repair=Repair.USAGE)
+    finally:
+        services.close()
+    print(_summary_line(report))
+    return 0
 
 
 def _finding_line(finding: Finding) -> str:

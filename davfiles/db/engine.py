@@ -12,6 +12,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 # Execution option of a connection whose transactions write (BEGIN IMMEDIATE on SQLite).
 WRITE_OPTION = "davfiles_write"
+# PostgreSQL advisory lock every write transaction holds shared; a backup takes it exclusive
+# to see the files and the records of one moment (``davfiles/backup.py``).
+WRITERS_LOCK = 0x64617602
 _SINGLE_READS = "davfiles_single_reads"
 
 
@@ -39,7 +42,16 @@ def make_engine(url: str, threads: int = 32) -> Engine:
         engine = create_engine(
             url, pool_size=POSTGRES_POOL, max_overflow=POSTGRES_POOL, pool_pre_ping=True
         )
+        _configure_postgres(engine)
     return engine
+
+
+def _configure_postgres(engine: Engine) -> None:
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        # As SQLite's BEGIN IMMEDIATE, but shared among writers: only a backup excludes them.
+        if connection.get_execution_options().get(WRITE_OPTION):
+            connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock_shared({WRITERS_LOCK})")
 
 
 def _configure_sqlite(engine: Engine) -> None:

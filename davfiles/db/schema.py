@@ -75,11 +75,11 @@ def prepare(engine: Engine) -> None:
     Raises SchemaOutOfDate with one line that says what to do.
     """
     with engine.connect() as connection:
-        current = _revision(connection)
+        current = revision_of(connection)
     if current is None:
         with locked(engine) as connection:
             _adopt(connection)
-            current = _revision(connection)
+            current = revision_of(connection)
     check(SchemaState(current, head()))
 
 
@@ -100,7 +100,7 @@ def check(state: SchemaState) -> None:
 def state(engine: Engine) -> SchemaState:
     """The database's revision (None before davfiles first touched it) and the newest one."""
     with engine.connect() as connection:
-        return SchemaState(_revision(connection), head())
+        return SchemaState(revision_of(connection), head())
 
 
 def upgrade(engine: Engine, target: str = "head", *, create: bool = True) -> tuple[str | None, str]:
@@ -110,11 +110,11 @@ def upgrade(engine: Engine, target: str = "head", *, create: bool = True) -> tup
     (``create``, for the head only) or built by running every revision.
     """
     with locked(engine) as connection:
-        before = _revision(connection)
+        before = revision_of(connection)
         if before is None:
             _adopt(connection, create=create and target == "head")
         command.upgrade(alembic_config(connection), target)
-        after = _revision(connection)
+        after = revision_of(connection)
     assert after is not None
     return before, after
 
@@ -155,7 +155,7 @@ def _check_foreign_keys(connection: Connection) -> None:
 def _adopt(connection: Connection, *, create: bool = True) -> None:
     """A database without a revision: an empty one gets the schema, one made before
     migrations existed is the baseline."""
-    if _revision(connection) is not None:
+    if revision_of(connection) is not None:
         return
     if inspect(connection).has_table("users"):
         _stamp(connection, BASELINE)
@@ -169,7 +169,8 @@ def _stamp(connection: Connection, revision: str) -> None:
     MigrationContext.configure(connection).stamp(scripts(), revision)
 
 
-def _revision(connection: Connection) -> str | None:
+def revision_of(connection: Connection) -> str | None:
+    """The revision recorded in the database; None before davfiles first stamped it."""
     return MigrationContext.configure(connection).get_current_revision()
 
 
