@@ -95,19 +95,28 @@ def backup(settings: Settings, destination: Path) -> Manifest:
 def _sqlite_moment(engine: Engine, database: Path, users_dir: Path, links: Path) -> _Moment:
     """Under the write lock (BEGIN IMMEDIATE) a second connection copies the database: the
     backup API refuses to read through the connection that holds the lock."""
-    source_path = make_url(engine.url).database
-    assert source_path
     with engine.connect() as connection:
         connection.execution_options(**{WRITE_OPTION: True})
         with connection.begin():
             moment = _link_homes(connection, users_dir, links)
-            source, copy = sqlite3.connect(source_path), sqlite3.connect(database)
-            try:
-                source.backup(copy)
-            finally:
-                copy.close()
-                source.close()
+            _sqlite_copy(_sqlite_path(engine), database)
     return moment
+
+
+def _sqlite_copy(source: Path, target: Path) -> None:
+    """SQLite's online backup: a consistent copy even while other connections write."""
+    reading, writing = sqlite3.connect(source), sqlite3.connect(target)
+    try:
+        reading.backup(writing)
+    finally:
+        writing.close()
+        reading.close()
+
+
+def _sqlite_path(engine: Engine) -> Path:
+    path = make_url(engine.url).database
+    assert path, "davfiles keeps SQLite in a file"
+    return Path(path)
 
 
 def _postgres_moment(engine: Engine, database: Path, users_dir: Path, links: Path) -> _Moment:
@@ -166,15 +175,8 @@ def restore(settings: Settings, source: Path) -> Manifest:
             raise BackupError("the database is not empty: restore into an empty one")
         database = source / DATABASE_FILES[kind]
         if kind == "sqlite":
-            target_path = make_url(engine.url).database
-            assert target_path
             engine.dispose()
-            backup_copy, target = sqlite3.connect(database), sqlite3.connect(target_path)
-            try:
-                backup_copy.backup(target)
-            finally:
-                target.close()
-                backup_copy.close()
+            _sqlite_copy(database, _sqlite_path(engine))
         else:
             _run(
                 "pg_restore",

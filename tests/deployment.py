@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import os
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import requests
 from sqlalchemy import Engine, MetaData, inspect, select, text
@@ -14,6 +16,8 @@ from sqlalchemy import Engine, MetaData, inspect, select, text
 from tests.dav.helpers import lock
 from tests.harness import LiveServer
 
+# The ``new_database`` fixture: each call gives the URL of another empty database.
+NewDatabase = Callable[[], str]
 PROPPATCH = (
     '<?xml version="1.0" encoding="utf-8"?>'
     '<D:propertyupdate xmlns:D="DAV:" xmlns:Z="urn:davfiles-test">'
@@ -142,3 +146,9 @@ def copy_rows(source: Engine, target: Engine) -> None:
                         f"coalesce((SELECT max(id) FROM {table.name}), 1))"
                     )
                 )
+
+
+def config_for(path: Path, url: str) -> Path:
+    """A configuration file that points ``davfiles`` commands at the database ``url``."""
+    path.write_text(f"davfiles:\n  database_url: '{url}'\n")
+    return path

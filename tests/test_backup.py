@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import requests
@@ -15,11 +14,10 @@ import requests
 from davfiles.app import create_services
 from davfiles.config import Settings
 from davfiles.db import schema
-from tests.deployment import check, populate
+from tests.deployment import NewDatabase, check, config_for, populate
 from tests.harness import LiveServer, TestUser
 from tests.test_cli import assert_one_line_error, davfiles
 
-NewDatabase = Callable[[], str]
 # Bounds of the writer running beside the backup.
 MAX_WRITES = 3000
 MAX_SECONDS = 90.0
@@ -64,11 +62,6 @@ class Writer(threading.Thread):
     def stop(self) -> None:
         self._halt.set()
         self.join(timeout=30)
-
-
-def config_for(path: Path, url: str) -> Path:
-    path.write_text(f"davfiles:\n  database_url: '{url}'\n")
-    return path
 
 
 def test_a_backup_taken_during_writes_restores_to_a_clean_deployment(

@@ -4,7 +4,6 @@ another revision is refused with one line. Each test runs on SQLite and PostgreS
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -19,11 +18,9 @@ from davfiles.db import schema
 from davfiles.db.engine import make_engine
 from davfiles.db.models import Base, Node, Token
 from davfiles.store import parse_user_path
-from tests.deployment import check, copy_rows, populate, shape, table_rows
+from tests.deployment import NewDatabase, check, config_for, copy_rows, populate, shape, table_rows
 from tests.harness import LiveServer
 from tests.test_cli import assert_one_line_error, davfiles
-
-NewDatabase = Callable[[], str]
 
 
 def migrated(url: str) -> Engine:
@@ -40,11 +37,6 @@ def pre_migration(url: str) -> Engine:
     with engine.begin() as connection:
         connection.execute(text("DROP TABLE alembic_version"))
     return engine
-
-
-def config_for(path: Path, url: str) -> Path:
-    path.write_text(f"davfiles:\n  database_url: '{url}'\n")
-    return path
 
 
 def test_the_revisions_build_what_the_models_describe(new_database: NewDatabase) -> None:
