@@ -2,7 +2,8 @@
 
 A backup is a folder holding ``manifest.json``, the database (``database.sqlite3`` from
 SQLite's online backup, or ``database.dump`` from ``pg_dump --format=custom``), ``users/``
-with every home, and the ``jwt-secret`` file when the data dir has one.
+with every home, and the ``jwt-secret`` file when the data dir has one. The manifest is
+written last: a folder without one is an unfinished backup, and restore refuses it.
 
 The records and the files must show one moment. Every write changes the disk inside its
 database transaction (``store/disk_changes.py``), so the backup holds writers off briefly:
