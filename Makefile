@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: run test lint format debian-tools
+.PHONY: run test lint format debian-tools revision wheel
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,3 +32,11 @@ lint: $(VENV)/.installed-test
 format: $(VENV)/.installed-test
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+# After a model change: writes davfiles/db/migrations/versions/NNNN_<message>.py to review.
+revision: $(VENV)/.installed
+	$(BIN)/python -m davfiles.db.new_revision "$(MESSAGE)"
+
+# The installable package, as users get it (dist/davfiles-VERSION-py3-none-any.whl).
+wheel: $(VENV)/.installed
+	$(BIN)/pip wheel --no-deps --wheel-dir dist .

@@ -16,6 +16,7 @@ from davfiles.auth.login_tokens import LoginTokens, load_or_create_secret
 from davfiles.auth.service import Authenticator
 from davfiles.auth.throttle import LoginThrottle, ThrottleLimits
 from davfiles.config import Settings
+from davfiles.db import schema
 from davfiles.db.engine import Database, make_engine
 from davfiles.drain import DrainUnreadBody
 from davfiles.fast.door import FastDoor
@@ -59,8 +60,15 @@ class Services:
 
 
 def create_services(settings: Settings) -> Services:
+    """Raises SchemaOutOfDate for a database that needs ``davfiles db upgrade`` first."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    db = Database(make_engine(settings.effective_database_url, settings.threads))
+    engine = make_engine(settings.effective_database_url, settings.threads)
+    try:
+        schema.prepare(engine)
+    except BaseException:
+        engine.dispose()
+        raise
+    db = Database(engine)
     store = Store(db, settings.data_dir, settings.max_uploads_per_user)
     audit = AuditLog(settings.effective_audit_log)
     throttle = LoginThrottle(

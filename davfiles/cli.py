@@ -1,4 +1,5 @@
-"""The ``davfiles`` command: serve, user and token administration, fsck.
+"""The ``davfiles`` command: serve, user and token administration, fsck, schema upgrades,
+backup and restore.
 
 Every failure a user can cause ends in one line on stderr and a non-zero exit, never a
 traceback. The forms of these commands are a contract for scripts: change them carefully.
@@ -11,17 +12,21 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from davfiles import __version__
+from davfiles import __version__, backup
 from davfiles.app import DAV_MOUNT, Services, create_app, create_services
 from davfiles.auth.accounts import KEEP
 from davfiles.auth.secrets import new_password
-from davfiles.config import ConfigError, load_settings, parse_count, parse_size
+from davfiles.config import ConfigError, Settings, load_settings, parse_count, parse_size
+from davfiles.db import schema
+from davfiles.db.engine import make_engine
 from davfiles.errors import DavfilesError
 from davfiles.logs import configure_logging
 from davfiles.malloc import limit_malloc
@@ -112,17 +117,57 @@ def build_parser() -> argparse.ArgumentParser:
     )
     fsck.add_argument("--user", metavar="NAME", help="check only this user")
     fsck.set_defaults(handler=cmd_fsck)
+
+    db = commands.add_parser("db", help="database schema").add_subparsers(
+        dest="action", required=True, metavar="ACTION"
+    )
+    db.add_parser(
+        "upgrade", parents=[common], help="bring the database schema to this version's"
+    ).set_defaults(handler=cmd_db_upgrade)
+    db.add_parser(
+        "current", parents=[common], help="show the schema revision (exit 1 when behind)"
+    ).set_defaults(handler=cmd_db_current)
+
+    backup_command = commands.add_parser(
+        "backup", parents=[common], help="copy the database and every home, also while serving"
+    )
+    backup_command.add_argument(
+        "destination", type=Path, metavar="DEST", help="new or empty folder"
+    )
+    backup_command.set_defaults(handler=cmd_backup)
+    restore_command = commands.add_parser(
+        "restore", parents=[common], help="put a backup into an empty data dir and database"
+    )
+    restore_command.add_argument(
+        "source", type=Path, metavar="SOURCE", help="a folder made by backup"
+    )
+    restore_command.set_defaults(handler=cmd_restore)
     return parser
 
 
-def _services(args: argparse.Namespace, **overrides: object) -> Services:
+def _settings(args: argparse.Namespace, **overrides: object) -> Settings:
     config = args.config
     if config is None and os.environ.get("DAVFILES_CONFIG"):
         config = os.environ["DAVFILES_CONFIG"]
     if config is None and Path(DEFAULT_CONFIG_FILE).is_file():
         config = DEFAULT_CONFIG_FILE
-    settings = load_settings(config, overrides={"data_dir": args.data_dir, **overrides})
-    return create_services(settings)
+    return load_settings(config, overrides={"data_dir": args.data_dir, **overrides})
+
+
+def _services(args: argparse.Namespace, **overrides: object) -> Services:
+    return create_services(_settings(args, **overrides))
+
+
+@contextmanager
+def _engine(args: argparse.Namespace) -> Iterator[Engine]:
+    """The database alone, for commands that must work on a schema that is behind."""
+    settings = _settings(args)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.effective_database_url, threads=1)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -216,8 +261,9 @@ def cmd_user_add(args: argparse.Namespace) -> int:
 
 
 def cmd_user_list(args: argparse.Namespace) -> int:
+    users = _services(args).accounts.list_users()
     print(f"{'NAME':<24} {'USED BYTES':>14} {'MAX BYTES':>14} {'FILES':>8} {'MAX FILES':>10}")
-    for user in _services(args).accounts.list_users():
+    for user in users:
         print(
             f"{user.name:<24} {user.used_bytes:>14} {_limit(user.max_bytes):>14} "
             f"{user.used_files:>8} {_limit(user.max_files):>10}"
@@ -285,6 +331,56 @@ def cmd_fsck(args: argparse.Namespace) -> int:
         print(_finding_line(finding))
     print(_summary_line(report))
     return 0 if report.clean else 1
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    with _engine(args) as engine:
+        before, after = schema.upgrade(engine)
+    if before == after:
+        print(f"the database is at schema revision {after}, the newest")
+    else:
+        print(f"upgraded the database from schema revision {before or 'none'} to {after}")
+    return 0
+
+
+def cmd_db_current(args: argparse.Namespace) -> int:
+    with _engine(args) as engine:
+        state = schema.state(engine)
+    if state.up_to_date:
+        print(f"schema revision {state.current} (the newest)")
+        return 0
+    print(
+        f"schema revision {state.current or 'none'}; this davfiles needs {state.head}: "
+        "run `davfiles db upgrade`"
+    )
+    return 1
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    manifest = backup.backup(_settings(args), args.destination)
+    print(
+        f"backed up {manifest.users} users and {manifest.files} files "
+        f"(schema revision {manifest.revision}) to {args.destination}"
+    )
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    """After the copy, usage counters are recounted as a start would: uploads in flight
+    when the backup was taken had reserved room they never used."""
+    settings = _settings(args)
+    manifest = backup.restore(settings, args.source)
+    print(
+        f"restored {manifest.users} users and {manifest.files} files "
+        f"(schema revision {manifest.revision}) from {args.source}"
+    )
+    services = create_services(settings)
+    try:
+        report = services.store.fsck(repair=Repair.USAGE)
+    finally:
+        services.close()
+    print(_summary_line(report))
+    return 0
 
 
 def _finding_line(finding: Finding) -> str:

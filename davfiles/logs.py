@@ -11,3 +11,5 @@ def configure_logging() -> None:
     )
     # At INFO WsgiDAV's authenticator logs parsed Digest fields, response hash included.
     logging.getLogger("wsgidav.http_authenticator").setLevel(logging.WARNING)
+    # Alembic names its SQL dialect on every connection; `davfiles db` prints what it did.
+    logging.getLogger("alembic").setLevel(logging.WARNING)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
+from sqlalchemy.exc import OperationalError
 
 from davfiles.app import Services, create_services
 from davfiles.config import Settings
@@ -81,3 +83,22 @@ def in_process_server(services: Services) -> Iterator[LiveServer]:
     server = LiveServer(services, in_process=True)
     yield server
     server.stop()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def new_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[[], str]]:
+    """A maker of empty databases, for tests that must hold on SQLite and PostgreSQL alike
+    (schema upgrades, backups) whether or not the suite runs with --postgres."""
+    if request.param == "sqlite":
+        counter = iter(range(1000))
+        yield lambda: f"sqlite:///{tmp_path / f'db{next(counter)}.sqlite3'}"
+        return
+    admin = create_engine(POSTGRES_ADMIN_URL)
+    try:
+        admin.connect().close()
+    except OperationalError as exc:
+        pytest.skip(f"PostgreSQL not reachable at 127.0.0.1:5432: {exc.orig}")
+    finally:
+        admin.dispose()
+    with ExitStack() as stack:
+        yield lambda: stack.enter_context(contextmanager(postgres_database)())

@@ -11,10 +11,13 @@ from typing import Any
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
-from davfiles.db.models import Base
 from davfiles.db.writer_queue import WriterQueue
 
-_WRITE = "davfiles_write"
+# Execution option of a connection whose transactions write (BEGIN IMMEDIATE on SQLite).
+WRITE_OPTION = "davfiles_write"
+# PostgreSQL advisory lock every write transaction holds shared; a backup takes it exclusive
+# to see the files and the records of one moment (``davfiles/backup.py``).
+WRITERS_LOCK = 0x64617602
 _SINGLE_READS = "davfiles_single_reads"
 
 
@@ -33,7 +36,7 @@ SQLITE_CACHE_KIB = 512
 
 def make_engine(url: str, threads: int = 32) -> Engine:
     """Create the engine for ``threads`` request threads; SQLite gets WAL, a busy timeout and
-    explicit BEGIN control."""
+    explicit BEGIN control. The schema is ``schema.prepare``'s job."""
     if url.startswith("sqlite"):
         pool = max(SQLITE_POOL, 2 * threads)
         engine = create_engine(
@@ -47,8 +50,16 @@ def make_engine(url: str, threads: int = 32) -> Engine:
         engine = create_engine(
             url, pool_size=POSTGRES_POOL, max_overflow=POSTGRES_POOL, pool_pre_ping=True
         )
-    Base.metadata.create_all(engine)
+        _configure_postgres(engine)
     return engine
+
+
+def _configure_postgres(engine: Engine) -> None:
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        # As SQLite's BEGIN IMMEDIATE, but shared among writers: only a backup excludes them.
+        if connection.get_execution_options().get(WRITE_OPTION):
+            connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock_shared({WRITERS_LOCK})")
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -69,7 +80,7 @@ def _configure_sqlite(engine: Engine) -> None:
         # A write transaction takes the write lock up front, so two writers never deadlock
         # upgrading read locks; reads stay lock-free under WAL.
         options = connection.get_execution_options()
-        if options.get(_WRITE):
+        if options.get(WRITE_OPTION):
             connection.exec_driver_sql("BEGIN IMMEDIATE")
         elif not options.get(_SINGLE_READS):
             connection.exec_driver_sql("BEGIN")
@@ -118,7 +129,7 @@ class Database:
         """A transaction committed on success and rolled back on any exception."""
         with self._writers, self._sessions() as session:
             # Acquiring the connection begins the transaction (BEGIN IMMEDIATE on SQLite).
-            session.connection(execution_options={_WRITE: True})
+            session.connection(execution_options={WRITE_OPTION: True})
             try:
                 yield session
                 session.commit()

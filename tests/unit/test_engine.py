@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, update
 
+from davfiles.db import schema
 from davfiles.db.engine import SQLITE_CACHE_KIB, Database, make_engine
 from davfiles.db.models import User
 
@@ -17,7 +18,9 @@ AUTH_VERSION = select(User.auth_version).where(User.name == "alice")
 
 @pytest.fixture
 def db(tmp_path: Path) -> Iterator[Database]:
-    database = Database(make_engine(f"sqlite:///{tmp_path / 'test.sqlite3'}"))
+    engine = make_engine(f"sqlite:///{tmp_path / 'test.sqlite3'}")
+    schema.prepare(engine)
+    database = Database(engine)
     with database.write() as session:
         session.add(User(name="alice", password_hash="x", created_at=0.0))
     yield database

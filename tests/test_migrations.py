@@ -1,0 +1,159 @@
+"""Schema migrations: the revisions build what the models describe, a database of the last
+release before migrations upgrades in place keeping every record and byte, and a database at
+another revision is refused with one line. Each test runs on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.operations import Operations
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Engine, func, select, text
+
+from davfiles.app import create_services
+from davfiles.config import Settings
+from davfiles.db import schema
+from davfiles.db.engine import make_engine
+from davfiles.db.models import Base, Node, Token
+from davfiles.store import parse_user_path
+from tests.deployment import NewDatabase, check, config_for, copy_rows, populate, shape, table_rows
+from tests.harness import LiveServer
+from tests.test_cli import assert_one_line_error, davfiles
+
+
+def migrated(url: str) -> Engine:
+    """A database built by running every revision, as an upgraded deployment has it."""
+    engine = make_engine(url, threads=1)
+    schema.upgrade(engine, create=False)
+    return engine
+
+
+def pre_migration(url: str) -> Engine:
+    """A database as davfiles 0.1.0 left it: the baseline tables and no alembic_version."""
+    engine = make_engine(url, threads=1)
+    schema.upgrade(engine, schema.BASELINE)
+    with engine.begin() as connection:
+        connection.execute(text("DROP TABLE alembic_version"))
+    return engine
+
+
+def test_the_revisions_build_what_the_models_describe(new_database: NewDatabase) -> None:
+    """Fails when a model changes without a revision (see README, Development)."""
+    engine = migrated(new_database())
+    try:
+        with engine.connect() as connection:
+            context = MigrationContext.configure(connection, opts={"compare_type": True})
+            differences = compare_metadata(context, Base.metadata)
+        assert differences == []
+        assert schema.state(engine).up_to_date
+    finally:
+        engine.dispose()
+
+
+def test_a_new_database_is_created_at_the_newest_revision(new_database: NewDatabase) -> None:
+    engine = make_engine(new_database(), threads=1)
+    try:
+        schema.prepare(engine)
+        assert schema.state(engine) == schema.SchemaState(schema.head(), schema.head())
+        schema.prepare(engine)
+    finally:
+        engine.dispose()
+
+
+def test_a_database_of_0_1_0_upgrades_in_place_keeping_every_record_and_byte(
+    new_database: NewDatabase, tmp_path: Path
+) -> None:
+    data_dir = tmp_path / "data"
+    services = create_services(Settings(data_dir=data_dir, database_url=new_database()))
+    server = LiveServer(services)
+    try:
+        deployment = populate(server)
+    finally:
+        server.stop()
+    old_url = new_database()
+    old = pre_migration(old_url)
+    copy_rows(services.db.engine, old)
+    old_shape = shape(old)
+    before = table_rows(old, old_shape)
+    old.dispose()
+    services.close()
+    assert all(before[table] for table in ("users", "nodes", "tokens", "dead_properties", "locks"))
+
+    config = config_for(tmp_path / "old.yaml", old_url)
+    upgraded = davfiles(data_dir, "db", "upgrade", config=config)
+    assert upgraded.returncode == 0, upgraded.stderr
+    assert f"from schema revision none to {schema.head()}" in upgraded.stdout
+    assert davfiles(data_dir, "db", "current", config=config).returncode == 0
+
+    services = create_services(Settings(data_dir=data_dir, database_url=old_url))
+    server = LiveServer(services)
+    try:
+        assert table_rows(services.db.engine, old_shape) == before
+        assert services.store.fsck(hashes=True).clean
+        check(server, deployment)
+        newcomer = server.add_user("carol")
+        assert server.session(newcomer).put(server.url("/dav/n.txt"), data=b"n").status_code == 201
+    finally:
+        server.stop()
+        services.close()
+
+
+def test_a_database_of_0_1_0_is_recognised_as_the_baseline(new_database: NewDatabase) -> None:
+    """Without an upgrade, a start names it when the newest revision is past the baseline."""
+    engine = pre_migration(new_database())
+    try:
+        try:
+            schema.prepare(engine)
+        except schema.SchemaOutOfDate as refusal:
+            assert "davfiles db upgrade" in str(refusal)
+        assert schema.state(engine).current == schema.BASELINE
+    finally:
+        engine.dispose()
+
+
+def test_a_database_at_another_revision_is_refused_with_one_line(
+    new_database: NewDatabase, tmp_path: Path
+) -> None:
+    url = new_database()
+    engine = make_engine(url, threads=1)
+    schema.prepare(engine)
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = 'f00d'"))
+    engine.dispose()
+    config = config_for(tmp_path / "ahead.yaml", url)
+    data_dir = tmp_path / "data"
+    assert_one_line_error(davfiles(data_dir, "serve", config=config), "does not know")
+    assert_one_line_error(davfiles(data_dir, "user", "list", config=config), "does not know")
+    current = davfiles(data_dir, "db", "current", config=config)
+    assert current.returncode == 1
+    assert "f00d" in current.stdout
+
+
+def test_the_refusal_of_a_database_behind_names_the_upgrade() -> None:
+    with pytest.raises(schema.SchemaOutOfDate, match="run `davfiles db upgrade`"):
+        schema.check(schema.SchemaState(schema.BASELINE, "0002"))
+
+
+def test_rebuilding_a_table_on_sqlite_keeps_the_rows_that_point_at_it(tmp_path: Path) -> None:
+    """Batch mode drops the old copy of a table; with foreign keys on, that drop would delete
+    every file and token of every user."""
+    services = create_services(Settings(data_dir=tmp_path / "data"))
+    try:
+        owner = services.accounts.add_user("alice", "pw", max_bytes=None, max_files=None)
+        services.store.write_bytes(owner, parse_user_path("/a.txt"), b"a")
+        services.accounts.create_token("alice")
+        engine = services.db.engine
+        counts = select(func.count(Node.id)), select(func.count(Token.id))
+        with engine.connect() as connection:
+            before = [connection.scalar(count) for count in counts]
+        with schema.locked(engine) as connection:
+            operations = Operations(MigrationContext.configure(connection))
+            with operations.batch_alter_table("users", recreate="always"):
+                pass
+        with engine.connect() as connection:
+            assert [connection.scalar(count) for count in counts] == before
+            assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    finally:
+        services.close()
