@@ -60,7 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--certfile", help="TLS certificate (PEM): serve HTTPS")
     serve.add_argument("--keyfile", help="TLS private key (PEM) for --certfile")
     serve.add_argument(
-        "--workers", type=int, help="server processes on the port (0: one per CPU core)"
+        "--workers",
+        type=int,
+        help="server processes on the port (0: one per core on PostgreSQL, one on SQLite)",
     )
     serve.set_defaults(handler=cmd_serve)
 
@@ -186,7 +188,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     _startup_check(services)
     _create_first_admin(services)
     scheme = "https" if settings.certfile else "http"
-    workers = worker_count(settings.workers)
+    workers = worker_count(settings.workers, settings.effective_database_url)
     if workers > 1:
         services.close()
         line = _serving_line(scheme, settings.host, PORT, f" with {workers} workers")
