@@ -25,6 +25,7 @@ exception leaves like any other.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -109,15 +110,38 @@ class SlowBodyAnswer:
                 headers.append(("Connection", "close"))
             return start_response(status, headers, *exc_info)
 
-        result = self.app(environ, checked)
+        try:
+            result = self.app(environ, checked)
+        except BodyTooSlow as exc:
+            # Raised before any answer began (an XML body read whole before the method runs).
+            yield _timed_out(start_response, exc)
+            return
+        sent = False
         try:
             for chunk in result:
                 if replacement:
                     break
+                sent = True
                 yield chunk
             if replacement:
                 yield replacement[0]
+        except BodyTooSlow as exc:
+            if sent:
+                raise
+            yield _timed_out(start_response, exc)
         finally:
             close = getattr(result, "close", None)
             if close is not None:
                 close()
+
+
+def _timed_out(start_response: StartResponse, exc: BodyTooSlow) -> bytes:
+    """Start the 408 answer (replacing any status not yet sent) and return its body."""
+    body = f"{exc}\n".encode()
+    headers = [
+        ("Content-Type", "text/plain; charset=utf-8"),
+        ("Content-Length", str(len(body))),
+        ("Connection", "close"),
+    ]
+    start_response("408 Request Timeout", headers, sys.exc_info())
+    return body

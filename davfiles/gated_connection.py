@@ -18,6 +18,7 @@ from cheroot.server import HTTPConnection, HTTPRequest, KnownLengthRFile
 from cheroot.wsgi import Gateway_10, Server
 
 from davfiles.body_rate import BODY_CLOCK_KEY, BodyClock
+from davfiles.drain import DRAIN_LIMIT
 from davfiles.errors import BodyTooSlow
 
 if TYPE_CHECKING:
@@ -94,9 +95,16 @@ class GatedRequest(HTTPRequest):
         super().send_headers()
 
     def _body_finished(self) -> bool:
-        """Read what the application left of the body; False if that cannot be done."""
+        """Read what the application left of the body; False if that cannot be done.
+
+        Only up to ``DRAIN_LIMIT`` bytes: an answer given early (401, 507) to a huge body must
+        not hold the thread for as long as the client cares to send, so beyond that the
+        connection is closed instead.
+        """
         if self.chunked_read:
             return bool(self.rfile.closed)
+        if getattr(self.rfile, "remaining", 0) > DRAIN_LIMIT:
+            return False
         try:
             while (remaining := getattr(self.rfile, "remaining", 0)) > 0:
                 if not self.rfile.read(min(remaining, RECV_SIZE)):

@@ -252,6 +252,16 @@ def test_a_slow_webdav_put_is_408_and_stores_nothing(slow_server: LiveServer, fi
     assert_nothing_left(slow_server, user, "slow.txt")
 
 
+@pytest.mark.parametrize("method", ["PROPFIND", "PROPPATCH", "LOCK"])
+def test_a_slow_xml_body_is_408_not_500(slow_server: LiveServer, method: str) -> None:
+    """XML bodies are read whole before the method runs, before any answer has begun."""
+    user = slow_server.add_user("alice", PASSWORD)
+    start = slow_head(method, "/dav/", user, "Content-Type: application/xml")
+    response = trickle(slow_server.port, start + b'<?xml version="1.0"?>')
+    assert_408_and_closed(response)
+    assert b"Traceback" not in response
+
+
 @pytest.mark.parametrize("first", FIRST_BYTES, ids=FIRST_IDS)
 def test_a_slow_chunked_body_is_408_and_stores_nothing(slow_server: LiveServer, first: int) -> None:
     user = slow_server.add_user("alice", PASSWORD)
@@ -305,6 +315,25 @@ def test_a_slow_body_without_credentials_does_not_hold_a_thread(slow_server: Liv
     start = b"PUT /dav/x.txt HTTP/1.1\r\nHost: 127.0.0.1\r\n"
     start += f"Content-Length: {DECLARED}\r\n\r\n".encode()
     response = trickle(slow_server.port, start)
+    assert status_of(response) == 401
+    assert b"\r\nConnection: close\r\n" in response
+
+
+def test_an_early_answer_to_a_huge_body_is_not_held_back(slow_server: LiveServer) -> None:
+    """A 401 to a body far larger than what is drained comes at once, and the connection
+    closes, however steadily the client keeps sending (it would hold a thread forever)."""
+    start = b"PUT /dav/x.txt HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+    start += f"Content-Length: {10**12}\r\n\r\n".encode() + b"x" * 65536
+    with socket.create_connection(("127.0.0.1", slow_server.port), timeout=30) as connection:
+        connection.sendall(start)
+        for _ in range(MAX_TRICKLE_STEPS):
+            readable, _, _ = select.select([connection], [], [], TRICKLE_INTERVAL)
+            if readable:
+                break
+            connection.sendall(b"x" * 4096)
+        else:
+            pytest.fail("no answer while the client kept sending 16 KB/s")
+        response = read_to_end(connection)
     assert status_of(response) == 401
     assert b"\r\nConnection: close\r\n" in response
 
