@@ -31,7 +31,7 @@ from sqlalchemy import URL, Connection, Engine, inspect, make_url, text
 from davfiles import __version__
 from davfiles.config import Settings
 from davfiles.db import schema
-from davfiles.db.engine import WRITE_OPTION, WRITERS_LOCK, make_engine
+from davfiles.db.engine import WRITE_OPTION, WRITERS_LOCK, make_engine, writer_queue
 from davfiles.errors import DavfilesError
 
 MANIFEST = "manifest.json"
@@ -96,7 +96,7 @@ def backup(settings: Settings, destination: Path) -> Manifest:
 def _sqlite_moment(engine: Engine, database: Path, users_dir: Path, links: Path) -> _Moment:
     """Under the write lock (BEGIN IMMEDIATE) a second connection copies the database: the
     backup API refuses to read through the connection that holds the lock."""
-    with engine.connect() as connection:
+    with writer_queue(engine), engine.connect() as connection:
         connection.execution_options(**{WRITE_OPTION: True})
         with connection.begin():
             moment = _link_homes(connection, users_dir, links)

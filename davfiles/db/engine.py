@@ -93,7 +93,7 @@ class Database:
         self.engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
         # SQLite has one writer at a time: queue the writers of all processes (writer_queue.py).
-        self._writers: AbstractContextManager[Any] = _writer_queue(engine)
+        self._writers: AbstractContextManager[Any] = writer_queue(engine)
         # SQLite's single reads keep one connection per thread (see ``connect``).
         self._readers = _ThreadReaders(engine) if engine.dialect.name == "sqlite" else None
 
@@ -145,8 +145,10 @@ class Database:
         self.engine.dispose()
 
 
-def _writer_queue(engine: Engine) -> AbstractContextManager[Any]:
-    """A ``WriterQueue`` beside a SQLite file; a thread lock for an in-memory database."""
+def writer_queue(engine: Engine) -> AbstractContextManager[Any]:
+    """A ``WriterQueue`` beside a SQLite file (every process's writers take it before SQLite's
+    write lock, so anything else that takes that lock must queue there too); a thread lock for
+    an in-memory database; nothing for PostgreSQL."""
     if engine.dialect.name != "sqlite":
         return nullcontext()
     database = engine.url.database

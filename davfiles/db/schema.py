@@ -23,7 +23,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, inspect, text
 
 from davfiles import __version__
-from davfiles.db.engine import WRITE_OPTION
+from davfiles.db.engine import WRITE_OPTION, writer_queue
 from davfiles.db.models import Base
 from davfiles.errors import DavfilesError
 
@@ -128,7 +128,7 @@ def locked(engine: Engine) -> Iterator[Connection]:
     points at it. ``PRAGMA foreign_key_check`` then confirms nothing was left dangling.
     """
     sqlite = engine.dialect.name == "sqlite"
-    with engine.connect() as connection:
+    with writer_queue(engine), engine.connect() as connection:
         if sqlite:
             connection.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")
         try:
