@@ -28,9 +28,9 @@ from pathlib import Path
 from typing import Any
 
 from davfiles.app import create_app, create_services
+from davfiles.body_rate import BODY_RECEIVED_KEY
 from davfiles.config import Settings
 from davfiles.db.models import Node
-from davfiles.gated_connection import BODY_RECEIVED_KEY
 from davfiles.store import parse_user_path
 
 USER, PASSWORD = "bench", "bench-password"

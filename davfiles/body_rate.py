@@ -36,6 +36,8 @@ if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 BODY_CLOCK_KEY = "davfiles.body_clock"
+# environ key: True when the request's whole body (of a known length) has already arrived.
+BODY_RECEIVED_KEY = "davfiles.body_received"
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from cheroot.makefile import StreamReader, StreamWriter
 from cheroot.server import HTTPConnection, HTTPRequest, KnownLengthRFile
 from cheroot.wsgi import Gateway_10, Server
 
-from davfiles.body_rate import BODY_CLOCK_KEY, BodyClock
+from davfiles.body_rate import BODY_CLOCK_KEY, BODY_RECEIVED_KEY, BodyClock
 from davfiles.drain import DRAIN_LIMIT
 from davfiles.errors import BodyTooSlow
 
@@ -25,8 +25,6 @@ if TYPE_CHECKING:
     from davfiles.connections import HeadGate
 
 RECV_SIZE = 65536
-# environ key: True when the request's whole body (of a known length) has already arrived.
-BODY_RECEIVED_KEY = "davfiles.body_received"
 
 
 class _PendingFirstIO(socket.SocketIO):

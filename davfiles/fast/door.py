@@ -22,7 +22,6 @@ from wsgidav.mw.base_mw import BaseMiddleware
 
 from davfiles.errors import ConfigError
 from davfiles.fast.eligibility import Plan, plan_request
-from davfiles.provider.errors import dav_errors
 from davfiles.provider.provider import DavfilesProvider
 from davfiles.provider.resources import FileResource, FolderResource
 from davfiles.store.locks import SqlLockStorage
@@ -99,7 +98,12 @@ class FastDoor(BaseMiddleware):
     def _put(
         self, plan: Plan, environ: dict[str, Any], start_response: StartResponse
     ) -> Iterable[bytes]:
-        """WsgiDAV's ``do_PUT`` for a body that has already arrived whole."""
+        """WsgiDAV's ``do_PUT`` for a body that has already arrived whole.
+
+        WsgiDAV marks the resource as being written while it reads a body, so that no LOCK is
+        granted meanwhile; here the body is read from memory at once, so there is no such
+        window beyond the one between any check and the commit.
+        """
         resource = plan.resource
         if isinstance(resource, FolderResource):
             resource = resource.create_empty_resource(plan.name)
@@ -132,12 +136,11 @@ class FastDoor(BaseMiddleware):
     def _delete(
         self, plan: Plan, environ: dict[str, Any], start_response: StartResponse
     ) -> Iterable[bytes]:
-        """WsgiDAV's ``do_DELETE`` with the provider's native delete, no lock in play."""
+        """WsgiDAV's ``do_DELETE`` through the resource's native ``handle_delete``, which checks
+        the locks of the whole tree again and removes any (one taken since the plan)."""
         resource = plan.resource
-        assert resource is not None
         try:
-            with dav_errors():
-                resource.store.delete(resource.owner, resource.user_path)
+            resource.handle_delete()
         except DAVError as exc:
             return util.send_status_response(environ, start_response, exc)  # type: ignore[no-any-return]
         return util.send_status_response(environ, start_response, HTTP_NO_CONTENT)  # type: ignore[no-any-return]

@@ -14,7 +14,7 @@ from typing import Any
 from wsgidav import util
 from wsgidav.dav_error import DAVError
 
-from davfiles.gated_connection import BODY_RECEIVED_KEY
+from davfiles.body_rate import BODY_RECEIVED_KEY
 from davfiles.provider.provider import OWNER_KEY, DavfilesProvider
 from davfiles.provider.resources import FileResource, FolderResource
 from davfiles.store.locks import SqlLockStorage

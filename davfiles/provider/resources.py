@@ -9,7 +9,7 @@ from urllib.parse import quote
 from wsgidav import util
 from wsgidav.dav_provider import DAVCollection, DAVNonCollection
 
-from davfiles.gated_connection import BODY_RECEIVED_KEY
+from davfiles.body_rate import BODY_RECEIVED_KEY
 from davfiles.provider.errors import dav_errors
 from davfiles.provider.nextcloud import (
     LIVE_MTIME_PROPERTIES,

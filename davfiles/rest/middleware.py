@@ -148,11 +148,12 @@ def _throttled(exc: LoginThrottled) -> Response:
 
 
 def _first_segments(paths: Iterable[str]) -> frozenset[str] | None:
-    """The fixed first path segments of all rules; None if a rule starts with a variable."""
+    """The fixed first path segments of all rules, as WSGI spells them in ``PATH_INFO`` (UTF-8
+    bytes read as Latin-1); None if a rule starts with a variable."""
     segments = set()
     for path in paths:
         first = path.lstrip("/").split("/", 1)[0]
         if not first or "<" in first:
             return None
-        segments.add(first)
+        segments.add(first.encode().decode("latin-1"))
     return frozenset(segments)
