@@ -376,7 +376,12 @@ def cmd_restore(args: argparse.Namespace) -> int:
         f"restored {manifest.users} users and {manifest.files} files "
         f"(schema revision {manifest.revision}) from {args.source}"
     )
-    services = create_services(settings)
+    try:
+        services = create_services(settings)
+    except schema.SchemaOutOfDate as exc:
+        # A backup of an older release restores as it was; the recount waits for the upgrade.
+        print(f"{exc}; after that, `davfiles fsck --repair` recounts usage")
+        return 0
     try:
         report = services.store.fsck(repair=Repair.USAGE)
     finally:
