@@ -60,9 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--certfile", help="TLS certificate (PEM): serve HTTPS")
     serve.add_argument("--keyfile", help="TLS private key (PEM) for --certfile")
     serve.add_argument(
-        "--workers",
-        type=int,
-        help="server processes on the port (0: one per core on PostgreSQL, one on SQLite)",
+        "--workers", type=int, help="server processes on the port (0: one per CPU core)"
     )
     serve.set_defaults(handler=cmd_serve)
 
@@ -188,7 +186,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     _startup_check(services)
     _create_first_admin(services)
     scheme = "https" if settings.certfile else "http"
-    workers = worker_count(settings.workers, settings.effective_database_url)
+    workers = worker_count(settings.workers)
     if workers > 1:
         services.close()
         line = _serving_line(scheme, settings.host, PORT, f" with {workers} workers")

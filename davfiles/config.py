@@ -177,8 +177,7 @@ OPTIONS: tuple[Option, ...] = (
         "workers",
         _parse_int,
         0,
-        "Server processes sharing the port (0: one per CPU core on PostgreSQL, one on SQLite);"
-        " state lives in the database.",
+        "Server processes sharing the port (0: one per CPU core); state lives in the database.",
     ),
     Option(
         "certfile", _parse_optional_str, None, "TLS certificate (PEM); with keyfile, serve HTTPS."

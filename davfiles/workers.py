@@ -35,15 +35,9 @@ _PR_SET_PDEATHSIG = 1
 ServeOne = Callable[[int, Callable[[], None]], None]
 
 
-def worker_count(setting: int, database_url: str) -> int:
-    """The configured number of workers; 0 means one per CPU core on PostgreSQL and one on
-    SQLite, whose single writer a second process only queues behind (measured: W2 and W5 no
-    faster, the slowest writes slower, and twice the memory)."""
-    if setting:
-        return setting
-    if database_url.startswith("sqlite"):
-        return 1
-    return os.cpu_count() or 1
+def worker_count(setting: int) -> int:
+    """The configured number of workers; 0 means one per CPU core."""
+    return setting or os.cpu_count() or 1
 
 
 def reserve_port(host: str, port: int) -> socket.socket:

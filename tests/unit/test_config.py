@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
 from davfiles.config import load_settings, parse_count, parse_size
 from davfiles.errors import ConfigError
-from davfiles.workers import worker_count
 
 
 @pytest.mark.parametrize(
@@ -61,10 +59,3 @@ def test_shipped_wsgidav_yaml_is_valid() -> None:
     assert settings.port == 8080
     assert settings.host == "127.0.0.1"
     assert settings.default_max_bytes is None
-
-
-def test_the_default_worker_count_follows_the_database() -> None:
-    """One process on SQLite (one writer at a time); one per core on PostgreSQL."""
-    assert worker_count(0, "sqlite:///data/davfiles.sqlite3") == 1
-    assert worker_count(0, "postgresql+psycopg://u@h/db") == (os.cpu_count() or 1)
-    assert worker_count(3, "sqlite:///data/davfiles.sqlite3") == 3
