@@ -29,6 +29,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 from typing import TYPE_CHECKING, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
@@ -124,12 +125,18 @@ class ForwardedHeaders:
     def __init__(self, app: WSGIApplication, trusted: Sequence[Network]) -> None:
         self.app = app
         self._trusted = tuple(trusted)
+        # Parsing an address and testing the networks costs microseconds; peers repeat.
+        self._hop = lru_cache(maxsize=4096)(self._parse_hop)
 
-    def is_trusted(self, address: IPAddress | None) -> bool:
-        return address is not None and any(address in network for network in self._trusted)
+    def _parse_hop(self, text: str) -> tuple[str | None, bool]:
+        """The address in one hop's text (canonical form), and whether it is a trusted proxy."""
+        address = _ip(text)
+        if address is None:
+            return None, False
+        return str(address), any(address in network for network in self._trusted)
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        if self.is_trusted(_ip(environ.get("REMOTE_ADDR", ""))):
+        if self._hop(environ.get("REMOTE_ADDR", ""))[1]:
             self._apply(environ)
         for key in FORWARDING_HEADERS:
             environ.pop(key, None)
@@ -146,7 +153,7 @@ class ForwardedHeaders:
             client, index = self._client([element.get("for", "") for element in elements])
             hop = elements[index] if index is not None else {}
         if client is not None:
-            environ["REMOTE_ADDR"] = str(client)
+            environ["REMOTE_ADDR"] = client
         scheme = _last(environ.get("HTTP_X_FORWARDED_PROTO")) or hop.get("proto")
         if scheme is not None and scheme.lower() in ("http", "https"):
             environ["wsgi.url_scheme"] = scheme.lower()
@@ -158,13 +165,13 @@ class ForwardedHeaders:
             environ["SCRIPT_NAME"] = prefix + environ.get("SCRIPT_NAME", "")
             _strip_destination_prefix(environ, prefix)
 
-    def _client(self, hops: list[str]) -> tuple[IPAddress | None, int | None]:
+    def _client(self, hops: list[str]) -> tuple[str | None, int | None]:
         """The first address from the right that is not a trusted proxy, and its position."""
         for index in range(len(hops) - 1, -1, -1):
-            address = _ip(hops[index])
+            address, trusted = self._hop(hops[index].strip())
             if address is None:
                 return None, None
-            if not self.is_trusted(address) or index == 0:
+            if not trusted or index == 0:
                 return address, index
         return None, None
 
