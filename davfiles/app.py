@@ -20,6 +20,7 @@ from davfiles.db import schema
 from davfiles.db.engine import Database, make_engine
 from davfiles.drain import DrainUnreadBody
 from davfiles.fast.door import FastDoor
+from davfiles.health import HealthEndpoints, ReadinessCheck
 from davfiles.provider.domain_controller import (
     AUTHENTICATOR_KEY,
     DavfilesDomainController,
@@ -29,6 +30,7 @@ from davfiles.provider.properties import DeadPropertyManager
 from davfiles.provider.propfind import KeepStreamsAlive, quiet_wsgidav_about_streams
 from davfiles.provider.provider import DavfilesProvider
 from davfiles.provider.server_faults import HideServerFaults
+from davfiles.proxy import ForwardedHeaders, forwarded_headers
 from davfiles.request_guard import RequestGuard
 from davfiles.rest.dialect import DialectContext
 from davfiles.rest.middleware import RestMiddleware
@@ -153,7 +155,7 @@ def wsgidav_config(services: Services) -> dict[str, Any]:
     return config
 
 
-def create_app(services: Services) -> RequestGuard:
+def create_app(services: Services) -> RequestGuard | ForwardedHeaders:
     """The WSGI application: the REST dialects in front of WebDAV at ``/dav/``.
 
     Raises ConfigError for a mount table in which two parts would answer the same request.
@@ -173,4 +175,7 @@ def create_app(services: Services) -> RequestGuard:
     quiet_wsgidav_about_streams()
     dav = XmlGuard(HideServerFaults(KeepStreamsAlive(WsgiDAVApp(wsgidav_config(services)))))
     rest = RestMiddleware(dav, context, dialects, lambda: build_openapi(dialects))
-    return RequestGuard(AuditScope(DrainUnreadBody(rest), services.audit), refusal=rest.refusal)
+    readiness = ReadinessCheck(services.db, settings.data_dir, settings.ready_min_free_bytes)
+    health = HealthEndpoints(rest, readiness)
+    audited = AuditScope(DrainUnreadBody(health), services.audit)
+    return forwarded_headers(RequestGuard(audited, refusal=rest.refusal), settings.trusted_proxies)
