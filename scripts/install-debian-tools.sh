@@ -2,7 +2,7 @@
 # Installs the Debian packages that the client tests drive, when they are missing.
 # Needs root; without it, says so and the tests that need a missing tool skip with that reason.
 set -u
-PACKAGES="litmus rclone cadaver davfs2 fuse3 gvfs gvfs-backends libglib2.0-bin dbus openssl curl wrk apache2 apache2-utils postgresql-client"
+PACKAGES="litmus rclone cadaver davfs2 fuse3 gvfs gvfs-backends libglib2.0-bin dbus openssl curl wrk apache2 apache2-utils postgresql-client haproxy"
 missing=""
 for package in $PACKAGES; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "ok installed" || missing="$missing $package"
@@ -22,6 +22,12 @@ case " $missing " in *" apache2 "*)
     command -v systemctl >/dev/null && systemctl disable apache2 apache-htcacheclean >/dev/null 2>&1
     service apache2 stop >/dev/null 2>&1
     service apache-htcacheclean stop >/dev/null 2>&1
+    ;;
+esac
+# The same for haproxy: the tests and the benchmark run it with configs of their own.
+case " $missing " in *" haproxy "*)
+    command -v systemctl >/dev/null && systemctl disable haproxy >/dev/null 2>&1
+    service haproxy stop >/dev/null 2>&1
     ;;
 esac
 exit 0
