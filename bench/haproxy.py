@@ -13,6 +13,7 @@ import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 HAPROXY = "/usr/sbin/haproxy"
@@ -70,7 +71,14 @@ backend instances
 class Balancer:
     """haproxy as a child process (bounded by ``timeout``), its config in ``folder``."""
 
-    def __init__(self, folder: Path, backends: list[int]) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        backends: list[int],
+        preexec_fn: Callable[[], None] | None = None,
+    ) -> None:
+        """``preexec_fn``: run in the child before haproxy starts (the benchmark's
+        terminate-with-parent)."""
         binary = haproxy_path()
         if binary is None:
             raise FileNotFoundError("haproxy is not installed (scripts/install-debian-tools.sh)")
@@ -83,6 +91,7 @@ class Balancer:
             ["timeout", str(RUN_TIMEOUT), binary, "-db", "-f", str(self.config_path)],
             stdout=self._log,
             stderr=subprocess.STDOUT,
+            preexec_fn=preexec_fn,
         )
         self.base = f"http://127.0.0.1:{self.port}"
         self._wait_ready(folder / "haproxy.log")
