@@ -44,7 +44,8 @@ def free_port() -> int:
 def config(port: int, backends: list[int]) -> str:
     """The whole config: one frontend on ``port``, round robin over ``backends``."""
     servers = "\n".join(
-        f"    server i{number} 127.0.0.1:{backend}" for number, backend in enumerate(backends)
+        f"    server i{number} 127.0.0.1:{backend} check inter 2s"
+        for number, backend in enumerate(backends)
     )
     return f"""global
     maxconn 2000
@@ -63,6 +64,10 @@ frontend davfiles
 
 backend instances
     balance roundrobin
+    # OPTIONS is answered without credentials (for Windows' client): a cheap liveness check.
+    option httpchk
+    http-check send meth OPTIONS uri /dav/ ver HTTP/1.1 hdr Host localhost
+    http-check expect status 200
     http-response set-header {SERVED_BY} %[srv_name]
 {servers}
 """

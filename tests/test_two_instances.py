@@ -13,13 +13,12 @@ from pathlib import Path
 
 import pytest
 import requests
-from sqlalchemy import create_engine, func, select
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import func, select
 
 from bench.haproxy import haproxy_path
 from davfiles.db.models import UploadSlot
-from tests.cluster import Cluster, served_by
-from tests.conftest import POSTGRES_ADMIN_URL, postgres_database
+from tests.cluster import Cluster, require_postgres, served_by
+from tests.conftest import postgres_database
 from tests.dav.helpers import lock
 from tests.harness import CliServer
 
@@ -40,13 +39,7 @@ FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 def _require_tools() -> None:
     if haproxy_path() is None:
         pytest.skip("haproxy is not installed (scripts/install-debian-tools.sh)")
-    admin = create_engine(POSTGRES_ADMIN_URL)
-    try:
-        admin.connect().close()
-    except OperationalError as exc:
-        pytest.skip(f"PostgreSQL not reachable at 127.0.0.1:5432: {exc.orig}")
-    finally:
-        admin.dispose()
+    require_postgres()
 
 
 @pytest.fixture(scope="module")
