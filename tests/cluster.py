@@ -5,15 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-import pytest
 import requests
-from sqlalchemy import create_engine
-from sqlalchemy.exc import OperationalError
 
 from bench.haproxy import SERVED_BY, Balancer, free_port
 from davfiles.app import Services, create_services
 from davfiles.config import Settings
-from tests.conftest import POSTGRES_ADMIN_URL
 from tests.harness import CliServer
 
 
@@ -72,13 +68,3 @@ class Cluster:
 def served_by(response: requests.Response) -> str:
     """The instance haproxy passed the request to (``i0``, ``i1``)."""
     return response.headers[SERVED_BY]
-
-
-def require_postgres() -> None:
-    admin = create_engine(POSTGRES_ADMIN_URL)
-    try:
-        admin.connect().close()
-    except OperationalError as exc:
-        pytest.skip(f"PostgreSQL not reachable at 127.0.0.1:5432: {exc.orig}")
-    finally:
-        admin.dispose()

@@ -20,7 +20,7 @@ import pytest
 
 from bench.apache_server import missing_tools
 from bench.haproxy import haproxy_path
-from tests.cluster import require_postgres
+from tests.conftest import require_postgres
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 WORKLOADS = ["W1", "W2", "W3 allprop", "W3 props", "W4", "W5"]

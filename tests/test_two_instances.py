@@ -17,8 +17,8 @@ from sqlalchemy import func, select
 
 from bench.haproxy import haproxy_path
 from davfiles.db.models import UploadSlot
-from tests.cluster import Cluster, require_postgres, served_by
-from tests.conftest import postgres_database
+from tests.cluster import Cluster, served_by
+from tests.conftest import postgres_database, require_postgres
 from tests.dav.helpers import lock
 from tests.harness import CliServer
 
