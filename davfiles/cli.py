@@ -186,7 +186,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     app = create_app(services)
     server_lock = ServerLock(settings.data_dir)
     _startup_check(services, alone=server_lock.alone())
-    server_lock.share()
+    server_lock.share(inheritable=True)
     _create_first_admin(services)
     scheme = "https" if settings.certfile else "http"
     workers = worker_count(settings.workers)

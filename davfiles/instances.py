@@ -1,8 +1,9 @@
 """Which servers use a data dir: a lock file every serving process holds shared.
 
 Several servers may share one data dir (and one database). A start must then not sweep the
-staging folder, whose entries may be another server's uploads in flight, nor recount usage
-counters that hold another server's reservations. ``davfiles serve`` tries the lock
+staging folder, whose entries may be another server's uploads in flight (or the links of a
+running ``davfiles backup``, which holds the lock too), nor recount usage counters that hold
+another server's reservations. ``davfiles serve`` tries the lock
 exclusively first: if it gets it, no other server runs and the start-up check may clean up
 everything; either way it then holds the lock shared for as long as it serves (the
 descriptor survives the exec into the supervisor and is inherited by its workers). ``flock``
@@ -32,7 +33,11 @@ class ServerLock:
             return False
         return True
 
-    def share(self) -> None:
-        """Hold the lock shared from now on, also across ``exec`` and in forked workers."""
+    def share(self, *, inheritable: bool = False) -> None:
+        """Hold the lock shared from now on; ``inheritable``: also across ``exec`` and in
+        forked workers (a server), otherwise until ``close`` (a backup)."""
         fcntl.flock(self._fd, fcntl.LOCK_SH)
-        os.set_inheritable(self._fd, True)
+        os.set_inheritable(self._fd, inheritable)
+
+    def close(self) -> None:
+        os.close(self._fd)

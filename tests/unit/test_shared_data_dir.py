@@ -21,6 +21,9 @@ def test_a_server_is_alone_until_another_holds_the_lock(tmp_path: Path) -> None:
     assert not second.alone()
     second.share()
     assert not ServerLock(tmp_path).alone()
+    first.close()
+    second.close()
+    assert ServerLock(tmp_path).alone()
 
 
 def test_sweep_with_an_age_removes_only_stale_entries(tmp_path: Path) -> None:
