@@ -136,6 +136,19 @@ def test_login_failures_count_across_instances(cluster: Cluster) -> None:
     assert set(statuses[:LOGIN_LIMIT]) == {401}
 
 
+def test_a_changed_password_is_refused_by_both_at_once(cluster: Cluster) -> None:
+    """Each instance caches verified credentials; the user's row tells both of a change."""
+    session = _user(cluster, "paul")
+    for number in (0, 1):
+        assert session.get(cluster.direct(number)).status_code == 200
+    assert cluster.services is not None
+    cluster.services.accounts.set_password("paul", "new-pw-paul")
+    for number in (0, 1):
+        assert session.get(cluster.direct(number)).status_code == 401
+        answer = requests.get(cluster.direct(number), auth=("paul", "new-pw-paul"))
+        assert answer.status_code == 200
+
+
 def _slot_count(cluster: Cluster, name: str) -> int:
     assert cluster.services is not None
     owner = cluster.services.accounts.owner(name)
