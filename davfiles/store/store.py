@@ -89,8 +89,8 @@ class Store:
             blobs.remove_tree(home, self.staging_dir)
         self.chunked_uploads.remove_all(owner)
 
-    def sweep_staging(self) -> int:
-        return blobs.sweep_staging(self.staging_dir)
+    def sweep_staging(self, older_than: float | None = None) -> int:
+        return blobs.sweep_staging(self.staging_dir, older_than)
 
     def fsck(
         self, owner: Owner | None = None, *, hashes: bool = False, repair: Repair = Repair.NOTHING
