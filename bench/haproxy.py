@@ -64,9 +64,9 @@ frontend davfiles
 
 backend instances
     balance roundrobin
-    # OPTIONS is answered without credentials (for Windows' client): a cheap liveness check.
+    # /readyz needs no credentials and says whether the database and data dir are usable.
     option httpchk
-    http-check send meth OPTIONS uri /dav/ ver HTTP/1.1 hdr Host localhost
+    http-check send meth GET uri /readyz ver HTTP/1.1 hdr Host localhost
     http-check expect status 200
     http-response set-header {SERVED_BY} %[srv_name]
 {servers}
