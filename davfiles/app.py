@@ -12,6 +12,7 @@ from wsgidav.wsgidav_app import WsgiDAVApp
 
 from davfiles.auth.accounts import Accounts
 from davfiles.auth.audit import AuditLog, AuditScope
+from davfiles.auth.login_flows import LoginFlows
 from davfiles.auth.login_tokens import LoginTokens, load_or_create_secret
 from davfiles.auth.service import Authenticator
 from davfiles.auth.throttle import LoginThrottle, ThrottleLimits
@@ -20,6 +21,8 @@ from davfiles.db import schema
 from davfiles.db.engine import Database, make_engine
 from davfiles.drain import DrainUnreadBody
 from davfiles.fast.door import FastDoor
+from davfiles.nextcloud import NextcloudMiddleware
+from davfiles.nextcloud.middleware import CLAIMED_PATHS as NEXTCLOUD_PATHS
 from davfiles.provider.domain_controller import (
     AUTHENTICATOR_KEY,
     DavfilesDomainController,
@@ -169,8 +172,13 @@ def create_app(services: Services) -> RequestGuard:
         default_max_files=settings.default_max_files,
     )
     webdav_paths = [path for mount in DAV_MOUNTS for path in (mount, mount + "/<path:rest>")]
-    dialects = build_dialects(settings, context, any_method("WebDAV", webdav_paths))
+    reserved = any_method("WebDAV", webdav_paths) + any_method("Nextcloud", NEXTCLOUD_PATHS)
+    dialects = build_dialects(settings, context, reserved)
     quiet_wsgidav_about_streams()
     dav = XmlGuard(HideServerFaults(KeepStreamsAlive(WsgiDAVApp(wsgidav_config(services)))))
     rest = RestMiddleware(dav, context, dialects, lambda: build_openapi(dialects))
-    return RequestGuard(AuditScope(DrainUnreadBody(rest), services.audit), refusal=rest.refusal)
+    flows = LoginFlows(services.db, services.accounts)
+    nextcloud = NextcloudMiddleware(rest, services.store, services.authenticator, flows)
+    return RequestGuard(
+        AuditScope(DrainUnreadBody(nextcloud), services.audit), refusal=rest.refusal
+    )
