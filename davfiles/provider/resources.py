@@ -79,10 +79,7 @@ class _StoreResourceMixin:
 
     def get_property_value(self, name: str) -> Any:
         if name.startswith(OC_NS) and self.info is not None:
-            tree_size = None
-            if self.is_collection and name == OC_NS + "size":
-                tree_size = self.store.tree_size(self.owner, self.user_path)
-            value = oc_property(self.info, name, tree_size)
+            value = oc_property(self.info, name)
             if value is not None:
                 return value
         return super().get_property_value(name)  # type: ignore[misc]
