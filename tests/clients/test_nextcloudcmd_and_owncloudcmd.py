@@ -28,6 +28,7 @@ from davfiles.app import create_services
 from davfiles.config import Settings
 from davfiles.store import ROOT, FileInfo, parse_user_path
 from tests.harness import LiveServer, TestUser, WSGIApp
+from tests.nextcloud.test_login_flow import open_page, poll, start, submit
 from tests.shared_log import SharedLog
 
 CLIENTS = ("nextcloudcmd", "owncloudcmd")
@@ -390,3 +391,15 @@ def test_a_sync_over_the_quota_stores_nothing_and_completes_once_there_is_room(
     sync.run()
     assert sync.stat("big.bin").size == BIG  # type: ignore[union-attr]
     assert_same_tree(sync)
+
+
+def test_an_app_password_from_the_login_flow_syncs(sync: Sync) -> None:
+    """What the GUI does after its browser login: sync with the app password it polled."""
+    flow = start(sync.server)
+    browser, csrf = open_page(flow)
+    assert submit(browser, flow, csrf, sync.user.name, sync.user.password).status_code == 200
+    credentials = poll(flow).json()
+    sync.user = TestUser(credentials["loginName"], credentials["appPassword"], sync.user.owner)
+    write(sync.local / "a/with app password.txt", b"app\n", MTIME_BASE + 400)
+    sync.run()
+    assert sync.dav("GET", "a/with%20app%20password.txt").content == b"app\n"
