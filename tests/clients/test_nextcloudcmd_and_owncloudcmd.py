@@ -28,7 +28,7 @@ from davfiles.app import create_services
 from davfiles.config import Settings
 from davfiles.store import ROOT, FileInfo, parse_user_path
 from tests.harness import LiveServer, TestUser, WSGIApp
-from tests.nextcloud.test_login_flow import open_page, poll, start, submit
+from tests.nextcloud.test_login_flow import granted_flow, poll
 from tests.shared_log import SharedLog
 
 CLIENTS = ("nextcloudcmd", "owncloudcmd")
@@ -395,10 +395,7 @@ def test_a_sync_over_the_quota_stores_nothing_and_completes_once_there_is_room(
 
 def test_an_app_password_from_the_login_flow_syncs(sync: Sync) -> None:
     """What the GUI does after its browser login: sync with the app password it polled."""
-    flow = start(sync.server)
-    browser, csrf = open_page(flow)
-    assert submit(browser, flow, csrf, sync.user.name, sync.user.password).status_code == 200
-    credentials = poll(flow).json()
+    credentials = poll(granted_flow(sync.server, sync.user.name, sync.user.password)).json()
     sync.user = TestUser(credentials["loginName"], credentials["appPassword"], sync.user.owner)
     write(sync.local / "a/with app password.txt", b"app\n", MTIME_BASE + 400)
     sync.run()

@@ -5,17 +5,14 @@ when the start, the page and the poll reach different worker processes."""
 
 from __future__ import annotations
 
-import dataclasses
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import requests
 from sqlalchemy import update
 
-from davfiles.app import Services, create_services
-from davfiles.config import Settings
+from davfiles.app import Services
 from davfiles.db.models import LoginFlow
 from tests.harness import LiveServer
 from tests.test_cli import davfiles
@@ -63,6 +60,14 @@ def submit(
     )
 
 
+def granted_flow(server: LiveServer, user: str, password: str) -> dict[str, object]:
+    """A flow whose page the user logged in on, not polled yet."""
+    flow = start(server)
+    browser, csrf = open_page(flow)
+    assert submit(browser, flow, csrf, user, password).status_code == 200
+    return flow
+
+
 def dav_status(server: LiveServer, auth: tuple[str, str]) -> int:
     response = requests.request(
         "PROPFIND",
@@ -108,9 +113,7 @@ def test_the_database_never_holds_a_token_or_the_app_password_in_clear(
     live_server: LiveServer,
 ) -> None:
     live_server.add_user("alice", "alice-login-pw")
-    flow = start(live_server)
-    browser, csrf = open_page(flow)
-    assert submit(browser, flow, csrf, "alice", "alice-login-pw").status_code == 200
+    flow = granted_flow(live_server, "alice", "alice-login-pw")
     secrets = [flow["poll"]["token"], str(flow["login"]).rsplit("/", 1)[1]]  # type: ignore[index]
     app_password = poll(flow).json()["appPassword"]
     stored = b"".join(
@@ -169,13 +172,6 @@ def test_a_wrong_password_shows_the_form_again_escaped(live_server: LiveServer) 
     assert poll(flow).status_code == 200
 
 
-@pytest.fixture
-def strict_services(settings: Settings) -> Iterator[Services]:
-    services = create_services(dataclasses.replace(settings, login_failures_per_user=2))
-    yield services
-    services.close()
-
-
 def test_the_page_is_throttled_by_the_same_counts_as_webdav(strict_services: Services) -> None:
     server = LiveServer(strict_services)
     try:
@@ -225,8 +221,6 @@ def test_a_flow_granted_by_a_user_deleted_before_the_poll_gives_nothing(
     live_server: LiveServer,
 ) -> None:
     live_server.add_user("alice", "alice-login-pw")
-    flow = start(live_server)
-    browser, csrf = open_page(flow)
-    assert submit(browser, flow, csrf, "alice", "alice-login-pw").status_code == 200
+    flow = granted_flow(live_server, "alice", "alice-login-pw")
     live_server.services.accounts.delete_user("alice")
     assert poll(flow).status_code == 404

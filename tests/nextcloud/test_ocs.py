@@ -4,7 +4,6 @@ and XML, authentication, the errors in OCS shape, and what is (not) advertised."
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
 
 import pytest
 import requests
@@ -172,13 +171,6 @@ def test_a_wrong_method_is_405_with_allow(live_server: LiveServer) -> None:
     assert response.status_code == 405
     assert "GET" in response.headers["Allow"]
     assert response.json()["ocs"]["meta"]["statuscode"] == 405
-
-
-@pytest.fixture
-def strict_services(settings: Settings) -> Iterator[Services]:
-    services = create_services(dataclasses.replace(settings, login_failures_per_user=2))
-    yield services
-    services.close()
 
 
 def test_guessing_through_ocs_is_throttled_like_webdav(strict_services: Services) -> None:
