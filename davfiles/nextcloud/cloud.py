@@ -6,6 +6,10 @@ the ``/remote.php/dav/uploads/<user>/`` flow (without it Nextcloud's client fall
 legacy chunking protocol davfiles does not serve); SHA1 and MD5 are the checksums the store
 verifies in ``OC-Checksum``. Nothing for bulk upload, TUS, locking, encryption, push or sharing:
 a client that sees one of those switches to a protocol davfiles does not serve.
+
+Both need credentials, as every call but ``status.php``. The ``OCS-APIRequest: true`` header the
+clients send is accepted, not required: Nextcloud uses it to tell API calls from browser
+sessions that carry a cookie (a CSRF guard), and davfiles' OCS takes no cookies.
 """
 
 from __future__ import annotations

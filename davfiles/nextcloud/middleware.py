@@ -61,7 +61,7 @@ class NextcloudMiddleware:
         authenticator: Authenticator,
         flows: LoginFlows,
     ) -> None:
-        self._app = app
+        self.app = app
         self._store = store
         self._authenticator = authenticator
         self._flows = LoginFlowDoor(flows, authenticator)
@@ -70,7 +70,7 @@ class NextcloudMiddleware:
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         if not path.startswith(PREFIXES) and path != "/ocs":
-            return self._app(environ, start_response)
+            return self.app(environ, start_response)
         request = Request(environ)
         try:
             response = self._dispatch(request)
