@@ -41,10 +41,17 @@ class AppPassword:
 
 
 class LoginFlows:
-    def __init__(self, db: Database, accounts: Accounts, lifetime: float = FLOW_LIFETIME) -> None:
+    def __init__(
+        self,
+        db: Database,
+        accounts: Accounts,
+        lifetime: float = FLOW_LIFETIME,
+        max_flows: int = MAX_FLOWS,
+    ) -> None:
         self._db = db
         self._accounts = accounts
         self._lifetime = lifetime
+        self._max_flows = max_flows
 
     def start(self, label: str) -> NewFlow:
         """A new flow; ``label`` (the app's name) becomes the label of its API token."""
@@ -53,11 +60,11 @@ class LoginFlows:
         with self._db.write() as session:
             session.execute(delete(LoginFlow).where(LoginFlow.expires_at <= now))
             waiting = session.scalar(select(func.count()).select_from(LoginFlow)) or 0
-            if waiting >= MAX_FLOWS:
+            if waiting >= self._max_flows:
                 oldest = (
                     select(LoginFlow.poll_sha256)
                     .order_by(LoginFlow.expires_at)
-                    .limit(waiting - MAX_FLOWS + 1)
+                    .limit(waiting - self._max_flows + 1)
                 )
                 session.execute(delete(LoginFlow).where(LoginFlow.poll_sha256.in_(oldest)))
             session.add(

@@ -13,7 +13,9 @@ import requests
 from sqlalchemy import update
 
 from davfiles.app import Services
-from davfiles.db.models import LoginFlow
+from davfiles.auth.login_flows import LoginFlows
+from davfiles.db.models import Base, LoginFlow
+from tests.deployment import config_for
 from tests.harness import LiveServer
 from tests.test_cli import davfiles
 
@@ -103,7 +105,13 @@ def test_the_flow_gives_an_app_password_once_that_webdav_accepts_until_revoked(
     assert dav_status(live_server, ("alice", app_password)) == 207
     tokens = live_server.services.accounts.list_tokens("alice")
     assert [token.label for token in tokens] == [f"Login flow: {AGENT}"]
-    revoked = davfiles(live_server.services.settings.data_dir, "token", "revoke", str(tokens[0].id))
+    settings = live_server.services.settings
+    config = (
+        None
+        if settings.database_url is None
+        else config_for(tmp_path / "c.yaml", settings.database_url)
+    )
+    revoked = davfiles(settings.data_dir, "token", "revoke", str(tokens[0].id), config=config)
     assert revoked.returncode == 0, revoked.stderr
     assert dav_status(live_server, ("alice", app_password)) == 401
     assert dav_status(live_server, ("alice", "alice-login-pw")) == 207
@@ -116,12 +124,23 @@ def test_the_database_never_holds_a_token_or_the_app_password_in_clear(
     flow = granted_flow(live_server, "alice", "alice-login-pw")
     secrets = [flow["poll"]["token"], str(flow["login"]).rsplit("/", 1)[1]]  # type: ignore[index]
     app_password = poll(flow).json()["appPassword"]
-    stored = b"".join(
-        path.read_bytes() for path in live_server.services.settings.data_dir.glob("*.sqlite3*")
-    )
-    assert stored
+    stored = stored_bytes(live_server.services)
+    assert b"alice" in stored
     for secret in [*secrets, app_password]:
         assert secret.encode() not in stored
+
+
+def stored_bytes(services: Services) -> bytes:
+    """The SQLite files as they are on disk (WAL included), or every row on PostgreSQL."""
+    if services.settings.database_url is None:
+        return b"".join(path.read_bytes() for path in services.settings.data_dir.glob("*.sqlite3*"))
+    with services.db.engine.connect() as connection:
+        rows = [
+            repr(row)
+            for table in Base.metadata.sorted_tables
+            for row in connection.execute(table.select())
+        ]
+    return "\n".join(rows).encode()
 
 
 @pytest.mark.parametrize(
@@ -224,3 +243,12 @@ def test_a_flow_granted_by_a_user_deleted_before_the_poll_gives_nothing(
     flow = granted_flow(live_server, "alice", "alice-login-pw")
     live_server.services.accounts.delete_user("alice")
     assert poll(flow).status_code == 404
+
+
+def test_waiting_flows_are_bounded_and_the_oldest_go_first(services: Services) -> None:
+    """Starting a flow needs no credentials, so the table must not grow without limit."""
+    flows = LoginFlows(services.db, services.accounts, max_flows=3)
+    started = [flows.start("app") for _ in range(5)]
+    assert [flows.pending(flow.login_token) for flow in started] == [False, False, True, True, True]
+    with services.db.read() as session:
+        assert session.query(LoginFlow).count() == 3
