@@ -207,14 +207,13 @@ def build_tree(root: Path, *, big: bool) -> None:
 
 
 @pytest.fixture(params=CLIENT_PARAMS)
-def sync(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Sync]:
+def sync(request: pytest.FixtureRequest, tmp_path: Path, settings: Settings) -> Iterator[Sync]:
     """A fresh server and user, the local tree, and its first sync done."""
-    services = create_services(Settings(data_dir=tmp_path / "data"))
+    services = create_services(settings)
     log = RequestLog(SharedLog(tmp_path / "requests.jsonl"))
     server = LiveServer(services, wrap=log.wrap)
     try:
-        quota = getattr(request, "param_quota", None)
-        user = server.add_user("syncer", "sync-pw", max_bytes=quota)
+        user = server.add_user("syncer", "sync-pw")
         local = tmp_path / "local"
         build_tree(local, big=False)
         excludes = tmp_path / "exclude.lst"
