@@ -57,3 +57,20 @@ def test_concurrent_writes_at_every_depth_keep_the_totals(uncapped_services: Ser
     assert root is not None and root_before is not None
     assert root.etag != root_before.etag
     assert root.tree_size == store.usage(owner).used_bytes
+
+
+def test_a_folder_copied_without_its_members_holds_nothing(services: Services) -> None:
+    store = services.store
+    owner = services.accounts.add_user("copier", "pw", max_bytes=None, max_files=None)
+    store.mkdir(owner, parse_user_path("/a"))
+    store.write_bytes(owner, parse_user_path("/a/f"), b"12345")
+    store.copy(
+        owner, parse_user_path("/a"), parse_user_path("/shallow"), overwrite=False, recursive=False
+    )
+    store.copy(owner, parse_user_path("/a"), parse_user_path("/deep"), overwrite=False)
+    sizes = {
+        name: store.stat(owner, parse_user_path(name)).tree_size  # type: ignore[union-attr]
+        for name in ("/", "/a", "/shallow", "/deep")
+    }
+    assert sizes == {"/": 10, "/a": 5, "/shallow": 0, "/deep": 5}
+    assert store.fsck().findings == []
