@@ -142,6 +142,15 @@ def test_rest_urls_and_openapi_servers(behind_proxy: LiveServer) -> None:
     assert plain["servers"] == [{"url": behind_proxy.base}]
 
 
+def test_login_flow_urls_carry_the_outside_url(behind_proxy: LiveServer) -> None:
+    """The Nextcloud apps open the login page and poll at the URLs the flow hands out."""
+    flow = requests.post(behind_proxy.url("/index.php/login/v2"), headers=OUTSIDE)
+    assert flow.status_code == 200, flow.text
+    outside = "https://files.example.org/files/index.php/login/v2"
+    assert flow.json()["poll"]["endpoint"] == f"{outside}/poll"
+    assert flow.json()["login"].startswith(f"{outside}/flow/")
+
+
 def test_audit_and_throttle_see_the_forwarded_client(behind_proxy: LiveServer) -> None:
     behind_proxy.add_user("alice", "alice-pw")
     # The list is walked from the right; trusted proxies (127.0.0.1, 192.0.2.0/24) are skipped.
