@@ -3,12 +3,15 @@
 WsgiDAV answers every request through a generic pipeline: two or three resource look-ups, a
 lock-manager check per level, ``If`` evaluation and a directory browser, each of which reads
 the database. Most requests of a file manager or a sync client need none of it: a GET or HEAD
-of a file, a small PUT, a MKCOL, a DELETE, by a user who holds no lock, with no conditional
-header. ``FastDoor`` sits in WsgiDAV's middleware stack right after authentication (so every
-credential is checked, throttled and answered by the one authenticator) and answers exactly
-those requests with the provider's own resources and WsgiDAV's own response helpers, so the
-answers are the ones WsgiDAV gives (``tests/dav/test_fast_door.py`` compares them). Anything
-else goes on to WsgiDAV untouched, decided before a byte of the body is read.
+of a file, a small PUT, a MKCOL, a DELETE, a MOVE or COPY, by a user who holds no lock, with
+no conditional header. ``FastDoor`` sits in WsgiDAV's middleware stack right after
+authentication (so every credential is checked, throttled and answered by the one
+authenticator) and answers exactly those requests with the provider's own resources and
+WsgiDAV's own response helpers, so the answers are the ones WsgiDAV gives
+(``tests/dav/test_fast_door.py`` compares them). A MOVE or COPY whose Destination names this
+mount on this host goes past WsgiDAV's checks (re-done from the head, any refusal left to
+WsgiDAV) to the resource's native ``handle_move``/``handle_copy``, the calls WsgiDAV makes.
+Anything else goes on to WsgiDAV untouched, decided before a byte of the body is read.
 """
 
 from __future__ import annotations
@@ -70,6 +73,8 @@ class FastDoor(BaseMiddleware):
             "PUT": self._put,
             "MKCOL": self._mkcol,
             "DELETE": self._delete,
+            "MOVE": self._transfer,
+            "COPY": self._transfer,
         }
 
     def _get(
@@ -143,6 +148,21 @@ class FastDoor(BaseMiddleware):
             resource.handle_delete()
         except DAVError as exc:
             return util.send_status_response(environ, start_response, exc)  # type: ignore[no-any-return]
+        return util.send_status_response(environ, start_response, HTTP_NO_CONTENT)  # type: ignore[no-any-return]
+
+    def _transfer(
+        self, plan: Plan, environ: dict[str, Any], start_response: StartResponse
+    ) -> Iterable[bytes]:
+        """WsgiDAV's ``_copy_or_move`` past its checks: the resource's native ``handle_move`` or
+        ``handle_copy``, a 204 the provider turns into 201 for a new target, or the error."""
+        resource = plan.resource
+        try:
+            if plan.method == "MOVE":
+                resource.handle_move(plan.destination)
+            else:
+                resource.handle_copy(plan.destination, depth_infinity=plan.recursive)
+        except Exception as exc:
+            return util.send_status_response(environ, start_response, as_DAVError(exc))  # type: ignore[no-any-return]
         return util.send_status_response(environ, start_response, HTTP_NO_CONTENT)  # type: ignore[no-any-return]
 
 

@@ -127,6 +127,106 @@ def test_answers_equal_wsgidavs(pair: tuple[LiveServer, LiveServer]) -> None:
         assert fast == plain, request
 
 
+# MOVE and COPY: what the fast door answers, and every refusal it leaves to WsgiDAV.
+TRANSFERS: list[tuple[bytes, bytes]] = [
+    (b"PUT /dav/a.txt\n\nhello", b"HTTP/1.1 201"),
+    (b"PUT /dav/b.txt\n\nbee", b"HTTP/1.1 201"),
+    (b"MKCOL /dav/f", b"HTTP/1.1 201"),
+    (b"PUT /dav/f/in.txt\n\ninside", b"HTTP/1.1 201"),
+    (b"MKCOL /dav/g", b"HTTP/1.1 201"),
+    (b"MOVE /dav/a.txt\nDestination: /dav/a2.txt", b"HTTP/1.1 201"),
+    (b"GET /dav/a2.txt", b"HTTP/1.1 200"),
+    (b"GET /dav/a.txt", b"HTTP/1.1 404"),
+    (b"COPY /dav/a2.txt\nDestination: /dav/b.txt", b"HTTP/1.1 204"),
+    (b"GET /dav/b.txt", b"HTTP/1.1 200"),
+    (b"COPY /dav/a2.txt\nDestination: /dav/b.txt\nOverwrite: F", b"HTTP/1.1 412"),
+    (b"MOVE /dav/a2.txt\nDestination: /dav/b.txt\nOverwrite: f", b"HTTP/1.1 412"),
+    (b"MOVE /dav/a2.txt\nDestination: /dav/b.txt\nOverwrite: t", b"HTTP/1.1 204"),
+    (b"COPY /dav/b.txt\nDestination: /dav/c.txt\nOverwrite: F", b"HTTP/1.1 201"),
+    (b"COPY /dav/b.txt\nDestination: /dav/c.txt\nOverwrite: X", b"HTTP/1.1 400"),
+    (b"MOVE /dav/b.txt\nDestination: /dav/none/x.txt", b"HTTP/1.1 409"),
+    (b"MOVE /dav/b.txt\nDestination: /dav/c.txt/x.txt", b"HTTP/1.1 409"),
+    (b"MOVE /dav/b.txt\nDestination: /dav/b.txt", b"HTTP/1.1 403"),
+    (b"COPY /dav/b.txt\nDestination: http://127.0.0.1/dav/b.txt", b"HTTP/1.1 403"),
+    (b"MOVE /dav/f\nDestination: /dav/f/sub", b"HTTP/1.1 403"),
+    (b"MOVE /dav/f/\nDestination: /dav/f", b"HTTP/1.1 403"),
+    (b"MOVE /dav/missing\nDestination: /dav/x", b"HTTP/1.1 404"),
+    (b"MOVE /dav/b.txt", b"HTTP/1.1 400"),
+    (b"MOVE /dav/b.txt\nDestination: http://other.example/dav/z.txt", b"HTTP/1.1 502"),
+    (b"MOVE /dav/b.txt\nDestination: http://127.0.0.1:81/dav/z.txt", b"HTTP/1.1 502"),
+    (b"MOVE /dav/b.txt\nDestination: https://127.0.0.1/dav/z.txt", b"HTTP/1.1 502"),
+    (b"MOVE /dav/b.txt\nDestination: http://[::1/dav/z.txt", b"HTTP/1.1 400"),
+    (b"MOVE /dav/b.txt\nDestination: /remote.php/webdav/z.txt", b"HTTP/1.1 502"),
+    (b"MOVE /dav/b.txt\nDestination: /elsewhere/z.txt", b"HTTP/1.1 502"),
+    (b"MOVE /dav/b.txt\nDestination: /DAV/z.txt", b"HTTP/1.1 502"),
+    (b"MOVE /dav/b.txt\nDestination: /dav/../../z.txt", b"HTTP/1.1 400"),
+    (b"MOVE /dav/b.txt\nDestination: /dav/f/../up.txt", b"HTTP/1.1 201"),
+    (
+        b"MOVE /dav/up.txt\nDestination: HTTP://127.0.0.1/dav/odd%20n%C3%A4me%23.txt",
+        b"HTTP/1.1 201",
+    ),
+    (b"GET /dav/odd%20n%C3%A4me%23.txt", b"HTTP/1.1 200"),
+    (b"MOVE /dav/odd%20n%C3%A4me%23.txt\nDestination: /dav/q%3Fx.txt", b"HTTP/1.1 201"),
+    (b"GET /dav/q", b"HTTP/1.1 200"),
+    (b"MOVE /dav/q\nDestination: /dav/per%2525cent.txt", b"HTTP/1.1 201"),
+    (b"GET /dav/per%2525cent.txt", b"HTTP/1.1 200"),
+    (b"COPY /dav/per%2525cent.txt\nDestination: /dav/bad%00.txt", b"HTTP/1.1 400"),
+    (b"MOVE /dav/c.txt\nDestination: /dav/c2.txt\nX-Forwarded-Host: proxy", b"HTTP/1.1 201"),
+    (b"MOVE /dav/c2.txt\nDestination: /dav/c3.txt\n\n<body/>", b"HTTP/1.1 201"),
+    (b"MOVE /dav/c3.txt\nDestination: /dav/c4.txt\nDepth: 0", b"HTTP/1.1 201"),
+    (b"COPY /dav/c4.txt\nDestination: /dav/c5.txt\nDepth: 0", b"HTTP/1.1 201"),
+    (b"MOVE /dav/f\nDestination: /dav/h", b"HTTP/1.1 201"),
+    (b"GET /dav/h/in.txt", b"HTTP/1.1 200"),
+    (b"GET /dav/f/in.txt", b"HTTP/1.1 404"),
+    (b"MOVE /dav/h/\nDestination: /dav/g/", b"HTTP/1.1 204"),
+    (b"GET /dav/g/in.txt", b"HTTP/1.1 200"),
+    (b"MOVE /dav/g\nDestination: /dav/g1\nDepth: 0", b"HTTP/1.1 400"),
+    (b"MOVE /dav/g\nDestination: /dav/g1\nDepth: Infinity", b"HTTP/1.1 201"),
+    (b"COPY /dav/g1\nDestination: /dav/g2", b"HTTP/1.1 201"),
+    (b"GET /dav/g2/in.txt", b"HTTP/1.1 200"),
+    (b"COPY /dav/g1\nDestination: /dav/g2\nDepth: 0", b"HTTP/1.1 204"),
+    (b"GET /dav/g2/in.txt", b"HTTP/1.1 404"),
+    (b"COPY /dav/g1\nDestination: /dav/g3\nDepth: 1", b"HTTP/1.1 400"),
+    (b"MOVE /dav/\nDestination: /dav/home", b"HTTP/1.1 403"),
+    (b"PUT /dav/big.bin\n\n" + b"b" * (QUOTA // 2 + 1), b"HTTP/1.1 201"),
+    (b"COPY /dav/big.bin\nDestination: /dav/big2.bin", b"HTTP/1.1 507"),
+    (b"GET /dav/big2.bin", b"HTTP/1.1 404"),
+    (b"MOVE /dav/big.bin\nDestination: /dav/big2.bin", b"HTTP/1.1 201"),
+    (b"PUT /remote.php/dav/files/alice/nc.txt\n\nnextcloud", b"HTTP/1.1 201"),
+    (
+        b"MOVE /remote.php/dav/files/alice/nc.txt\n"
+        b"Destination: /remote.php/dav/files/alice/nc2.txt",
+        b"HTTP/1.1 201",
+    ),
+    (
+        b"MOVE /remote.php/dav/files/alice/nc2.txt\nDestination: /remote.php/dav/files/bob/nc2.txt",
+        b"HTTP/1.1 403",
+    ),
+    (
+        b"COPY /remote.php/dav/files/alice/nc2.txt\n"
+        b"Destination: /remote.php/dav/uploads/alice/nc2.txt",
+        b"HTTP/1.1 403",
+    ),
+    (b"COPY /remote.php/webdav/nc2.txt\nDestination: /remote.php/webdav/oc.txt", b"HTTP/1.1 201"),
+    (b"LOCK /dav/g1\nTimeout: Second-600\n\n" + LOCK_BODY.encode(), b"HTTP/1.1 200"),
+    (b"MOVE /dav/g1\nDestination: /dav/g4", b"HTTP/1.1 423"),
+    (b"MOVE /dav/c4.txt\nDestination: /dav/g1/c4.txt", b"HTTP/1.1 423"),
+    (b"COPY /dav/c4.txt\nDestination: /dav/c6.txt", b"HTTP/1.1 201"),
+]
+
+
+def test_moves_and_copies_equal_wsgidavs(pair: tuple[LiveServer, LiveServer]) -> None:
+    users = [server.add_user("alice", max_bytes=QUOTA) for server in pair]
+    for server in pair:
+        server.add_user("bob")
+    for request, expected in TRANSFERS:
+        fast, plain = (
+            masked(server, user, request) for server, user in zip(pair, users, strict=True)
+        )
+        assert fast.startswith(expected), (request, fast)
+        assert fast == plain, request
+
+
 def statements(server: LiveServer, user: TestUser, request: bytes) -> int:
     engine = server.services.db.engine
     counted: list[str] = []
@@ -150,6 +250,8 @@ def test_the_fast_door_needs_fewer_statements(pair: tuple[LiveServer, LiveServer
         b"PUT /dav/x.txt\n\nsmall",
         b"MKCOL /dav/d",
         b"PUT /dav/d/y.txt\n\nsmall",
+        b"MOVE /dav/d\nDestination: /dav/e",
+        b"COPY /dav/e\nDestination: /dav/d",
         b"DELETE /dav/d",
     ):
         fast, plain = (
