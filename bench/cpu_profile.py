@@ -8,7 +8,8 @@ call, so compare the shares, not the absolute times). WORKLOAD is one of:
 - ``get``: GET of one 4 KiB file (W4's request);
 - ``put``: PUT of a new 4 KiB file (W2's request);
 - ``churn``: MKCOL, PUT, MOVE, DELETE (one W5 cycle);
-- ``propfind``: PROPFIND Depth 1 with allprop of a folder of 10,000 files (W3).
+- ``propfind``: PROPFIND Depth 1 with allprop of a folder of 10,000 files (W3);
+- ``propfind-named``: the same with W3's four named properties.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from bench.workloads import NAMED_PROPS
 from davfiles.app import create_app, create_services
 from davfiles.body_rate import BODY_RECEIVED_KEY
 from davfiles.config import Settings
@@ -144,7 +146,16 @@ def _operations(client: InProcessClient) -> dict[str, Callable[[int], None]]:
     def propfind(_index: int) -> None:
         client("PROPFIND", "/dav/listing/", ALLPROP, {"Depth": "1"})
 
-    return {"get": get, "put": put, "churn": churn, "propfind": propfind}
+    def propfind_named(_index: int) -> None:
+        client("PROPFIND", "/dav/listing/", NAMED_PROPS, {"Depth": "1"})
+
+    return {
+        "get": get,
+        "put": put,
+        "churn": churn,
+        "propfind": propfind,
+        "propfind-named": propfind_named,
+    }
 
 
 def _fill_listing(services: Any) -> None:
@@ -172,7 +183,7 @@ def _fill_listing(services: Any) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.cpu_profile", description=__doc__)
-    parser.add_argument("workload", choices=["get", "put", "churn", "propfind"])
+    parser.add_argument("workload", choices=["get", "put", "churn", "propfind", "propfind-named"])
     parser.add_argument(
         "count", type=int, nargs="?", help="operations measured (default 300; propfind 5)"
     )
@@ -181,13 +192,14 @@ def main(argv: list[str] | None = None) -> int:
         "--digest", action="store_true", help="authenticate with HTTP Digest instead of Basic"
     )
     args = parser.parse_args(argv)
-    count = args.count or (5 if args.workload == "propfind" else 300)
+    listing = args.workload.startswith("propfind")
+    count = args.count or (5 if listing else 300)
     with tempfile.TemporaryDirectory() as data_dir:
         services = create_services(Settings(data_dir=Path(data_dir)))
         services.accounts.add_user(USER, PASSWORD, max_bytes=None, max_files=None)
         client = InProcessClient(create_app(services), digest=args.digest)
         client("PUT", "/dav/small.bin", b"s" * 4096)
-        if args.workload == "propfind":
+        if listing:
             _fill_listing(services)
         operation = _operations(client)[args.workload]
         for warm_up in range(5):

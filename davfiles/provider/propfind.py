@@ -55,6 +55,9 @@ _HEAD = "<?xml version='1.0' encoding='UTF-8'?>\n<D:multistatus xmlns:D=\"DAV:\"
 _TAIL = "</D:multistatus>"
 _OK = "200 OK"
 _SPECIAL = re.compile("[&<>\r]")
+# Distinct property-name lists whose response plan is kept (allprop lists vary with dead
+# properties; a listing rarely has more than a few).
+_MAX_PLANS = 64
 
 Resource = FileResource | FolderResource
 # A property's value as WsgiDAV's get_property_value gives it: text, an element, None (an
@@ -177,6 +180,16 @@ def quiet_wsgidav_about_streams() -> None:
         wsgidav_logger.addFilter(_QUIET)
 
 
+@dataclass(frozen=True)
+class _Plan:
+    """A response's start up to its href, and per property: its name, its element name, the
+    element when empty, its opening and closing tags, and the getter of a DAV: live property
+    (None for the others)."""
+
+    opening: str
+    properties: tuple[tuple[str, str, str, str, str, Callable[[Resource], Value] | None], ...]
+
+
 class _Writer:
     """Formats ``<response>`` elements the way util.add_property_response builds them.
 
@@ -192,7 +205,7 @@ class _Writer:
         # Prefixes are per request (add_property_response numbers them per response): the
         # names they stand for are the same.
         self._prefixes: dict[str, str] = {}
-        self._tags: dict[str, tuple[str, str | None]] = {}
+        self._plans: dict[tuple[str, ...], _Plan] = {}
         self._times: dict[tuple[str, int], str] = {}
         self._live: dict[str, Callable[[Resource], Value]] = {
             **_LIVE,
@@ -230,26 +243,25 @@ class _Writer:
         if mode == "named":
             names: Any = self._request.names
         else:
-            names = resource.get_property_names(is_allprop=mode == "allprop")
-        declared: dict[str, str] = {}
+            names = tuple(resource.get_property_names(is_allprop=mode == "allprop"))
+        plan = self._plans.get(names) or self._plan(names)
         found: list[str] = []
         failed: dict[str, list[str]] = {}
-        for name in names:
-            tag, namespace = self._tags.get(name) or self._tag(name)
-            if namespace is not None:
-                declared[namespace] = self._prefixes[namespace]
+        for name, tag, empty, opening, closing, live in plan.properties:
             if mode == "name":
-                found.append(f"<{tag}/>")
+                found.append(empty)
                 continue
             try:
-                value = self._value(resource, name)
+                value = live(resource) if live is not None else self._value(resource, name)
             except Exception as error:  # noqa: BLE001 - WsgiDAV reports these per property too
                 status = get_http_status_string(as_DAVError(error))
-                failed.setdefault(status, []).append(f"<{tag}/>")
+                failed.setdefault(status, []).append(empty)
                 continue
-            found.append(_element(tag, value))
-        parts = [f"<D:response{_declarations(declared)}><D:href>{_text(resource.get_href())}"]
-        parts.append("</D:href>")
+            if type(value) is str:
+                found.append(f"{opening}{_text(value)}{closing}")
+            else:
+                found.append(_element(tag, value))
+        parts = [plan.opening, _text(resource.get_href()), "</D:href>"]
         # add_property_response orders the propstats by first appearance; the order carries
         # no meaning (RFC 4918, 14.22).
         if found:
@@ -260,6 +272,21 @@ class _Writer:
             parts.append(f"</D:prop><D:status>HTTP/1.1 {status}</D:status></D:propstat>")
         parts.append("</D:response>")
         return "".join(parts)
+
+    def _plan(self, names: tuple[str, ...]) -> _Plan:
+        """What every response for this list of names shares, worked out once per list."""
+        declared: dict[str, str] = {}
+        properties = []
+        for name in names:
+            tag, namespace = self._tag(name)
+            if namespace is not None:
+                declared[namespace] = self._prefixes[namespace]
+            empty, live = f"<{tag}/>", self._live.get(name)
+            properties.append((name, tag, empty, f"<{tag}>", f"</{tag}>", live))
+        plan = _Plan(f"<D:response{_declarations(declared)}><D:href>", tuple(properties))
+        if len(self._plans) < _MAX_PLANS:
+            self._plans[names] = plan
+        return plan
 
     def _value(self, resource: Resource, name: str) -> Value:
         """_DAVResource.get_property_value for the DAV: names; the rest is the resource's."""
@@ -301,7 +328,6 @@ class _Writer:
             known = (f"{prefix}:{local}", namespace)
         else:
             known = (local, None)
-        self._tags[name] = known
         return known
 
 
