@@ -154,7 +154,12 @@ class FastDoor(BaseMiddleware):
         self, plan: Plan, environ: dict[str, Any], start_response: StartResponse
     ) -> Iterable[bytes]:
         """WsgiDAV's ``_copy_or_move`` past its checks: the resource's native ``handle_move`` or
-        ``handle_copy``, a 204 the provider turns into 201 for a new target, or the error."""
+        ``handle_copy``, a 204 the provider turns into 201 for a new target, or the error.
+
+        The user held no lock when the request was planned; a LOCK granted since would not be
+        seen, as one granted between WsgiDAV's own checks and its ``handle_move`` is not (a
+        MOVE still removes any lock on the tree it moves).
+        """
         resource = plan.resource
         try:
             if plan.method == "MOVE":
