@@ -152,26 +152,33 @@ def test_move_keeps_id_and_properties(services: Services, owner: Owner) -> None:
 
 
 def test_tree_statements_reach_every_level_and_spare_a_name_prefix(services: Services) -> None:
-    """Moves, copies, sizes and deletes of a folder cover its whole depth, and not ``/ab``
-    beside ``/a``; the home's size covers everything."""
+    """Listings, moves, copies and deletes of a folder cover its whole depth, and not ``/ab``
+    beside ``/a``; the home's listing covers everything."""
     store = services.store
     owner = services.accounts.add_user("tree", "pw", max_bytes=None, max_files=None)
     for folder in ("/a", "/a/b", "/a/b/c", "/ab", "/z"):
         store.mkdir(owner, p(folder))
     for name in ("/a/1", "/a/b/2", "/a/b/c/3", "/ab/4"):
         store.write_bytes(owner, p(name), b"x" * 10)
-    assert store.tree_size(owner, p("/a")) == 30
-    assert store.tree_size(owner, ROOT) == 40
+    assert [info.path.text for info in store.list_tree(owner, p("/a"))] == [
+        "a/1",
+        "a/b",
+        "a/b/2",
+        "a/b/c",
+        "a/b/c/3",
+    ]
+    assert len(store.list_tree(owner, ROOT)) == 9
     store.move(owner, p("/a"), p("/z/m"), overwrite=False)
     assert all(store.stat(owner, p(f"/z/m{name}")) for name in ("/1", "/b/2", "/b/c/3"))
     assert store.stat(owner, p("/a/b/c/3")) is None
     assert store.stat(owner, p("/ab/4")) is not None
     store.copy(owner, p("/z/m"), p("/k"), overwrite=False)
-    assert store.tree_size(owner, p("/k")) == 30
     assert store.stat(owner, p("/k/b/c/3")) is not None
+    assert store.delete_folder_without_files(owner, p("/k/b")) is False
     store.delete(owner, p("/z"))
     assert store.stat(owner, p("/z/m/b/c/3")) is None
-    assert (store.usage(owner).used_bytes, store.tree_size(owner, ROOT)) == (40, 40)
+    usage = store.usage(owner)
+    assert (usage.used_bytes, usage.used_files) == (40, 4)
     assert disk_files(services, owner) == ["ab/4", "k/1", "k/b/2", "k/b/c/3"]
 
 
