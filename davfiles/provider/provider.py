@@ -24,6 +24,7 @@ from wsgidav.dav_provider import DAVProvider
 
 from davfiles.provider.chunk_resources import UploadsHome
 from davfiles.provider.errors import dav_errors
+from davfiles.provider.if_header import key_tagged_lists_by_ref_url
 from davfiles.provider.propfind import stream_propfind
 from davfiles.provider.resources import FileResource, FolderResource
 from davfiles.store import FileInfo, Owner, QuotaFigures, Store, UserPath, parse_user_path
@@ -159,6 +160,8 @@ class DavfilesProvider(DAVProvider):
             token = environ.get("HTTP_LOCK_TOKEN", "").strip()
             if token:
                 environ["HTTP_IF"] = f"({token if token.startswith('<') else f'<{token}>'})"
+        if "HTTP_IF" in environ:
+            key_tagged_lists_by_ref_url(self, environ)
         if method == "PROPFIND" and not self._allow_depth_infinity:
             if environ.get("HTTP_DEPTH", "infinity").lower() == "infinity":
                 raise DAVError(
