@@ -20,6 +20,7 @@ from davfiles.db import schema
 from davfiles.db.engine import Database, make_engine
 from davfiles.drain import DrainUnreadBody
 from davfiles.fast.door import FastDoor
+from davfiles.metrics_middleware import observe_requests
 from davfiles.provider.domain_controller import (
     AUTHENTICATOR_KEY,
     DavfilesDomainController,
@@ -153,7 +154,7 @@ def wsgidav_config(services: Services) -> dict[str, Any]:
     return config
 
 
-def create_app(services: Services) -> RequestGuard:
+def create_app(services: Services) -> Any:
     """The WSGI application: the REST dialects in front of WebDAV at ``/dav/``.
 
     Raises ConfigError for a mount table in which two parts would answer the same request.
@@ -173,4 +174,5 @@ def create_app(services: Services) -> RequestGuard:
     quiet_wsgidav_about_streams()
     dav = XmlGuard(HideServerFaults(KeepStreamsAlive(WsgiDAVApp(wsgidav_config(services)))))
     rest = RestMiddleware(dav, context, dialects, lambda: build_openapi(dialects))
-    return RequestGuard(AuditScope(DrainUnreadBody(rest), services.audit), refusal=rest.refusal)
+    guarded = RequestGuard(AuditScope(DrainUnreadBody(rest), services.audit), refusal=rest.refusal)
+    return observe_requests(guarded, services)
