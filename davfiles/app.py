@@ -12,6 +12,7 @@ from wsgidav.wsgidav_app import WsgiDAVApp
 
 from davfiles.auth.accounts import Accounts
 from davfiles.auth.audit import AuditLog, AuditScope
+from davfiles.auth.login_flows import LoginFlows
 from davfiles.auth.login_tokens import LoginTokens, load_or_create_secret
 from davfiles.auth.service import Authenticator
 from davfiles.auth.throttle import LoginThrottle, ThrottleLimits
@@ -20,7 +21,10 @@ from davfiles.db import schema
 from davfiles.db.engine import Database, make_engine
 from davfiles.drain import DrainUnreadBody
 from davfiles.fast.door import FastDoor
+from davfiles.health import HealthEndpoints, ReadinessCheck
 from davfiles.metrics_middleware import observe_requests
+from davfiles.nextcloud import NextcloudMiddleware
+from davfiles.nextcloud.middleware import CLAIMED_PATHS as NEXTCLOUD_PATHS
 from davfiles.provider.domain_controller import (
     AUTHENTICATOR_KEY,
     DavfilesDomainController,
@@ -30,6 +34,7 @@ from davfiles.provider.properties import DeadPropertyManager
 from davfiles.provider.propfind import KeepStreamsAlive, quiet_wsgidav_about_streams
 from davfiles.provider.provider import DavfilesProvider
 from davfiles.provider.server_faults import HideServerFaults
+from davfiles.proxy import ForwardedHeaders, forwarded_headers
 from davfiles.request_guard import RequestGuard
 from davfiles.rest.dialect import DialectContext
 from davfiles.rest.middleware import RestMiddleware
@@ -170,9 +175,16 @@ def create_app(services: Services) -> Any:
         default_max_files=settings.default_max_files,
     )
     webdav_paths = [path for mount in DAV_MOUNTS for path in (mount, mount + "/<path:rest>")]
-    dialects = build_dialects(settings, context, any_method("WebDAV", webdav_paths))
+    reserved = any_method("WebDAV", webdav_paths) + any_method("Nextcloud", NEXTCLOUD_PATHS)
+    dialects = build_dialects(settings, context, reserved)
     quiet_wsgidav_about_streams()
     dav = XmlGuard(HideServerFaults(KeepStreamsAlive(WsgiDAVApp(wsgidav_config(services)))))
     rest = RestMiddleware(dav, context, dialects, lambda: build_openapi(dialects))
-    guarded = RequestGuard(AuditScope(DrainUnreadBody(rest), services.audit), refusal=rest.refusal)
-    return observe_requests(guarded, services)
+    readiness = ReadinessCheck(services.db, settings.data_dir, settings.ready_min_free_bytes)
+    flows = LoginFlows(services.db, services.accounts)
+    nextcloud = NextcloudMiddleware(rest, services.store, services.authenticator, flows)
+    health = HealthEndpoints(nextcloud, readiness)
+    audited = AuditScope(DrainUnreadBody(health), services.audit)
+    # Inside the proxy headers: the access log shows the client and the path from outside.
+    observed = observe_requests(RequestGuard(audited, refusal=rest.refusal), services)
+    return forwarded_headers(observed, settings.trusted_proxies)

@@ -70,7 +70,7 @@ class ObserveRequests:
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         exchange = _Exchange(self, environ, start_response)
         app = self.app
-        if self._endpoint is not None and exchange.path == METRICS_PATH:
+        if self._endpoint is not None and environ.get("PATH_INFO") == METRICS_PATH:
             app = self._endpoint
         try:
             exchange.result = app(environ, exchange.start_response)

@@ -60,6 +60,12 @@ class Node(Base):
     ``parent`` is the folder path relative to the home without leading or trailing slash
     ("" for the home itself); folders have rows too, so listings never touch the disk. The home
     itself is the row with parent "" and name "".
+
+    A folder's ``tree_size`` and ``tree_version`` describe everything below it: the bytes of
+    all files at any depth, and a counter bumped whenever anything at any depth is written,
+    created, deleted or moved in or out. Every write updates them on the whole ancestor chain
+    in one statement (``nodes.touch_ancestors``), so sync clients can skip folders whose ETag
+    is unchanged and reading them costs no recursive query. Both stay 0 on files.
     """
 
     __tablename__ = "nodes"
@@ -86,6 +92,8 @@ class Node(Base):
     # The name a client asked for when the store had to pick a free one ("a (1).txt").
     original_name: Mapped[str | None] = mapped_column(Text)
     public: Mapped[bool] = mapped_column(Boolean, default=False)
+    tree_size: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    tree_version: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
 class DeadProperty(Base):
@@ -171,4 +179,20 @@ class DigestNonce(Base):
 
     nonce_id: Mapped[bytes] = mapped_column(LargeBinary(16), primary_key=True)
     max_nc: Mapped[int] = mapped_column(BigInteger)
+    expires_at: Mapped[float] = mapped_column(Float, index=True)
+
+
+class LoginFlow(Base):
+    """A Nextcloud Login Flow v2 in progress (``auth/login_flows.py``).
+
+    Only the SHA-256 of its two tokens is kept; ``user_id`` is set once a user logged in on
+    the flow's page, and the row is deleted when the app fetches its app password.
+    """
+
+    __tablename__ = "login_flows"
+
+    poll_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    login_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    label: Mapped[str] = mapped_column(String(200), default="")
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     expires_at: Mapped[float] = mapped_column(Float, index=True)

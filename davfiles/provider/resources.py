@@ -28,6 +28,16 @@ if TYPE_CHECKING:
     from davfiles.provider.provider import DavfilesProvider
 
 
+# As WsgiDAV's get_href: Nautilus chokes on '(' quoted as '%28'.
+_HREF_SAFE = "/!*'(),$-_|."
+
+
+def outside_href(environ: dict[str, Any], preferred_path: str) -> str:
+    """A resource's href as the client reached it: SCRIPT_NAME holds the share and any path
+    prefix a trusted proxy announced (WsgiDAV's own get_href knows only the share)."""
+    return quote(environ.get("SCRIPT_NAME", "") + preferred_path, safe=_HREF_SAFE)
+
+
 class _StoreResourceMixin:
     """What files and folders share: identity, times, properties and native DELETE/COPY/MOVE."""
 
@@ -62,6 +72,9 @@ class _StoreResourceMixin:
         slash = "/" if self.is_collection and text else ""
         return quote(f"/{self.owner.name}/{text}{slash}")
 
+    def get_href(self) -> str:
+        return outside_href(self.environ, self.get_preferred_path())  # type: ignore[attr-defined]
+
     def get_display_name(self) -> str:
         return self.user_path.name
 
@@ -79,10 +92,7 @@ class _StoreResourceMixin:
 
     def get_property_value(self, name: str) -> Any:
         if name.startswith(OC_NS) and self.info is not None:
-            tree_size = None
-            if self.is_collection and name == OC_NS + "size":
-                tree_size = self.store.tree_size(self.owner, self.user_path)
-            value = oc_property(self.info, name, tree_size)
+            value = oc_property(self.info, name)
             if value is not None:
                 return value
         return super().get_property_value(name)  # type: ignore[misc]
@@ -139,6 +149,9 @@ class _StoreResourceMixin:
                 overwrite=self.environ.get("HTTP_OVERWRITE", "T") == "T",
             )
         self.remove_all_locks(recursive=True)  # type: ignore[attr-defined]
+        if self.info is not None:
+            # The id survives the move; ownCloud clients compare it with their journal's.
+            self.provider.add_response_header(self.environ, "OC-FileId", str(self.info.id))
         self._finish_copy_or_move(target, created)
         return True
 
@@ -265,7 +278,9 @@ class FolderResource(_StoreResourceMixin, DAVCollection):
 
     def create_collection(self, name: str) -> None:
         with dav_errors():
-            self.store.mkdir(self.owner, self.user_path.child(name))
+            info = self.store.mkdir(self.owner, self.user_path.child(name))
+        # ownCloud clients record the new folder's id from this header.
+        self.provider.add_response_header(self.environ, "OC-FileId", str(info.id))
 
     def support_recursive_delete(self) -> bool:
         return True

@@ -165,11 +165,12 @@ class Upload:
         options = self._options
         now = time.time()
         mtime = options.mtime if options.mtime is not None else now
-        with self._store.changing() as (session, changes):
+        with self._store.changing(self._owner) as (session, changes):
             if self._settles_at_commit:
                 slots.check_free(session, self._owner.id, self._store.max_uploads_per_user, now)
             existing = self._check_target(session, lock=True)
-            bytes_delta = blob.size - (existing.size if existing else 0) - self._reserved_bytes
+            replaced_size = existing.size if existing else 0
+            bytes_delta = blob.size - replaced_size - self._reserved_bytes
             files_delta = (0 if existing else 1) - self._reserved_files
             quota.adjust(session, self._owner.id, bytes_delta, files_delta)
             if self._lease.slot_id is not None:
@@ -192,6 +193,9 @@ class Upload:
                 node.description = options.description
             session.add(node)
             session.flush()
+            nodes.touch_ancestors(
+                session, self._owner.id, self._path.parent, blob.size - replaced_size
+            )
             target = disk_path(self._store.home(self._owner), self._path)
             changes.replace_file(lambda path: blob.install(path, mtime), target)
             self.result = nodes.to_info(node)

@@ -68,3 +68,12 @@ def test_every_connection_keeps_a_small_page_cache(db: Database) -> None:
         assert session.connection().exec_driver_sql("PRAGMA cache_size").scalar() == (
             -SQLITE_CACHE_KIB
         )
+
+
+def test_every_commit_is_synced_to_disk(db: Database) -> None:
+    """WAL with synchronous FULL: a commit survives a power cut, not only a process crash."""
+    synchronous_full = 2
+    with db.write() as session:
+        connection = session.connection()
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == synchronous_full
