@@ -34,7 +34,7 @@ from davfiles.provider.properties import DeadPropertyManager
 from davfiles.provider.propfind import KeepStreamsAlive, quiet_wsgidav_about_streams
 from davfiles.provider.provider import DavfilesProvider
 from davfiles.provider.server_faults import HideServerFaults
-from davfiles.proxy import ForwardedHeaders, forwarded_headers
+from davfiles.proxy import forwarded_headers
 from davfiles.request_guard import RequestGuard
 from davfiles.rest.dialect import DialectContext
 from davfiles.rest.middleware import RestMiddleware
