@@ -234,3 +234,26 @@ def test_stderr_and_off(tmp_path: Path) -> None:
         quiet.stop()
     assert marker not in quiet.output()
     assert not list((tmp_path / "off").rglob("access*"))
+
+
+def test_behind_a_trusted_proxy_the_log_shows_the_outside(tmp_path: Path) -> None:
+    log = tmp_path / "access.log"
+    server = serve(
+        tmp_path,
+        {"access_log": str(log), "access_log_format": "json", "trusted_proxies": ["127.0.0.1"]},
+        users={"alice": None},
+    )
+    try:
+        marker = uuid.uuid4().hex
+        response = requests.get(
+            f"{server.base}/dav/{marker}",
+            auth=("alice", "pw-alice"),
+            headers={"X-Forwarded-For": "192.0.2.7", "X-Forwarded-Prefix": "/files"},
+            timeout=30,
+        )
+        assert response.status_code == 404
+        (line,) = _wait_for_lines(log, marker, 1)
+        record = json.loads(line)
+        assert (record["client"], record["path"]) == ("192.0.2.7", f"/files/dav/{marker}")
+    finally:
+        server.stop()
