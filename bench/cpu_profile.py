@@ -33,6 +33,7 @@ from davfiles.app import create_app, create_services
 from davfiles.body_rate import BODY_RECEIVED_KEY
 from davfiles.config import Settings
 from davfiles.db.models import Node
+from davfiles.metrics_dir import MetricsDir
 from davfiles.store import parse_user_path
 
 USER, PASSWORD = "bench", "bench-password"
@@ -120,8 +121,15 @@ class InProcessClient:
             if response_headers is not None:
                 response_headers.extend(sent)
 
-        for _chunk in self._app(environ, start_response):
-            pass
+        result = self._app(environ, start_response)
+        try:
+            for _chunk in result:
+                pass
+        finally:
+            # As a server does (PEP 3333): what runs when the answer ends is measured too.
+            close = getattr(result, "close", None)
+            if close is not None:
+                close()
         return status[0]
 
 
@@ -191,11 +199,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--digest", action="store_true", help="authenticate with HTTP Digest instead of Basic"
     )
+    parser.add_argument(
+        "--metrics",
+        action="store_true",
+        help="with Prometheus metrics, stored as a server's workers store them",
+    )
+    parser.add_argument("--access-log", metavar="FILE", help="with an access log written to FILE")
     args = parser.parse_args(argv)
     listing = args.workload.startswith("propfind")
     count = args.count or (5 if listing else 300)
     with tempfile.TemporaryDirectory() as data_dir:
-        services = create_services(Settings(data_dir=Path(data_dir)))
+        settings = Settings(
+            data_dir=Path(data_dir),
+            metrics_token="bench-metrics-token" if args.metrics else None,
+            access_log=args.access_log,
+        )
+        metrics = MetricsDir.create(settings)
+        services = create_services(settings)
         services.accounts.add_user(USER, PASSWORD, max_bytes=None, max_files=None)
         client = InProcessClient(create_app(services), digest=args.digest)
         client("PUT", "/dav/small.bin", b"s" * 4096)
@@ -209,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
             operation(index)
         cpu_ms = (time.process_time() - started) / count * 1000
         scheme = "Digest" if args.digest else "Basic"
-        print(f"{args.workload} ({scheme}): {cpu_ms:.2f} ms CPU per operation ({count} operations)")
+        print(f"{args.workload} ({scheme}): {cpu_ms:.3f} ms CPU per operation ({count} operations)")
         profile = cProfile.Profile()
         profile.enable()
         for index in range(count):
@@ -217,6 +237,8 @@ def main(argv: list[str] | None = None) -> int:
         profile.disable()
         pstats.Stats(profile).sort_stats("cumulative").print_stats(args.top)
         services.close()
+        if metrics is not None:
+            metrics.close()
     return 0
 
 

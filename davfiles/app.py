@@ -22,6 +22,7 @@ from davfiles.db.engine import Database, make_engine
 from davfiles.drain import DrainUnreadBody
 from davfiles.fast.door import FastDoor
 from davfiles.health import HealthEndpoints, ReadinessCheck
+from davfiles.metrics_middleware import observe_requests
 from davfiles.nextcloud import NextcloudMiddleware
 from davfiles.nextcloud.middleware import CLAIMED_PATHS as NEXTCLOUD_PATHS
 from davfiles.provider.domain_controller import (
@@ -33,7 +34,7 @@ from davfiles.provider.properties import DeadPropertyManager
 from davfiles.provider.propfind import KeepStreamsAlive, quiet_wsgidav_about_streams
 from davfiles.provider.provider import DavfilesProvider
 from davfiles.provider.server_faults import HideServerFaults
-from davfiles.proxy import ForwardedHeaders, forwarded_headers
+from davfiles.proxy import forwarded_headers
 from davfiles.request_guard import RequestGuard
 from davfiles.rest.dialect import DialectContext
 from davfiles.rest.middleware import RestMiddleware
@@ -158,7 +159,7 @@ def wsgidav_config(services: Services) -> dict[str, Any]:
     return config
 
 
-def create_app(services: Services) -> RequestGuard | ForwardedHeaders:
+def create_app(services: Services) -> Any:
     """The WSGI application: the REST dialects in front of WebDAV at ``/dav/``.
 
     Raises ConfigError for a mount table in which two parts would answer the same request.
@@ -184,4 +185,6 @@ def create_app(services: Services) -> RequestGuard | ForwardedHeaders:
     nextcloud = NextcloudMiddleware(rest, services.store, services.authenticator, flows)
     health = HealthEndpoints(nextcloud, readiness)
     audited = AuditScope(DrainUnreadBody(health), services.audit)
-    return forwarded_headers(RequestGuard(audited, refusal=rest.refusal), settings.trusted_proxies)
+    # Inside the proxy headers: the access log shows the client and the path from outside.
+    observed = observe_requests(RequestGuard(audited, refusal=rest.refusal), services)
+    return forwarded_headers(observed, settings.trusted_proxies)

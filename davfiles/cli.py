@@ -31,6 +31,7 @@ from davfiles.errors import AlreadyExists, DavfilesError
 from davfiles.instances import ServerLock
 from davfiles.logs import configure_logging
 from davfiles.malloc import limit_malloc
+from davfiles.metrics_dir import MetricsDir
 from davfiles.server import server_for
 from davfiles.store import Finding, FsckReport, Repair
 from davfiles.supervisor import PORT, exec_supervisor
@@ -182,6 +183,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         workers=args.workers,
     )
     settings = services.settings
+    workers = worker_count(settings.workers)
+    # One process keeps its metrics as the supervisor's workers do; set up before the
+    # application, whose metrics go there. With workers, the supervisor sets it up.
+    metrics = MetricsDir.create(settings) if workers == 1 else None
     # Built before anything else, so that a bad configuration ends with one line.
     app = create_app(services)
     server_lock = ServerLock(settings.data_dir)
@@ -189,28 +194,32 @@ def cmd_serve(args: argparse.Namespace) -> int:
     server_lock.share(inheritable=True)
     _create_first_admin(services)
     scheme = "https" if settings.certfile else "http"
-    workers = worker_count(settings.workers)
     if workers > 1:
         services.close()
         line = _serving_line(scheme, settings.host, PORT, f" with {workers} workers")
         exec_supervisor(settings, workers, line)
     signal.signal(signal.SIGTERM, stop_on_sigterm)
-    _serve_in_process(services, app, scheme)
-    return 0
+    return _serve_in_process(services, app, scheme, metrics)
 
 
-def _serve_in_process(services: Services, app: Any, scheme: str) -> None:
-    server = server_for(services.settings, app, services.settings.port)
+def _serve_in_process(services: Services, app: Any, scheme: str, metrics: MetricsDir | None) -> int:
+    settings = services.settings
+    server = server_for(settings, app, settings.port)
     server.prepare()
     host, port = server.bind_addr[:2]
-    _announce(scheme, host, port, "")
     try:
+        if metrics is not None and not metrics.listen_and_announce(settings.metrics_listen):
+            return 1
+        _announce(scheme, host, port, "")
         server.serve()
     except KeyboardInterrupt:
         pass
     finally:
         server.stop()
         services.close()
+        if metrics is not None:
+            metrics.close()
+    return 0
 
 
 def _announce(scheme: str, host: str, port: int, detail: str) -> None:

@@ -157,6 +157,50 @@ def _parse_optional_str(value: object) -> str | None:
     return None if value in (None, "") else str(value)
 
 
+def parse_listen_address(value: str) -> tuple[str, int]:
+    """``host:port`` or ``[ipv6]:port`` into its parts; raises ConfigError."""
+    host, colon, port = value.rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")
+    if not colon or not host or not port.isdigit() or int(port) > 65535:
+        raise ConfigError(f"not host:port: {value!r} (e.g. 127.0.0.1:9464 or [::1]:9464)")
+    return host, int(port)
+
+
+def _parse_listen(value: object) -> str | None:
+    text = _parse_optional_str(value)
+    if text is not None:
+        parse_listen_address(text)
+    return text
+
+
+_TOKEN_HASH_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
+METRICS_TOKEN_MIN = 16
+
+
+def _parse_metrics_token(value: object) -> str | None:
+    token = _parse_optional_str(value)
+    if token is not None and not _TOKEN_HASH_RE.match(token) and len(token) < METRICS_TOKEN_MIN:
+        raise ConfigError(
+            f"at least {METRICS_TOKEN_MIN} characters, or sha256:<hex digest of the token>"
+        )
+    return token
+
+
+def _parse_access_log(value: object) -> str | None:
+    text = _parse_optional_str(value)
+    return None if text is None or text.strip().lower() in ("off", "false", "no") else text
+
+
+ACCESS_LOG_FORMATS = ("common", "json")
+
+
+def _parse_access_log_format(value: object) -> str:
+    text = str(value).strip().lower()
+    if text not in ACCESS_LOG_FORMATS:
+        raise ConfigError(f"one of {', '.join(ACCESS_LOG_FORMATS)}, not {value!r}")
+    return text
+
+
 @dataclass(frozen=True)
 class Option:
     name: str
@@ -341,6 +385,32 @@ OPTIONS: tuple[Option, ...] = (
         "Free disk space in data_dir below which /readyz answers 503.",
     ),
     Option(
+        "metrics_listen",
+        _parse_listen,
+        None,
+        "host:port of a separate listener serving Prometheus metrics without credentials "
+        "(e.g. 127.0.0.1:9464; port 0 picks one); default: none.",
+    ),
+    Option(
+        "metrics_token",
+        _parse_metrics_token,
+        None,
+        "Bearer token (or sha256:<its hex digest>) that opens /metrics on the main port; "
+        "default: no /metrics there.",
+    ),
+    Option(
+        "access_log",
+        _parse_access_log,
+        None,
+        "Access log, one line per request: a file, - for stderr, or off (the default).",
+    ),
+    Option(
+        "access_log_format",
+        _parse_access_log_format,
+        "common",
+        "common (Apache's combined format plus door, bytes in and milliseconds) or json.",
+    ),
+    Option(
         "dialects",
         _parse_dialects,
         {},
@@ -388,12 +458,20 @@ class Settings:
     min_body_rate: int = 500
     trusted_proxies: tuple[Network, ...] = ()
     ready_min_free_bytes: int = 100 * 1024**2
+    metrics_listen: str | None = None
+    metrics_token: str | None = None
+    access_log: str | None = None
+    access_log_format: str = "common"
     dialects: Mapping[str, DialectMount] = field(default_factory=dict)
     wsgidav: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def effective_audit_log(self) -> Path:
         return Path(self.audit_log) if self.audit_log else self.data_dir / "audit.log"
+
+    @property
+    def metrics_enabled(self) -> bool:
+        return bool(self.metrics_listen or self.metrics_token)
 
     @property
     def effective_database_url(self) -> str:

@@ -27,7 +27,9 @@ def _cheroot_size(size: int | None) -> int | None:
     return None if size is None or size < 0 else size
 
 
-class _CountingInput:
+class CountingInput:
+    """A request body that counts the bytes read from it."""
+
     def __init__(self, stream: Any) -> None:
         self._stream = stream
         self.consumed = 0
@@ -55,7 +57,7 @@ class DrainUnreadBody:
         length = environ.get("CONTENT_LENGTH", "")
         if not length.isdigit() or int(length) == 0:
             return self.app(environ, start_response)
-        counting = _CountingInput(environ["wsgi.input"])
+        counting = CountingInput(environ["wsgi.input"])
         environ["wsgi.input"] = counting
         return self._respond(environ, start_response, counting, int(length))
 
@@ -63,7 +65,7 @@ class DrainUnreadBody:
         self,
         environ: WSGIEnvironment,
         start_response: StartResponse,
-        counting: _CountingInput,
+        counting: CountingInput,
         length: int,
     ) -> Iterator[bytes]:
         result = self.app(environ, start_response)

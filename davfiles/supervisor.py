@@ -23,6 +23,7 @@ from typing import NoReturn
 from davfiles.config import Settings
 from davfiles.logs import configure_logging
 from davfiles.malloc import limit_malloc
+from davfiles.metrics_dir import MetricsDir
 from davfiles.workers import WorkerPool, serve_as_worker, stop_on_sigterm
 
 # Stands for the port in the line announced once the workers listen.
@@ -67,15 +68,26 @@ def main(fd: int) -> int:
     configure_logging()
     limit_malloc()  # lost with the exec; the forked workers inherit it
     signal.signal(signal.SIGTERM, stop_on_sigterm)
-    pool = WorkerPool(settings.host, settings.port, workers, partial(_serve_worker, settings))
+    metrics = MetricsDir.create(settings)  # before the fork: the workers write there
+    pool = WorkerPool(
+        settings.host,
+        settings.port,
+        workers,
+        partial(_serve_worker, settings),
+        metrics.worker_ended if metrics else None,
+    )
     try:
         port = pool.start()
+        if metrics is not None and not metrics.listen_and_announce(settings.metrics_listen):
+            return 1
         print(serving_line.replace(PORT, str(port)), flush=True)
         pool.supervise()
     except KeyboardInterrupt:
         pass
     finally:
         pool.stop()
+        if metrics is not None:
+            metrics.close()
     return 0
 
 

@@ -80,11 +80,20 @@ def stop_on_sigterm(_signum: int, _frame: object) -> None:
 class WorkerPool:
     """Forked workers serving one port; see the module docstring."""
 
-    def __init__(self, host: str, port: int, count: int, serve_one: ServeOne) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        count: int,
+        serve_one: ServeOne,
+        worker_ended: Callable[[int], None] | None = None,
+    ) -> None:
+        """``worker_ended(pid)``: told of each worker that died while serving."""
         self.host = host
         self.port = port
         self.count = count
         self._serve_one = serve_one
+        self._worker_ended = worker_ended
         self._placeholder: socket.socket | None = None
         self._ready_read, self._ready_write = -1, -1
         self._pids: set[int] = set()
@@ -151,6 +160,8 @@ class WorkerPool:
             pid, status = os.wait()
             self._pids.discard(pid)
             logger.error("worker %d ended (status %d); starting a new one", pid, status)
+            if self._worker_ended is not None:
+                self._worker_ended(pid)
             time.sleep(RESPAWN_DELAY)
             self._spawn()
 

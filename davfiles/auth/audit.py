@@ -47,7 +47,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from contextvars import ContextVar
 from dataclasses import dataclass
 from enum import StrEnum
@@ -78,9 +78,20 @@ class AuditEvent(StrEnum):
     QUOTA_REFUSED = "quota.refused"
 
 
+AuditObserver = Callable[[AuditEvent, str | None], None]
+
+
 class AuditLog:
     def __init__(self, path: Path) -> None:
         self.path = path
+        # Told of every event, also those not written again (a throttled login's repeats):
+        # the server's metrics count them here, in the one place that sees them all.
+        self.observer: AuditObserver | None = None
+
+    def count(self, event: AuditEvent, target: str | None = None) -> None:
+        """Tell the observer of an event without writing a line."""
+        if self.observer is not None:
+            self.observer(event, target)
 
     def record(
         self,
@@ -91,6 +102,7 @@ class AuditLog:
         target: str | None = None,
     ) -> None:
         """Append one line; a failed write is logged, never raised, so it cannot break a request."""
+        self.count(event, target)
         line = json.dumps(
             {
                 "time": _utc_now(),

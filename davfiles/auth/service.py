@@ -194,6 +194,8 @@ class Authenticator:
                 self._audit.record(
                     AuditEvent.LOGIN_THROTTLED, user=name, client=client, target=exc.scope
                 )
+            else:
+                self._audit.count(AuditEvent.LOGIN_THROTTLED, exc.scope)
             raise
         return LoginAttempt(ticket, name, client, via)
 

@@ -25,6 +25,7 @@ from wsgidav.mw.base_mw import BaseMiddleware
 
 from davfiles.errors import ConfigError
 from davfiles.fast.eligibility import Plan, plan_request
+from davfiles.metrics_doors import DOOR_KEY, FAST
 from davfiles.provider.provider import DavfilesProvider
 from davfiles.provider.resources import FileResource, FolderResource
 from davfiles.store.locks import SqlLockStorage
@@ -54,6 +55,7 @@ class FastDoor(BaseMiddleware):
         if plan is None:
             return self.next_app(environ, start_response)  # type: ignore[no-any-return]
         handler = self._handlers()[plan.method]
+        environ[DOOR_KEY] = FAST
         # What WsgiDAV's RequestServer sets before it dispatches.
         environ["wsgidav.user_name"] = environ.get("wsgidav.auth.user_name", "anonymous")
 

@@ -16,6 +16,7 @@ from werkzeug.wrappers import Request, Response
 
 from davfiles.auth.throttle import LoginThrottled
 from davfiles.errors import AuthFailed, Busy, DavfilesError, InvalidName
+from davfiles.metrics_doors import DOOR_KEY, USER_KEY, rest_door
 from davfiles.request_guard import readable_path
 from davfiles.rest.credentials import authenticate
 from davfiles.rest.dialect import Dialect, DialectContext, Route
@@ -113,12 +114,15 @@ class RestMiddleware:
         if endpoint == "public_missing":
             return json_response({"error": "not found"}, 404)
         dialect, route = self._routes[endpoint]
+        request.environ[DOOR_KEY] = rest_door(dialect.name)
         try:
             owner = None if route.public else authenticate(request, self._context.authenticator)
         except LoginThrottled as exc:
             return _throttled(exc)
         except AuthFailed:
             return dialect.unauthorized(request)
+        if owner is not None:
+            request.environ[USER_KEY] = owner.name
         try:
             return dialect.handler(route)(request, owner, **args)
         except LoginThrottled as exc:
