@@ -1,8 +1,8 @@
 """Which door answered a request and for whom, as the metrics and the access log report it.
 
 Each door names itself in the WSGI environ where it takes a request (the fast door, a REST
-dialect); a request WsgiDAV mapped to one of its providers went through WebDAV, and anything
-else (``/public/``, ``/openapi.json``, refusals, unknown paths) is ``other``.
+dialect, the Nextcloud endpoints); a request WsgiDAV mapped to one of its providers went through
+WebDAV, and anything else (``/public/``, ``/openapi.json``, refusals, unknown paths) is ``other``.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from typing import Any
 DOOR_KEY = "davfiles.door"
 USER_KEY = "davfiles.user"
 FAST = "fast"
+NEXTCLOUD = "nextcloud"
 WEBDAV = "webdav"
 OTHER = "other"
 

@@ -96,6 +96,7 @@ def test_each_door_counts_its_requests_and_bytes(server: CliServer) -> None:
     assert listing.status_code == 207
     assert session.get(server.base + "/api/files").status_code == 200
     assert requests.get(server.base + "/openapi.json", timeout=30).status_code == 200
+    assert requests.get(server.base + "/status.php", timeout=30).status_code == 200
     after = _metrics(server)
 
     def moved(door: str, method: str, status: str) -> float:
@@ -108,6 +109,7 @@ def test_each_door_counts_its_requests_and_bytes(server: CliServer) -> None:
     assert moved("webdav", "PROPFIND", "207") == 1
     assert moved("rest:aptly", "GET", "200") == 1
     assert moved("other", "GET", "200") == 2  # /openapi.json, and the first scrape itself
+    assert moved("nextcloud", "GET", "200") == 1
     received = "davfiles_http_request_body_bytes_total"
     sent = "davfiles_http_response_body_bytes_total"
     assert (

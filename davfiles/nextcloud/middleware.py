@@ -15,6 +15,7 @@ from davfiles.auth.login_flows import LoginFlows
 from davfiles.auth.service import Authenticator
 from davfiles.auth.throttle import LoginThrottled
 from davfiles.errors import AuthFailed
+from davfiles.metrics_doors import DOOR_KEY, NEXTCLOUD
 from davfiles.nextcloud import cloud
 from davfiles.nextcloud.login_flow import LoginFlowDoor
 from davfiles.nextcloud.ocs import OcsStatus, ocs_response
@@ -71,6 +72,7 @@ class NextcloudMiddleware:
         path = environ.get("PATH_INFO", "")
         if not path.startswith(PREFIXES) and path != "/ocs":
             return self.app(environ, start_response)
+        environ[DOOR_KEY] = NEXTCLOUD
         request = Request(environ)
         try:
             response = self._dispatch(request)
