@@ -198,6 +198,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def _serve_in_process(services: Services, app: Any, scheme: str) -> None:
     server = server_for(services.settings, app, services.settings.port)
+    services.store.start_keeper(services.audit)
     server.prepare()
     host, port = server.bind_addr[:2]
     _announce(scheme, host, port, "")

@@ -143,6 +143,15 @@ def _parse_optional_str(value: object) -> str | None:
     return None if value in (None, "") else str(value)
 
 
+def _parse_patterns(value: object) -> tuple[str, ...]:
+    """A YAML list of name patterns, or one comma-separated string (an environment variable)."""
+    if isinstance(value, str):
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise ConfigError("a list of name patterns like '*.tmp'")
+    return tuple(value)
+
+
 @dataclass(frozen=True)
 class Option:
     name: str
@@ -314,6 +323,49 @@ OPTIONS: tuple[Option, ...] = (
         "0: only the stall limit applies.",
     ),
     Option(
+        "trash_enabled",
+        _parse_bool,
+        True,
+        "Keep what users delete in a trash (counted in their byte quota, evicted for room).",
+    ),
+    Option("trash_days", _parse_int, 30, "Days a deleted item stays in the trash (1 to 3650)."),
+    Option(
+        "trash_skip",
+        _parse_patterns,
+        ("~$*", ".~lock.*#", "*.tmp", "._*", ".DS_Store", "Thumbs.db"),
+        "Names whose deletion bypasses the trash (editors' and desktops' temporaries).",
+    ),
+    Option(
+        "versions_enabled",
+        _parse_bool,
+        True,
+        "Keep the content a write replaces as a version (counted in the byte quota).",
+    ),
+    Option(
+        "versions_keep_last",
+        _parse_int,
+        10,
+        "Newest versions of a file always kept (1 to 10000); older ones are thinned.",
+    ),
+    Option(
+        "versions_max_age_days",
+        _parse_int,
+        365,
+        "Days after which an unlabelled version is purged (1 to 36500).",
+    ),
+    Option(
+        "versions_coalesce_seconds",
+        _parse_int,
+        60,
+        "A save this soon after the same user's previous save keeps no version (0 to 86400).",
+    ),
+    Option(
+        "retention_interval",
+        _parse_int,
+        3600,
+        "Seconds between retention purges (60 to 86400); one server process runs each.",
+    ),
+    Option(
         "dialects",
         _parse_dialects,
         {},
@@ -359,6 +411,14 @@ class Settings:
     max_connections: int = 1000
     body_timeout: float = 10.0
     min_body_rate: int = 500
+    trash_enabled: bool = True
+    trash_days: int = 30
+    trash_skip: tuple[str, ...] = ("~$*", ".~lock.*#", "*.tmp", "._*", ".DS_Store", "Thumbs.db")
+    versions_enabled: bool = True
+    versions_keep_last: int = 10
+    versions_max_age_days: int = 365
+    versions_coalesce_seconds: int = 60
+    retention_interval: int = 3600
     dialects: Mapping[str, DialectMount] = field(default_factory=dict)
     wsgidav: Mapping[str, Any] = field(default_factory=dict)
 
@@ -374,6 +434,14 @@ class Settings:
 
 
 _ENV_PREFIX = "DAVFILES_"
+# Admin bounds of the retention settings.
+_RETENTION_BOUNDS = (
+    ("trash_days", 1, 3650),
+    ("versions_keep_last", 1, 10000),
+    ("versions_max_age_days", 1, 36500),
+    ("versions_coalesce_seconds", 0, 86400),
+    ("retention_interval", 60, 86400),
+)
 
 
 def load_settings(
@@ -434,6 +502,9 @@ def load_settings(
         raise ConfigError("davfiles.jwt_lifetime must be at least 1 second")
     if settings.min_body_rate is None:
         raise ConfigError("davfiles.min_body_rate must be a number of bytes per second")
+    for name, low, high in _RETENTION_BOUNDS:
+        if not low <= getattr(settings, name) <= high:
+            raise ConfigError(f"davfiles.{name} must be between {low} and {high}")
     if not settings.block_size:
         raise ConfigError("davfiles.block_size must be a size, not unlimited")
     return settings

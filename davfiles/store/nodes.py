@@ -76,6 +76,11 @@ def _path(parent: str, name: str) -> UserPath:
     return UserPath((*parent.split("/"), name) if parent else ((name,) if name else ()))
 
 
+def path_of(parent: str, name: str) -> UserPath:
+    """The UserPath a record with this stored parent text and name has (or had, in the trash)."""
+    return _path(parent, name)
+
+
 def to_info(node: Node) -> FileInfo:
     return FileInfo(
         id=node.id,
@@ -148,6 +153,13 @@ def tree_usage(session: Session, owner_id: int, node: Node) -> tuple[int, int]:
         )
     ).one()
     return int(total), int(count)
+
+
+def in_tree(owner_id: int, node: Node):  # type: ignore[no-untyped-def]
+    """SQL condition: the record is ``node`` or lies below it (trash takes whole trees)."""
+    if not node.is_dir:
+        return Node.id == node.id
+    return or_(Node.id == node.id, and_(Node.owner_id == owner_id, _below(to_info(node).path)))
 
 
 def delete_tree(session: Session, owner_id: int, node: Node) -> None:

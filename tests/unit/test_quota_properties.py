@@ -3,7 +3,7 @@
 Random sequences of reservations and releases never take usage past a limit, a refusal changes
 nothing, and releasing everything returns usage to zero; random sequences of store operations
 (uploads, overwrites, streamed and aborted uploads, copies, moves, deletes) keep the counters
-equal to what the store holds and within the limits.
+equal to what the store holds (live files, trash and versions) and within the limits.
 """
 
 from __future__ import annotations
@@ -14,9 +14,11 @@ from collections.abc import Iterator
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import func, select
 
 from davfiles.app import Services, create_services
 from davfiles.config import Settings
+from davfiles.db.models import FileVersion, TrashItem
 from davfiles.errors import AlreadyExists, Conflict, NotFound, QuotaExceeded
 from davfiles.store import ROOT, Owner, QuotaFigures, UploadOptions, parse_user_path, quota
 
@@ -39,6 +41,33 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
 def new_owner(services: Services, max_bytes: int | None, max_files: int | None) -> Owner:
     return services.accounts.add_user(
         f"q{next(_users)}", "pw", max_bytes=max_bytes, max_files=max_files
+    )
+
+
+def kept_bytes(services: Services, owner: Owner) -> int:
+    """Bytes of the owner's trash and versions, from their records."""
+    with services.db.read() as session:
+        trashed = session.scalar(
+            select(func.coalesce(func.sum(TrashItem.size), 0)).where(TrashItem.owner_id == owner.id)
+        )
+        versions = session.scalar(
+            select(func.coalesce(func.sum(FileVersion.size), 0)).where(
+                FileVersion.owner_id == owner.id
+            )
+        )
+    return int(trashed) + int(versions)
+
+
+def disk_bytes(services: Services, owner: Owner) -> int:
+    """Bytes of the owner's home, trash and versions on disk."""
+    store = services.store
+    folders = (
+        store.home(owner),
+        store.trash_dir / str(owner.id),
+        store.versions_dir / str(owner.id),
+    )
+    return sum(
+        item.stat().st_size for folder in folders for item in folder.rglob("*") if item.is_file()
     )
 
 
@@ -166,16 +195,14 @@ def test_store_usage_equals_what_it_holds_and_stays_within_limits(
         figures = store.usage(owner)
         files = store.list_files(owner, ROOT)
         assert (figures.used_bytes, figures.used_files) == (
-            sum(info.size for info in files),
+            sum(info.size for info in files) + kept_bytes(services, owner),
             len(files),
         ), operation
         assert within_limits(figures), operation
-        on_disk = sum(
-            item.stat().st_size for item in store.home(owner).rglob("*") if item.is_file()
-        )
-        assert on_disk == figures.used_bytes
+        assert disk_bytes(services, owner) == figures.used_bytes
     for info in store.list_dir(owner, ROOT):
         store.delete(owner, info.path)
+    store.trash_purge(owner)
     figures = store.usage(owner)
     assert (figures.used_bytes, figures.used_files) == (0, 0)
     assert list(store.staging_dir.iterdir()) == []
