@@ -304,7 +304,7 @@ class Store:
             node = nodes.get(session, owner.id, path, for_update=True)
             if node is None or not node.is_dir or nodes.tree_usage(session, owner.id, node)[1]:
                 return False
-            self._remove(session, changes, owner, node)
+            trash.discard(self, session, changes, owner, node, keep=False)
         return True
 
     def _existing(self, session: Session, owner: Owner, path: UserPath) -> Node:

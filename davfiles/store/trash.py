@@ -82,15 +82,25 @@ def skips(patterns: Iterable[str], name: str) -> bool:
     return any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns)
 
 
-def discard(store: Store, session: Session, changes: DiskChanges, owner: Owner, node: Node) -> None:
+def discard(
+    store: Store,
+    session: Session,
+    changes: DiskChanges,
+    owner: Owner,
+    node: Node,
+    *,
+    keep: bool = True,
+) -> None:
     """Take ``node`` and everything below it out of the home: into the trash, or gone for good
-    when the trash is off, the name matches a skip pattern or the disk lost the bytes."""
+    when not ``keep`` (the store's own cleanups), the trash is off, the name matches a skip
+    pattern or the disk lost the bytes."""
     size, count = nodes.tree_usage(session, owner.id, node)
     source = disk_path(store.home(owner), nodes.to_info(node).path)
     keeping = store.keeping
     tree = nodes.in_tree(owner.id, node)
     if (
-        not keeping.trash_enabled
+        not keep
+        or not keeping.trash_enabled
         or skips(keeping.trash_skip, node.name)
         or not os.path.lexists(source)
     ):

@@ -14,13 +14,12 @@ from collections.abc import Iterator
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import func, select
 
 from davfiles.app import Services, create_services
 from davfiles.config import Settings
-from davfiles.db.models import FileVersion, TrashItem
 from davfiles.errors import AlreadyExists, Conflict, NotFound, QuotaExceeded
 from davfiles.store import ROOT, Owner, QuotaFigures, UploadOptions, parse_user_path, quota
+from tests.kept import disk_bytes, kept_bytes
 
 EXAMPLES = settings(
     max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
@@ -41,33 +40,6 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
 def new_owner(services: Services, max_bytes: int | None, max_files: int | None) -> Owner:
     return services.accounts.add_user(
         f"q{next(_users)}", "pw", max_bytes=max_bytes, max_files=max_files
-    )
-
-
-def kept_bytes(services: Services, owner: Owner) -> int:
-    """Bytes of the owner's trash and versions, from their records."""
-    with services.db.read() as session:
-        trashed = session.scalar(
-            select(func.coalesce(func.sum(TrashItem.size), 0)).where(TrashItem.owner_id == owner.id)
-        )
-        versions = session.scalar(
-            select(func.coalesce(func.sum(FileVersion.size), 0)).where(
-                FileVersion.owner_id == owner.id
-            )
-        )
-    return int(trashed) + int(versions)
-
-
-def disk_bytes(services: Services, owner: Owner) -> int:
-    """Bytes of the owner's home, trash and versions on disk."""
-    store = services.store
-    folders = (
-        store.home(owner),
-        store.trash_dir / str(owner.id),
-        store.versions_dir / str(owner.id),
-    )
-    return sum(
-        item.stat().st_size for folder in folders for item in folder.rglob("*") if item.is_file()
     )
 
 

@@ -23,7 +23,8 @@ from davfiles.db.models import FileVersion, TrashedNode, TrashItem
 from davfiles.errors import Conflict, NotFound, QuotaExceeded
 from davfiles.store import ROOT, Owner, parse_user_path
 from davfiles.store.retention import DAY
-from tests.unit.test_quota_properties import disk_bytes, kept_bytes, within_limits
+from tests.kept import disk_bytes, kept_bytes
+from tests.unit.test_quota_properties import within_limits
 
 EXAMPLES = settings(
     max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
