@@ -13,9 +13,11 @@ from pathlib import Path
 
 import pytest
 import requests
+from sqlalchemy import update
 
 from davfiles.app import Services, create_services
 from davfiles.config import Settings
+from davfiles.db.models import Node
 from davfiles.store import Owner, parse_user_path
 from davfiles.store.fsck import (
     HASH,
@@ -23,6 +25,7 @@ from davfiles.store.fsck import (
     NOT_RECORDED,
     ORPHAN_HOME,
     SIZE,
+    TREE_SIZE,
     UNSUPPORTED,
     USAGE,
     WRONG_KIND,
@@ -91,6 +94,7 @@ def test_files_without_a_record_are_recorded_with_size_and_hashes(
     services: Services, alice: Owner
 ) -> None:
     home = services.store.home(alice)
+    docs_before = services.store.stat(alice, parse_user_path("/docs"))
     (home / "docs" / "found.txt").write_bytes(b"found on disk")
     (home / "new").mkdir()
     (home / "new" / "deep.bin").write_bytes(b"\x00" * 300)
@@ -123,6 +127,11 @@ def test_files_without_a_record_are_recorded_with_size_and_hashes(
     ]
     usage = services.store.usage(alice)
     assert (usage.used_bytes, usage.used_files) == (5 + 100 + 13 + 300, 4)
+    # The folders above a repaired record hold its bytes and get a new ETag for sync clients.
+    root, docs = (services.store.stat(alice, parse_user_path(p)) for p in ("/", "/docs"))
+    assert root is not None and docs is not None and docs_before is not None
+    assert (root.tree_size, docs.tree_size, folder.tree_size) == (418, 18, 300)
+    assert docs.etag != docs_before.etag
     assert disk_bytes(home) == before
     assert services.store.fsck(hashes=True).findings == []
 
@@ -273,6 +282,20 @@ def test_usage_repair_touches_nothing_but_the_counters(services: Services, alice
     }
     assert services.store.stat(alice, parse_user_path("/b.bin")) is not None
     assert (home / "stray.txt").read_bytes() == b"stray"
+
+
+def test_wrong_folder_totals_are_found_and_recounted(services: Services, alice: Owner) -> None:
+    with services.db.write() as session:
+        session.execute(
+            update(Node).where(Node.owner_id == alice.id, Node.name == "docs").values(tree_size=999)
+        )
+    before = services.store.stat(alice, parse_user_path("/docs"))
+    assert kinds(services.store.fsck()) == {(TREE_SIZE, "/docs", False)}
+    assert kinds(services.store.fsck(repair=Repair.USAGE)) == {(TREE_SIZE, "/docs", True)}
+    after = services.store.stat(alice, parse_user_path("/docs"))
+    assert before is not None and after is not None
+    assert (after.tree_size, after.etag != before.etag) == (5, True)
+    assert services.store.fsck().findings == []
 
 
 def test_one_user_only(services: Services, alice: Owner) -> None:

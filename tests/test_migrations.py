@@ -11,7 +11,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.operations import Operations
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, func, inspect, select, text
+from sqlalchemy import Engine, column, func, inspect, select, table, text
 
 from davfiles.app import create_services
 from davfiles.config import Settings
@@ -194,3 +194,90 @@ def test_revision_0005_adds_trash_and_versions_keeping_every_row(
         assert store.fsck(owner, hashes=True).clean
     finally:
         services.close()
+
+
+def test_0003_computes_every_folders_size_from_the_records_before_it(
+    new_database: NewDatabase,
+) -> None:
+    """Records written before folder tree state existed get their totals in the upgrade."""
+    engine = make_engine(new_database(), threads=1)
+    try:
+        schema.upgrade(engine, "0002")
+        nodes = table(
+            "nodes",
+            *(
+                column(name)
+                for name in ("owner_id", "parent", "name", "is_dir", "size", "created_at")
+            ),
+            column("modified_at"),
+            column("content_type"),
+            column("public"),
+        )
+        users = table(
+            "users",
+            *(column(name) for name in ("id", "name", "password_hash", "auth_version")),
+            column("used_bytes"),
+            column("used_files"),
+            column("created_at"),
+        )
+        tree = {
+            (1, "", ""): 0,
+            (1, "", "a"): None,
+            (1, "a", "b"): None,
+            (1, "a/b", "deep.bin"): 100,
+            (1, "a", "f.txt"): 10,
+            (1, "", "empty"): None,
+            (1, "", "top.txt"): 1,
+            (2, "", ""): 0,
+            (2, "", "a"): None,
+            (2, "a", "g.txt"): 7,
+        }
+        with engine.begin() as connection:
+            for user_id in (1, 2):
+                connection.execute(
+                    users.insert().values(
+                        id=user_id,
+                        name=f"user{user_id}",
+                        password_hash="x",
+                        auth_version=0,
+                        used_bytes=0,
+                        used_files=0,
+                        created_at=0.0,
+                    )
+                )
+            for (owner_id, parent, name), size in tree.items():
+                is_dir = size is None or name == ""
+                connection.execute(
+                    nodes.insert().values(
+                        owner_id=owner_id,
+                        parent=parent,
+                        name=name,
+                        is_dir=is_dir,
+                        size=size or 0,
+                        created_at=0.0,
+                        modified_at=0.0,
+                        content_type="application/octet-stream",
+                        public=False,
+                    )
+                )
+        schema.upgrade(engine)
+        with engine.connect() as connection:
+            rows = connection.execute(
+                select(Node.owner_id, Node.parent, Node.name, Node.tree_size, Node.tree_version)
+            ).all()
+        sizes = {(row[0], row[1], row[2]): row[3] for row in rows}
+        assert sizes == {
+            (1, "", ""): 111,
+            (1, "", "a"): 110,
+            (1, "a", "b"): 100,
+            (1, "a/b", "deep.bin"): 0,
+            (1, "a", "f.txt"): 0,
+            (1, "", "empty"): 0,
+            (1, "", "top.txt"): 0,
+            (2, "", ""): 7,
+            (2, "", "a"): 7,
+            (2, "a", "g.txt"): 0,
+        }
+        assert {row[4] for row in rows} == {0}
+    finally:
+        engine.dispose()

@@ -60,6 +60,12 @@ class Node(Base):
     ``parent`` is the folder path relative to the home without leading or trailing slash
     ("" for the home itself); folders have rows too, so listings never touch the disk. The home
     itself is the row with parent "" and name "".
+
+    A folder's ``tree_size`` and ``tree_version`` describe everything below it: the bytes of
+    all files at any depth, and a counter bumped whenever anything at any depth is written,
+    created, deleted or moved in or out. Every write updates them on the whole ancestor chain
+    in one statement (``nodes.touch_ancestors``), so sync clients can skip folders whose ETag
+    is unchanged and reading them costs no recursive query. Both stay 0 on files.
     """
 
     __tablename__ = "nodes"
@@ -86,6 +92,8 @@ class Node(Base):
     # The name a client asked for when the store had to pick a free one ("a (1).txt").
     original_name: Mapped[str | None] = mapped_column(Text)
     public: Mapped[bool] = mapped_column(Boolean, default=False)
+    tree_size: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    tree_version: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
 class DeadProperty(Base):
@@ -224,6 +232,8 @@ class TrashedNode(Base):
     description: Mapped[str | None] = mapped_column(Text)
     original_name: Mapped[str | None] = mapped_column(Text)
     public: Mapped[bool] = mapped_column(Boolean, default=False)
+    tree_size: Mapped[int] = mapped_column(BigInteger, default=0)
+    tree_version: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class TrashedProperty(Base):

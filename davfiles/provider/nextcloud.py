@@ -23,7 +23,7 @@ LIVE_MTIME_PROPERTIES = (
 )
 
 
-def oc_property(info: FileInfo, name: str, tree_size: int | None) -> Any:
+def oc_property(info: FileInfo, name: str) -> Any:
     """The value of an ``oc:`` live property, or None if it is not one davfiles serves."""
     if name == OC_CHECKSUMS:
         element = etree.Element(name)
@@ -36,7 +36,8 @@ def oc_property(info: FileInfo, name: str, tree_size: int | None) -> Any:
     if name == OC_NS + "permissions":
         return "RDNVCK" if info.is_dir else "RDNVW"
     if name == OC_NS + "size":
-        return str(tree_size if info.is_dir and tree_size is not None else info.size)
+        # A folder's size is the total below it, kept by the store on every write.
+        return str(info.tree_size if info.is_dir else info.size)
     return None
 
 

@@ -79,10 +79,7 @@ class _StoreResourceMixin:
 
     def get_property_value(self, name: str) -> Any:
         if name.startswith(OC_NS) and self.info is not None:
-            tree_size = None
-            if self.is_collection and name == OC_NS + "size":
-                tree_size = self.store.tree_size(self.owner, self.user_path)
-            value = oc_property(self.info, name, tree_size)
+            value = oc_property(self.info, name)
             if value is not None:
                 return value
         return super().get_property_value(name)  # type: ignore[misc]
@@ -139,6 +136,9 @@ class _StoreResourceMixin:
                 overwrite=self.environ.get("HTTP_OVERWRITE", "T") == "T",
             )
         self.remove_all_locks(recursive=True)  # type: ignore[attr-defined]
+        if self.info is not None:
+            # The id survives the move; ownCloud clients compare it with their journal's.
+            self.provider.add_response_header(self.environ, "OC-FileId", str(self.info.id))
         self._finish_copy_or_move(target, created)
         return True
 
@@ -265,7 +265,9 @@ class FolderResource(_StoreResourceMixin, DAVCollection):
 
     def create_collection(self, name: str) -> None:
         with dav_errors():
-            self.store.mkdir(self.owner, self.user_path.child(name))
+            info = self.store.mkdir(self.owner, self.user_path.child(name))
+        # ownCloud clients record the new folder's id from this header.
+        self.provider.add_response_header(self.environ, "OC-FileId", str(info.id))
 
     def support_recursive_delete(self) -> bool:
         return True

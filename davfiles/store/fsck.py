@@ -43,6 +43,7 @@ WRONG_KIND = "wrong-kind"  # a folder on disk where the record says file, or the
 SIZE = "size"
 HASH = "hash"
 USAGE = "usage"  # the user's counters differ from the sum of the records
+TREE_SIZE = "tree-size"  # a folder's recorded total differs from the files below it
 UNSUPPORTED = "unsupported"  # on disk but no record can hold it (link, device, bad name)
 ORPHAN_HOME = "orphan-home"  # an entry in data_dir/users that belongs to no user
 
@@ -196,6 +197,8 @@ class _HomeCheck:
         self._hashes = hashes
         self._repair = repair
         self._digests: dict[UserPath, _Digest] = {}
+        # Paths whose records a repair changed: the folders above them get a new ETag.
+        self._changed: set[UserPath] = set()
         self.findings: list[Finding] = []
         self.files = self.folders = 0
 
@@ -214,9 +217,10 @@ class _HomeCheck:
         self._check_root()
         self._hash_ahead()
         with self._store.db.write() as session:
-            records = _records(session, self._owner, lock=True)
+            # The user's row first, as every store write takes it (``nodes.lock_owner``).
             session.execute(select(User.id).where(User.id == self._owner.id).with_for_update())
-            records.pop(ROOT, None)
+            records = _records(session, self._owner, lock=True)
+            root = records.pop(ROOT, None)
             entries, refused = _scan(self._home)
             self.files = sum(1 for entry in entries.values() if not entry.is_dir)
             self.folders = len(entries) - self.files
@@ -224,6 +228,7 @@ class _HomeCheck:
                 self._found(shown, UNSUPPORTED, why, False)
             replaced = self._check_records(session, records, entries)
             self._check_unrecorded(session, records, entries, replaced)
+            self._check_tree_sizes(records, root)
             kept = kept_check.check(
                 self._store, session, self._owner, repair=self._repair_all, found=self._found
             )
@@ -287,6 +292,7 @@ class _HomeCheck:
             if self._repair_all:
                 session.delete(node)
                 del records[path]
+                self._changed.add(path)
         session.flush()
         return replaced
 
@@ -310,6 +316,7 @@ class _HomeCheck:
         if digest is None:
             return False
         node.size, node.md5, node.sha1 = digest.signature[2], digest.md5, digest.sha1
+        self._changed.add(path)
         return True
 
     def _check_unrecorded(
@@ -330,6 +337,7 @@ class _HomeCheck:
             if node is not None:
                 session.add(node)
                 records[path] = node
+                self._changed.add(path)
         session.flush()
 
     def _new_record(self, path: UserPath, entry: _Entry) -> Node | None:
@@ -351,6 +359,38 @@ class _HomeCheck:
         node.size, node.md5, node.sha1 = digest.signature[2], digest.md5, digest.sha1
         node.content_type = self._store.content_type_for(path.name, None)
         return node
+
+    def _check_tree_sizes(self, records: dict[UserPath, Node], root: Node | None) -> None:
+        """Each folder's total against its files; the totals and ETags of the folders above a
+        repaired record are brought up to date too. Totals are derived data: always safe."""
+        folders = {path: node for path, node in records.items() if node.is_dir}
+        if root is not None:
+            folders[ROOT] = root
+        totals = dict.fromkeys(folders, 0)
+        for path, node in records.items():
+            if not node.is_dir:
+                for depth in range(len(path.parts)):
+                    folder = UserPath(path.parts[:depth])
+                    if folder in totals:
+                        totals[folder] += node.size
+        touched = {
+            UserPath(path.parts[:depth])
+            for path in self._changed
+            for depth in range(len(path.parts))
+        }
+        repair = self._repair is not Repair.NOTHING
+        for path, node in folders.items():
+            wrong = node.tree_size != totals[path]
+            # Below a repaired record the difference follows from a finding already made.
+            follows = path in touched or path in self._changed
+            if wrong and not follows:
+                detail = (
+                    f"the record says {node.tree_size} bytes below, the files hold {totals[path]}"
+                )
+                self._found(path, TREE_SIZE, detail, repair)
+            if repair and (wrong or follows):
+                node.tree_size = totals[path]
+                node.tree_version += 1
 
     def _check_usage(self, session: Session, records: dict[UserPath, Node], kept: int) -> None:
         """``kept``: the bytes of the trash and versions, counted beside the live files."""

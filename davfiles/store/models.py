@@ -31,6 +31,9 @@ class FileInfo:
     public: bool
     # The name the client asked for, when the store stored the file under a free one.
     original_name: str | None = None
+    # Folders: bytes of every file below, and a counter bumped by any change below (0 on files).
+    tree_size: int = 0
+    tree_version: int = 0
 
     @property
     def name(self) -> str:
@@ -38,10 +41,13 @@ class FileInfo:
 
     @property
     def etag(self) -> str:
-        """Strong validator: the MD5 for files, id and mtime for folders."""
+        """Strong validator: the MD5 for files (so a MOVE keeps it), the id and the change
+        counter for folders (so it changes with anything at any depth below)."""
         if not self.is_dir and self.md5:
             return self.md5
-        return f"{self.id:x}-{int(self.modified_at * 1000):x}"
+        if not self.is_dir:
+            return f"{self.id:x}-{int(self.modified_at * 1000):x}"
+        return f"{self.id:x}-t{self.tree_version:x}"
 
 
 @dataclass(frozen=True)

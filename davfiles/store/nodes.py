@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Text, and_, bindparam, delete, func, literal, or_, select, update
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    Text,
+    and_,
+    bindparam,
+    delete,
+    func,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
-from davfiles.db.models import Node
+from davfiles.db.models import Node, User
 from davfiles.store.models import FileInfo
 from davfiles.store.paths import UserPath
 
@@ -68,6 +81,8 @@ def _row_info(row: Sequence[Any]) -> FileInfo:
         description=row[at["description"]],
         public=row[at["public"]],
         original_name=row[at["original_name"]],
+        tree_size=row[at["tree_size"]],
+        tree_version=row[at["tree_version"]],
     )
 
 
@@ -96,6 +111,8 @@ def to_info(node: Node) -> FileInfo:
         description=node.description,
         public=node.public,
         original_name=node.original_name,
+        tree_size=node.tree_size or 0,
+        tree_version=node.tree_version or 0,
     )
 
 
@@ -201,3 +218,55 @@ def by_id(session: Session, owner_id: int, node_id: int) -> Node | None:
     return session.scalars(
         select(Node).where(and_(Node.id == node_id, Node.owner_id == owner_id, Node.name != ""))
     ).one_or_none()
+
+
+@functools.cache
+def _touch(depth: int) -> Any:
+    """The UPDATE of a chain of ``depth + 1`` folders, built once per depth.
+
+    The keys are known from the path alone, so the whole chain is one UPDATE at any depth;
+    an OR of full keys lets SQLite and PostgreSQL look each folder up in the unique index
+    (a row-value IN list made SQLite scan the user's records).
+    """
+    keys = [
+        and_(
+            Node.owner_id == bindparam("owner"),
+            Node.parent == bindparam(f"p{level}"),
+            Node.name == bindparam(f"n{level}"),
+        )
+        for level in range(depth + 1)
+    ]
+    return (
+        update(Node)
+        .where(or_(*keys))
+        .values(
+            tree_size=Node.tree_size + bindparam("delta", type_=BigInteger),
+            tree_version=Node.tree_version + 1,
+        )
+        .execution_options(synchronize_session=False)
+    )
+
+
+def touch_ancestors(session: Session, owner_id: int, folder: UserPath, delta: int = 0) -> None:
+    """Record a change inside ``folder``: it and every folder above it get a new version
+    (hence a new ETag), and ``delta`` bytes more (or fewer) below them."""
+    parts = folder.parts
+    parameters: dict[str, object] = {"owner": owner_id, "delta": delta, "p0": "", "n0": ""}
+    for level in range(1, len(parts) + 1):
+        parameters[f"p{level}"] = "/".join(parts[: level - 1])
+        parameters[f"n{level}"] = parts[level - 1]
+    session.execute(_touch(len(parts)), parameters)
+
+
+_LOCK_OWNER = select(User.id).where(User.id == bindparam("owner_id")).with_for_update()
+
+
+def lock_owner(session: Session, owner_id: int) -> None:
+    """Queue the tree writes of one user on PostgreSQL before they lock any record.
+
+    Every write updates the records of its ancestors, the home's included; taking this lock
+    first keeps two writes from locking a folder and an ancestor in opposite orders. SQLite's
+    write transaction is exclusive already, so there it costs no statement.
+    """
+    if session.get_bind().dialect.name != "sqlite":
+        session.execute(_LOCK_OWNER, {"owner_id": owner_id})

@@ -233,7 +233,7 @@ def purge_owner(store: Store, owner: Owner, now: float) -> list[tuple[AuditEvent
     """Apply the retention to one user's trash and versions, in one transaction."""
     keeping = store.keeping
     removals: list[tuple[AuditEvent, str]] = []
-    with store.changing() as (session, changes):
+    with store.changing(owner) as (session, changes):
         items = session.scalars(
             select(TrashItem)
             .where(*_EVICTABLE_ITEMS, TrashItem.deleted_at < now - keeping.trash_days * DAY)

@@ -141,14 +141,6 @@ class Store:
         with self.db.read() as session:
             return [nodes.to_info(node) for node in nodes.descendants(session, owner.id, path)]
 
-    def tree_size(self, owner: Owner, path: UserPath) -> int:
-        """Bytes of the file or of everything below the folder at ``path``."""
-        with self.db.read() as session:
-            node = nodes.get(session, owner.id, path)
-            if node is None:
-                raise NotFound(f"{path} does not exist")
-            return nodes.tree_usage(session, owner.id, node)[0]
-
     def list_files(self, owner: Owner, path: UserPath = ROOT) -> list[FileInfo]:
         """Every file (not folder) below ``path``."""
         return [info for info in self.list_tree(owner, path) if not info.is_dir]
@@ -213,6 +205,7 @@ class Store:
         if path.is_root:
             raise AlreadyExists("the home folder exists")
         with self.db.write() as session:
+            nodes.lock_owner(session, owner.id)
             parent = nodes.get(session, owner.id, path.parent, for_update=True)
             if parent is None or not parent.is_dir:
                 raise Conflict("the parent folder does not exist")
@@ -231,6 +224,7 @@ class Store:
             )
             session.add(node)
             session.flush()
+            nodes.touch_ancestors(session, owner.id, path.parent)
             blobs.make_dir(disk_path(self.home(owner), path))
             return nodes.to_info(node)
 
@@ -284,7 +278,7 @@ class Store:
         """Delete a file or a whole folder; its space and file count are freed at once."""
         if path.is_root:
             raise PermissionDenied("the home folder cannot be deleted")
-        with self.changing() as (session, changes):
+        with self.changing(owner) as (session, changes):
             node = self._existing(session, owner, path)
             info = nodes.to_info(node)
             self._remove(session, changes, owner, node)
@@ -300,7 +294,7 @@ class Store:
         """
         if path.is_root:
             return False
-        with self.changing() as (session, changes):
+        with self.changing(owner) as (session, changes):
             node = nodes.get(session, owner.id, path, for_update=True)
             if node is None or not node.is_dir or nodes.tree_usage(session, owner.id, node)[1]:
                 return False
@@ -314,11 +308,13 @@ class Store:
         return node
 
     @contextmanager
-    def changing(self) -> Iterator[tuple[Session, DiskChanges]]:
-        """A write transaction whose disk changes are undone if it fails (``DiskChanges``)."""
+    def changing(self, owner: Owner) -> Iterator[tuple[Session, DiskChanges]]:
+        """A write transaction on ``owner``'s tree whose disk changes are undone if it fails
+        (``DiskChanges``)."""
         changes = DiskChanges(self.staging_dir)
         try:
             with self.db.write() as session:
+                nodes.lock_owner(session, owner.id)
                 yield session, changes
         except BaseException:
             changes.undo()
@@ -377,15 +373,27 @@ class Store:
         """Rename ``source`` to ``target``; the id and properties go along. True if created."""
         if source.is_root:
             raise PermissionDenied("the home folder cannot be moved")
-        with self.changing() as (session, changes):
+        with self.changing(owner) as (session, changes):
             node = self._existing(session, owner, source)
             if node.is_dir:
                 check_tree_move(source, target, nodes.paths_below(session, owner.id, source))
             created = self._prepare_destination(session, changes, owner, source, target, overwrite)
             nodes.rename_tree(session, owner.id, node, target)
+            self._touch_both_sides(session, owner, node, source, target)
             home = self.home(owner)
             changes.rename(disk_path(home, source), disk_path(home, target))
             return created
+
+    def _touch_both_sides(
+        self, session: Session, owner: Owner, node: Node, source: UserPath, target: UserPath
+    ) -> None:
+        """The folders a move leaves and enters change; the moved node keeps its ETag."""
+        if source.parent == target.parent:
+            nodes.touch_ancestors(session, owner.id, target.parent)
+            return
+        size = node.tree_size if node.is_dir else node.size
+        nodes.touch_ancestors(session, owner.id, source.parent, -size)
+        nodes.touch_ancestors(session, owner.id, target.parent, size)
 
     def copy(
         self,
@@ -397,7 +405,7 @@ class Store:
         recursive: bool = True,
     ) -> bool:
         """Copy a file or folder (with dead properties); quota is checked for the whole tree."""
-        with self.changing() as (session, changes):
+        with self.changing(owner) as (session, changes):
             node = self._existing(session, owner, source)
             created = self._prepare_destination(session, changes, owner, source, target, overwrite)
             members = (
@@ -405,7 +413,9 @@ class Store:
             )
             check_tree_move(source, target, (nodes.to_info(member).path.text for member in members))
             files = [n for n in (node, *members) if not n.is_dir]
-            self.reserve(session, changes, owner, sum(n.size for n in files), len(files))
+            size = sum(n.size for n in files)
+            self.reserve(session, changes, owner, size, len(files))
+            nodes.touch_ancestors(session, owner.id, target.parent, size)
             self._copy_rows(session, owner, source, target, [node, *members])
             self._copy_disk(changes, owner, source, target, [node, *members])
             return created
@@ -435,6 +445,7 @@ class Store:
                 modified_at=original.modified_at,
                 description=original.description,
                 public=False,
+                tree_size=original.tree_size,
             )
             session.add(copy)
             session.flush()
@@ -490,9 +501,14 @@ class Store:
         )
 
     def set_modified(self, owner: Owner, path: UserPath, timestamp: float) -> None:
+        """Set the mtime; the folders above (and a folder itself) get a new ETag, since sync
+        clients take a file's new mtime only from a listing of its folder."""
         with self.db.write() as session:
+            nodes.lock_owner(session, owner.id)
             node = self._existing(session, owner, path)
             node.modified_at = timestamp
+            session.flush()
+            nodes.touch_ancestors(session, owner.id, path if node.is_dir else path.parent)
             target = disk_path(self.home(owner), path)
             os.utime(target, (timestamp, timestamp))
 
@@ -569,7 +585,7 @@ class Store:
 
     def trash_restore(self, owner: Owner, item_id: int) -> FileInfo:
         """Put a trash item back (see ``trash.restore``); answer what it became."""
-        with self.changing() as (session, changes):
+        with self.changing(owner) as (session, changes):
             path = trash.restore(self, session, changes, owner, item_id)
         info = self.stat(owner, path)
         assert info is not None
@@ -579,7 +595,7 @@ class Store:
         self, owner: Owner, item_ids: Sequence[int] | None = None, audit_log: AuditLog | None = None
     ) -> list[TrashEntry]:
         """Delete trash items for good (all of them with None); each one is audited."""
-        with self.changing() as (session, changes):
+        with self.changing(owner) as (session, changes):
             purged = trash.purge(self, session, changes, owner, item_ids)
         for entry in purged:
             target = f"/{entry.original_path.text} (deleted by hand)"
@@ -597,7 +613,7 @@ class Store:
     ) -> None:
         """Delete one version for good, labelled or not."""
         version = versions.get(self, owner, version_id)
-        with self.changing() as (session, changes):
+        with self.changing(owner) as (session, changes):
             freed = versions.forget(self, session, changes, owner.id, version_ids=[version.id])
             quota.adjust(session, owner.id, -freed, 0)
         target = f"file {version.node_id} version {version.id} (deleted by hand)"

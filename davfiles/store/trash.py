@@ -95,7 +95,8 @@ def discard(
     when not ``keep`` (the store's own cleanups), the trash is off, the name matches a skip
     pattern or the disk lost the bytes."""
     size, count = nodes.tree_usage(session, owner.id, node)
-    source = disk_path(store.home(owner), nodes.to_info(node).path)
+    path = nodes.to_info(node).path
+    source = disk_path(store.home(owner), path)
     keeping = store.keeping
     tree = nodes.in_tree(owner.id, node)
     if (
@@ -107,6 +108,7 @@ def discard(
         ids = list(session.scalars(select(Node.id).where(tree)))
         freed = versions.forget(store, session, changes, owner.id, node_ids=ids)
         nodes.delete_tree(session, owner.id, node)
+        nodes.touch_ancestors(session, owner.id, path.parent, -size)
         quota.adjust(session, owner.id, -(size + freed), -count)
         changes.remove(source)
         return
@@ -138,6 +140,7 @@ def discard(
         )
     )
     nodes.delete_tree(session, owner.id, node)
+    nodes.touch_ancestors(session, owner.id, path.parent, -size)
     quota.adjust(session, owner.id, 0, -count)
     target = item_path(store, owner.id, item.id)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -220,6 +223,8 @@ def restore(
             else_=literal(target.text, Text).concat(func.substr(TrashedNode.parent, cut)),
         ),
         "name": case((top, literal(target.name, Text)), else_=TrashedNode.name),
+        # A restored folder gets a new ETag: it is not the one clients saw go.
+        "tree_version": case((top, TrashedNode.tree_version + 1), else_=TrashedNode.tree_version),
     }
     columns = [renamed.get(name, getattr(TrashedNode, name)) for name in _KEPT]
     session.execute(
@@ -235,6 +240,7 @@ def restore(
             .where(TrashedNode.trash_id == item.id),
         )
     )
+    nodes.touch_ancestors(session, owner.id, target.parent, item.size)
     quota.adjust(session, owner.id, 0, item.files)
     changes.rename(item_path(store, owner.id, item.id), disk_path(store.home(owner), target))
     session.delete(item)

@@ -92,7 +92,7 @@ class Upload:
         if self._settles_at_commit:
             return
         try:
-            with self._store.changing() as (session, changes):
+            with self._store.changing(self._owner) as (session, changes):
                 limit = self._store.max_uploads_per_user
                 slot = slots.acquire(session, self._owner.id, limit, time.time())
                 existing = self._check_target(session, lock=False)
@@ -151,7 +151,7 @@ class Upload:
             if quota.try_adjust(session, self._owner.id, step, 0):
                 self._reserved_bytes += step
                 return
-        with self._store.changing() as (session, changes):
+        with self._store.changing(self._owner) as (session, changes):
             self._store.reserve(session, changes, self._owner, needed, 0)
             self._reserved_bytes += needed
 
@@ -167,10 +167,11 @@ class Upload:
         options = self._options
         now = time.time()
         mtime = options.mtime if options.mtime is not None else now
-        with self._store.changing() as (session, changes):
+        with self._store.changing(self._owner) as (session, changes):
             if self._settles_at_commit:
                 slots.check_free(session, self._owner.id, self._store.max_uploads_per_user, now)
             existing = self._check_target(session, lock=True)
+            replaced_size = existing.size if existing else 0
             files_delta = (0 if existing else 1) - self._reserved_files
             bytes_delta = blob.size - self._reserved_bytes
             # A kept version stays on the disk and in the quota: no credit for the old bytes.
@@ -181,10 +182,8 @@ class Upload:
                 and self._store.try_reserve(session, changes, self._owner, bytes_delta, files_delta)
             )
             if not kept:
-                credit = existing.size if existing is not None else 0
-                self._store.reserve(
-                    session, changes, self._owner, bytes_delta - credit, files_delta
-                )
+                bytes_delta -= replaced_size
+                self._store.reserve(session, changes, self._owner, bytes_delta, files_delta)
             if kept:
                 assert existing is not None
                 versions.keep(self._store, session, changes, self._owner, existing, now)
@@ -208,6 +207,9 @@ class Upload:
                 node.description = options.description
             session.add(node)
             session.flush()
+            nodes.touch_ancestors(
+                session, self._owner.id, self._path.parent, blob.size - replaced_size
+            )
             target = disk_path(self._store.home(self._owner), self._path)
             changes.replace_file(lambda path: blob.install(path, mtime), target)
             self.result = nodes.to_info(node)

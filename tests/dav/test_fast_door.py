@@ -56,6 +56,12 @@ def masked(server: LiveServer, user: TestUser, request: bytes) -> bytes:
     return _LOCK_TOKEN.sub(b"<token>", answer)
 
 
+# Both doors must move a folder's ETag and size alike.
+FOLDER_PROPS = (
+    b'<?xml version="1.0"?><d:propfind xmlns:d="DAV:" xmlns:oc="http://owncloud.org/ns">'
+    b"<d:prop><d:getetag/><oc:size/><oc:id/></d:prop></d:propfind>"
+)
+
 # (request, what the answer starts with); the head is "METHOD target" and header lines.
 SCRIPT: list[tuple[bytes, bytes]] = [
     (b"PUT /dav/a.txt\n\nhello", b"HTTP/1.1 201"),
@@ -87,6 +93,10 @@ SCRIPT: list[tuple[bytes, bytes]] = [
     (b"PUT /remote.php/webdav/oc.txt\n\nowncloud", b"HTTP/1.1 201"),
     (b"PUT /remote.php/dav/files/alice/nc.txt\n\nnextcloud", b"HTTP/1.1 201"),
     (b"GET /remote.php/dav/files/alice/nc.txt", b"HTTP/1.1 200"),
+    (b"MKCOL /remote.php/webdav/ocdir", b"HTTP/1.1 201"),
+    (b"PUT /remote.php/webdav/ocdir/x.txt\nX-OC-Mtime: 1700000000\n\nx", b"HTTP/1.1 201"),
+    (b"PUT /remote.php/webdav/ocdir/x.txt\nX-OC-Mtime: 1700000001\n\nxy", b"HTTP/1.1 204"),
+    (b"PROPFIND /remote.php/webdav/ocdir\nDepth: 0\n\n" + FOLDER_PROPS, b"HTTP/1.1 207"),
     (b"PUT /remote.php/dav/files/bob/nc.txt\n\nnot mine", b"HTTP/1.1 403"),
     (b"MKCOL /remote.php/dav/uploads/alice/chunks", b"HTTP/1.1 201"),
     (b"PUT /remote.php/dav/uploads/alice/chunks/00001\n\nchunk", b"HTTP/1.1 201"),

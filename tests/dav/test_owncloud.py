@@ -7,6 +7,7 @@ import xml.etree.ElementTree as ET
 
 import requests
 
+from davfiles.store import parse_user_path
 from tests.dav.helpers import LOCK_BODY, propfind
 from tests.harness import LiveServer
 
@@ -126,3 +127,40 @@ def test_locks_are_shared_by_every_mount_of_a_home(live_server: LiveServer) -> N
     assert locked.status_code == 200
     for path in ("/remote.php/webdav/locked.txt", "/remote.php/dav/files/alice/locked.txt"):
         assert session.put(live_server.url(path), data=b"y").status_code == 423
+
+
+def test_the_headers_and_codes_sync_clients_insist_on(live_server: LiveServer) -> None:
+    """PUT/MKCOL/MOVE answer the id and ETag a later PROPFIND shows; rename MOVE is 201,
+    overwrite 204, DELETE 204, MKCOL 201 or 405; every entry has oc:id and oc:permissions."""
+    user = live_server.add_user("nc", "nc-pw")
+    session = live_server.session(user)
+    base = "/remote.php/dav/files/nc/"
+    made = session.request("MKCOL", live_server.url(base + "Docs"))
+    assert made.status_code == 201
+    assert session.request("MKCOL", live_server.url(base + "Docs")).status_code == 405
+    url = live_server.url(base + "Docs/a.txt")
+    for body, status in ((b"first", 201), (b"second version", 204)):
+        put = session.put(url, data=body, headers={"X-OC-Mtime": "1700000000"})
+        assert put.status_code == status
+        assert put.headers["X-OC-Mtime"] == "accepted"
+        assert put.headers["ETag"] == put.headers["OC-ETag"]
+        shown = propfind(session, url, props=("getetag",))[base + "Docs/a.txt"]["getetag"]
+        assert put.headers["ETag"] == f'"{shown}"' == f'"{hashlib.md5(body).hexdigest()}"'
+    info = live_server.services.store.stat(user.owner, parse_user_path("/Docs/a.txt"))
+    assert info is not None and info.modified_at == 1700000000.0
+    listing = oc_props(session, live_server.url(base), depth="1")
+    assert listing[base + "Docs/"]["id"] == made.headers["OC-FileId"]
+    assert listing[base]["permissions"] == listing[base + "Docs/"]["permissions"] == "RDNVCK"
+    assert all(values["id"] and values["permissions"] for values in listing.values())
+    file_id = oc_props(session, url)[base + "Docs/a.txt"]["id"]
+    renamed = session.request("MOVE", url, headers={"Destination": base + "Docs/b.txt"})
+    assert renamed.status_code == 201
+    assert renamed.headers["OC-FileId"] == file_id
+    session.put(url, data=b"other")
+    overwritten = session.request(
+        "MOVE", live_server.url(base + "Docs/b.txt"), headers={"Destination": base + "Docs/a.txt"}
+    )
+    assert overwritten.status_code == 204
+    assert oc_props(session, url)[base + "Docs/a.txt"]["id"] == file_id
+    assert session.delete(url).status_code == 204
+    assert session.delete(live_server.url(base + "Docs")).status_code == 204

@@ -88,9 +88,7 @@ def test_a_folder_comes_back_whole_with_missing_parents_and_a_free_name(
     assert (top.original_path, sub.original_path) == (p("/a"), p("/a/b"))
     store.trash_restore(owner, sub.id)
     # /a was recreated (a new folder), and b came back with its ids below it.
-    assert store.stat(owner, p("/a/b")) == replace(
-        folder, path=p("/a/b"), modified_at=folder.modified_at
-    )
+    assert store.stat(owner, p("/a/b")) == replace(folder, tree_version=folder.tree_version + 1)
     restored_inner = store.stat(owner, p("/a/b/c/f.txt"))
     assert restored_inner is not None and restored_inner.id == inner.id
     # The old /a comes back beside the new one.
@@ -98,6 +96,7 @@ def test_a_folder_comes_back_whole_with_missing_parents_and_a_free_name(
     assert info.path == p("/a (restored)")
     assert store.usage(owner).used_files == 2
     assert disk_bytes(store.home(owner)) == 6
+    assert store.fsck(owner).clean
 
 
 def test_a_taken_name_gets_restored_then_a_number(services: Services, owner: Owner) -> None:
@@ -324,3 +323,31 @@ def test_fsck_checks_trash_and_versions_against_the_disk(services: Services, own
     with services.db.read() as session:
         assert session.scalar(select(func.count()).select_from(TrashItem)) == 0
     assert store.list_dir(owner, ROOT)[0].name == "f"
+
+
+def test_trash_and_restore_keep_folder_sizes_and_change_folder_etags(
+    services: Services, owner: Owner
+) -> None:
+    store = services.store
+    store.ensure_dirs(owner, p("/a/b"))
+    store.write_bytes(owner, p("/a/b/f"), b"x" * 10)
+    store.write_bytes(owner, p("/a/g"), b"y" * 5)
+
+    def folder(path: str) -> tuple[int, str]:
+        info = store.stat(owner, p(path))
+        assert info is not None
+        return info.tree_size, info.etag
+
+    before = folder("/a")
+    store.delete(owner, p("/a/b"))
+    after_delete = folder("/a")
+    assert after_delete[0] == 5 and after_delete[1] != before[1]
+    assert folder("/")[0] == 5
+    [entry] = store.trash_list(owner)
+    store.trash_restore(owner, entry.id)
+    assert (folder("/a")[0], folder("/a/b")[0], folder("/")[0]) == (15, 10, 15)
+    assert folder("/a")[1] not in (before[1], after_delete[1])
+    store.delete(owner, p("/a"))
+    store.trash_restore(owner, store.trash_list(owner)[0].id)
+    assert folder("/")[0] == 15
+    assert store.fsck(owner).clean

@@ -186,6 +186,8 @@ def test_live_trash_and_versions_stay_within_the_quota_and_equal_the_disk(
                 pinned_nodes = {v.node_id for v in versions_after.values() if v.label}
                 assert all(world.nodes_of([item.id]) & pinned_nodes for item in trash_after)
     for owner in owners:
+        # Records, folder totals, trash and versions agree with the disk.
+        assert store.fsck(owner).clean
         for info in store.list_dir(owner, ROOT):
             store.delete(owner, info.path)
         store.trash_purge(owner)

@@ -5,7 +5,7 @@ records, ids kept for the restore), file_versions (earlier contents of files) an
 retention purge runs in one process at a time). Existing tables and rows are untouched.
 
 Revision ID: 0005
-Revises: 0002
+Revises: 0003 (written beside 0003 and 0004 on 0002; chained after the folder tree state)
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0005"
-down_revision = "0002"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
@@ -87,6 +87,8 @@ def upgrade() -> None:
         sa.Column("description", sa.Text(), nullable=True),
         sa.Column("original_name", sa.Text(), nullable=True),
         sa.Column("public", sa.Boolean(), nullable=False),
+        sa.Column("tree_size", sa.BigInteger(), nullable=False),
+        sa.Column("tree_version", sa.BigInteger(), nullable=False),
         sa.ForeignKeyConstraint(["trash_id"], ["trash_items.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
     )
