@@ -16,7 +16,6 @@ All the work is done by the store; these resources only translate.
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
 
 from wsgidav import util
 from wsgidav.dav_error import (
@@ -27,6 +26,7 @@ from wsgidav.dav_error import (
 from wsgidav.dav_provider import DAVCollection, DAVNonCollection
 from wsgidav.xml_tools import etree
 
+from davfiles.provider.chunk_resources import AreaMixin
 from davfiles.provider.errors import dav_errors
 from davfiles.store import Owner
 from davfiles.store.trash import TrashEntry
@@ -51,29 +51,7 @@ def trash_member_name(entry: TrashEntry) -> str:
     return f"{entry.name}.d{int(entry.deleted_at)}"
 
 
-class _AreaMixin:
-    """These resources are never locked and are keyed apart from every home's paths."""
-
-    provider: DavfilesProvider
-    owner: Owner
-    area: str
-    relative: str
-
-    def get_ref_url(self) -> str:
-        # "@" cannot occur in a user name, so these keys never meet a home's keys.
-        return quote(f"/{self.owner.name}@{self.area}/{self.relative}")
-
-    def prevent_locking(self) -> bool:
-        return True
-
-    def support_etag(self) -> bool:
-        return False
-
-    def get_etag(self) -> None:
-        return None
-
-
-class _Folder(_AreaMixin, DAVCollection):
+class _Folder(AreaMixin, DAVCollection):
     """A fixed folder of the areas (``trashbin/<user>/``, ``restore``, ``versions``)."""
 
     def __init__(
@@ -123,7 +101,7 @@ class TrashFolder(_Folder):
         return True
 
 
-class TrashItemResource(_AreaMixin, DAVNonCollection):
+class TrashItemResource(AreaMixin, DAVNonCollection):
     """One deleted file or folder (a folder item is shown with its folder resourcetype)."""
 
     def __init__(self, folder: TrashFolder, path: str, entry: TrashEntry) -> None:
@@ -210,7 +188,7 @@ class VersionsFolder(_Folder):
         return None
 
 
-class VersionResource(_AreaMixin, DAVNonCollection):
+class VersionResource(AreaMixin, DAVNonCollection):
     def __init__(self, folder: VersionsFolder, path: str, version: VersionInfo) -> None:
         DAVNonCollection.__init__(self, path, folder.environ)
         self.provider, self.owner, self.area = folder.provider, folder.owner, "versions"

@@ -91,6 +91,20 @@ def _path(parent: str, name: str) -> UserPath:
     return UserPath((*parent.split("/"), name) if parent else ((name,) if name else ()))
 
 
+def new_folder(owner_id: int, path: UserPath, now: float) -> Node:
+    """The record of a new, empty folder at ``path``."""
+    return Node(
+        owner_id=owner_id,
+        parent=path.parent.text,
+        name=path.name,
+        is_dir=True,
+        size=0,
+        content_type="httpd/unix-directory",
+        created_at=now,
+        modified_at=now,
+    )
+
+
 def path_of(parent: str, name: str) -> UserPath:
     """The UserPath a record with this stored parent text and name has (or had, in the trash)."""
     return _path(parent, name)

@@ -211,17 +211,7 @@ class Store:
                 raise Conflict("the parent folder does not exist")
             if nodes.get(session, owner.id, path) is not None:
                 raise AlreadyExists("something exists at this path")
-            now = time.time()
-            node = Node(
-                owner_id=owner.id,
-                parent=path.parent.text,
-                name=path.name,
-                is_dir=True,
-                size=0,
-                content_type="httpd/unix-directory",
-                created_at=now,
-                modified_at=now,
-            )
+            node = nodes.new_folder(owner.id, path, time.time())
             session.add(node)
             session.flush()
             nodes.touch_ancestors(session, owner.id, path.parent)

@@ -178,19 +178,7 @@ def _ensure_parents(
             if not existing.is_dir:
                 raise Conflict(f"{path} is a file: the original folder cannot be recreated")
             continue
-        now = time.time()
-        session.add(
-            Node(
-                owner_id=owner.id,
-                parent=path.parent.text,
-                name=path.name,
-                is_dir=True,
-                size=0,
-                content_type="httpd/unix-directory",
-                created_at=now,
-                modified_at=now,
-            )
-        )
+        session.add(nodes.new_folder(owner.id, path, time.time()))
         session.flush()
         changes.make_dir(disk_path(home, path))
 
