@@ -420,6 +420,8 @@ class Store:
     ) -> None:
         now = time.time()
         depth = len(source.parts)
+        # A folder copied without its members (Depth 0) holds nothing below it.
+        whole_tree = len(originals) > 1
         for original in originals:
             path = UserPath(target.parts + nodes.to_info(original).path.parts[depth:])
             copy = Node(
@@ -435,7 +437,7 @@ class Store:
                 modified_at=original.modified_at,
                 description=original.description,
                 public=False,
-                tree_size=original.tree_size,
+                tree_size=original.tree_size if whole_tree else 0,
             )
             session.add(copy)
             session.flush()
