@@ -190,7 +190,9 @@ def in_tree(owner_id: int, node: Node):  # type: ignore[no-untyped-def]
     """SQL condition: the record is ``node`` or lies below it (trash takes whole trees)."""
     if not node.is_dir:
         return Node.id == node.id
-    return or_(Node.id == node.id, and_(Node.owner_id == owner_id, _below(to_info(node).path)))
+    folder = to_info(node).path.text
+    below = or_(Node.parent == folder, func.substr(Node.parent, 1, len(folder) + 1) == folder + "/")
+    return or_(Node.id == node.id, and_(Node.owner_id == owner_id, below))
 
 
 def delete_tree(session: Session, owner_id: int, node: Node) -> None:
