@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -33,29 +33,60 @@ class Usage:
 
 
 class ProcessTree:
-    """A server process and its descendants, as last listed by ``refresh``."""
+    """Server processes (several for several davfiles instances) and their descendants, as
+    last listed by ``refresh``; with ``database``, also the CPU of the local PostgreSQL
+    server's processes that serve that database (its backends): work the server caused."""
 
-    def __init__(self, pid: int) -> None:
-        self.root = psutil.Process(pid)
-        self.members = [self.root]
+    def __init__(self, pids: Sequence[int], database: str | None = None) -> None:
+        self.roots = [psutil.Process(pid) for pid in pids]
+        self.members = list(self.roots)
+        self._database = database
+        # CPU seconds of every backend seen, kept after it exits (it is nobody's child here).
+        self._backend_cpu: dict[int, float] = {}
 
     def refresh(self) -> None:
-        try:
-            self.members = [self.root, *self.root.children(recursive=True)]
-        except psutil.NoSuchProcess:
-            self.members = []
-
-    def cpu_seconds(self) -> float:
-        """User + system time, including children that have already ended."""
-        times = self.root.cpu_times()
-        total = times.user + times.system + times.children_user + times.children_system
-        for child in self.root.children(recursive=True):
+        members = []
+        for root in self.roots:
             try:
-                child_times = child.cpu_times()
+                members += [root, *root.children(recursive=True)]
             except psutil.NoSuchProcess:
                 continue
-            total += child_times.user + child_times.system
-        return total
+        self.members = members
+        # Backends count for CPU only: their RSS is mostly PostgreSQL's shared buffers,
+        # which each would count again.
+        self._backends()
+
+    def _backends(self) -> None:
+        """Note the CPU of every backend of the database now running."""
+        if self._database is None:
+            return
+        for process in psutil.process_iter(["name", "cmdline"]):
+            # A backend's title: "postgres: USER DATABASE CLIENT STATE".
+            words = " ".join(process.info["cmdline"] or []).split()
+            if process.info["name"] == "postgres" and self._database in words:
+                self._note_backend(process)
+
+    def _note_backend(self, process: psutil.Process) -> None:
+        try:
+            times = process.cpu_times()
+        except psutil.NoSuchProcess:
+            return
+        self._backend_cpu[process.pid] = times.user + times.system
+
+    def cpu_seconds(self) -> float:
+        """User + system time, including children (and backends) that have already ended."""
+        total = 0.0
+        for root in self.roots:
+            times = root.cpu_times()
+            total += times.user + times.system + times.children_user + times.children_system
+            for child in root.children(recursive=True):
+                try:
+                    child_times = child.cpu_times()
+                except psutil.NoSuchProcess:
+                    continue
+                total += child_times.user + child_times.system
+        self._backends()
+        return total + sum(self._backend_cpu.values())
 
     def rss_bytes(self) -> int:
         """RSS summed over the members that still run."""
@@ -71,8 +102,12 @@ class ProcessTree:
 class Monitor:
     """Samples the summed RSS of every server; ``measure`` gives one run's CPU and peak."""
 
-    def __init__(self, pids: Mapping[str, int]) -> None:
-        self.trees = {name: ProcessTree(pid) for name, pid in pids.items()}
+    def __init__(
+        self, pids: Mapping[str, Sequence[int]], databases: Mapping[str, str | None]
+    ) -> None:
+        """``pids``: each server's root processes; ``databases``: the PostgreSQL database
+        a server uses, whose backends' CPU and memory count as the server's."""
+        self.trees = {name: ProcessTree(roots, databases.get(name)) for name, roots in pids.items()}
         self._peak = dict.fromkeys(self.trees, 0)
         self._window = dict.fromkeys(self.trees, 0)
         self._lock = threading.Lock()

@@ -7,12 +7,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bench.monitor import SAMPLE_S, Usage
-from bench.workloads import Workload
+from bench.workloads import REQUESTS, Workload
 
 # Column order of the tables: the reference first, as in issue 12.
 SERVERS = ("baseline", "apache", "davfiles")
 LABELS = {"baseline": "WsgiDAV", "apache": "Apache", "davfiles": "davfiles"}
 REFERENCE = "baseline"
+DAVFILES = "davfiles"
 COMPARED = tuple(server for server in SERVERS if server != REFERENCE)
 
 
@@ -63,6 +64,12 @@ class WorkloadResults:
 
     def cpu(self, server: str) -> Series:
         return Series([usage.cpu_s for usage in self.usage.get(server, [])])
+
+    def cpu_per_request(self, server: str) -> Series:
+        """Server CPU milliseconds per request of each run."""
+        counts = self.series(REQUESTS, server).values
+        runs = self.usage.get(server, [])
+        return Series([u.cpu_s * 1000 / n for u, n in zip(runs, counts, strict=False) if n > 0])
 
     def peak(self, server: str) -> tuple[float, float]:
         """Highest peak RSS and highest growth over the runs, in MiB."""
@@ -133,6 +140,7 @@ def usage_table(results: list[WorkloadResults]) -> str:
     cells = ["workload", f"server CPU s per run: {LABELS[REFERENCE]}"]
     for server in COMPARED:
         cells += [LABELS[server], f"{LABELS[server]} / {LABELS[REFERENCE]}"]
+    cells.append(f"{LABELS[DAVFILES]} CPU ms per request")
     cells += [
         f"peak RSS MiB (growth): {LABELS[REFERENCE]}",
         *(LABELS[server] for server in COMPARED),
@@ -144,6 +152,7 @@ def usage_table(results: list[WorkloadResults]) -> str:
         for server in COMPARED:
             ours = result.cpu(server)
             row += [ours.cell(), _ratio(_ratio_of(ours, reference))]
+        row.append(result.cpu_per_request(DAVFILES).cell())
         for server in SERVERS:
             peak, growth = result.peak(server)
             row.append(f"{peak:,.0f} (+{growth:,.0f})" if result.usage.get(server) else "-")
@@ -187,6 +196,9 @@ def as_json(
                     }
                     for metric in workload.metrics
                 ],
+                "cpu_ms_per_request": {
+                    server: result.cpu_per_request(server).as_dict() for server in SERVERS
+                },
                 "usage": {
                     server: [vars(usage) for usage in result.usage.get(server, [])]
                     for server in SERVERS

@@ -16,8 +16,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from contextlib import ExitStack
 from datetime import UTC, datetime
+from functools import partial
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -27,9 +29,11 @@ from bench.clients import RunFailed, curl, expect_status
 from bench.monitor import Monitor
 from bench.report import WorkloadResults, as_json, metrics_table, run_peaks, usage_table
 from bench.servers import (
+    POSTGRES_ADMIN,
     REPO_ROOT,
     Server,
     ServerError,
+    postgres_database,
     start_apache,
     start_baseline,
     start_davfiles,
@@ -47,7 +51,37 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--only", help="comma-separated workload keys, e.g. W1,W3")
     parser.add_argument("--json", type=Path, help="also write the results to this JSON file")
     parser.add_argument("--work-dir", type=Path, help="parent of the temporary data folder")
-    return parser.parse_args(argv)
+    parser.add_argument(
+        "--database",
+        choices=("sqlite", "postgres"),
+        default="sqlite",
+        help="davfiles' database: SQLite in its data dir (default), or a new PostgreSQL "
+        "database made for the run and dropped after it",
+    )
+    parser.add_argument(
+        "--postgres-admin",
+        default=POSTGRES_ADMIN,
+        help=f"URL of a PostgreSQL database to create the run's database from ({POSTGRES_ADMIN})",
+    )
+    parser.add_argument(
+        "--instances",
+        type=int,
+        default=1,
+        help="davfiles processes on one data dir and database; above 1, behind haproxy",
+    )
+    parser.add_argument("--workers", type=int, help="--workers of each davfiles instance")
+    args = parser.parse_args(argv)
+    if args.instances < 1:
+        parser.error("--instances must be at least 1")
+    return args
+
+
+def davfiles_mode(args: argparse.Namespace) -> str:
+    """How davfiles runs, for the result's header."""
+    database = "PostgreSQL" if args.database == "postgres" else "SQLite"
+    shape = "1 instance" if args.instances == 1 else f"{args.instances} instances behind haproxy"
+    workers = "default workers" if args.workers is None else f"{args.workers} workers each"
+    return f"{database}, {shape}, {workers}"
 
 
 def machine() -> dict[str, Any]:
@@ -134,9 +168,10 @@ def run_workload(workload: Workload, servers: list[Server], monitor: Monitor) ->
 
 
 def benchmark(
-    plan: Plan, only: set[str] | None, work: Path
+    plan: Plan, only: set[str] | None, work: Path, davfiles: Callable[[Path], Server]
 ) -> tuple[list[WorkloadResults], dict[str, float]]:
-    """Every workload on every server; also each server's peak RSS over the whole run."""
+    """Every workload on every server; also each server's peak RSS over the whole run.
+    ``davfiles`` starts davfiles in the chosen mode."""
     workloads = [
         workload
         for workload in plan.workloads(work)
@@ -144,12 +179,13 @@ def benchmark(
     ]
     with ExitStack() as stack:
         servers = []
-        for start in (start_davfiles, start_baseline, start_apache):
+        for start in (davfiles, start_baseline, start_apache):
             server = start(work)
             stack.callback(server.stop)
             servers.append(server)
-        pids = {server.name: server.process.pid for server in servers}
-        monitor = stack.enter_context(Monitor(pids).running())
+        pids = {server.name: server.pids for server in servers}
+        databases = {server.name: server.database for server in servers}
+        monitor = stack.enter_context(Monitor(pids, databases).running())
         for server in servers:
             warm_up(server)
         results = [run_workload(workload, servers, monitor) for workload in workloads]
@@ -170,9 +206,26 @@ def main(argv: list[str] | None = None) -> int:
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": machine(),
     }
+    header["davfiles"] = davfiles_mode(args)
     try:
-        with tempfile.TemporaryDirectory(prefix="davfiles-bench-", dir=args.work_dir) as work:
-            results, peaks = benchmark(plan, only, Path(work))
+        with ExitStack() as stack:
+            work = stack.enter_context(
+                tempfile.TemporaryDirectory(prefix="davfiles-bench-", dir=args.work_dir)
+            )
+            database_url = None
+            if args.database == "postgres":
+                database_url = stack.enter_context(postgres_database(args.postgres_admin))
+            results, peaks = benchmark(
+                plan,
+                only,
+                Path(work),
+                partial(
+                    start_davfiles,
+                    database_url=database_url,
+                    instances=args.instances,
+                    workers=args.workers,
+                ),
+            )
     except (ServerError, RunFailed) as exc:
         print(f"bench: {exc}", file=sys.stderr)
         return 1
@@ -182,7 +235,8 @@ def main(argv: list[str] | None = None) -> int:
         f"\n{plan.name} mode, {header['date']}, {header['seconds']} s; {info['cpu']}, "
         f"{info['cores']} cores, {info['memory_gib']} GiB, {info['system']}, "
         f"Python {info['python']}, WsgiDAV {info['wsgidav']}, cheroot {info['cheroot']}, "
-        f"Apache {info['apache']}, davfiles {info['davfiles_commit']}\n"
+        f"Apache {info['apache']}, davfiles {info['davfiles_commit']} "
+        f"({header['davfiles']})\n"
     )
     print(metrics_table(results))
     print()

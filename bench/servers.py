@@ -12,14 +12,18 @@ import stat
 import subprocess
 import sys
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import psutil
+from sqlalchemy import create_engine, make_url, text
+from sqlalchemy.exc import SQLAlchemyError
 
 from bench.apache_server import MOUNT as APACHE_MOUNT
 from bench.apache_server import ApacheUnavailable, write_site
+from bench.haproxy import Balancer, free_port
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 READY_TIMEOUT = 60.0
@@ -28,6 +32,7 @@ SERVING = re.compile(r"serving (http://[^/\s]+)(/\S*)")
 ADMIN_PASSWORD = re.compile(r"created user admin with password (\S+)")
 PR_SET_PDEATHSIG = 1
 BIND_ATTEMPTS = 3
+POSTGRES_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
 
 class ServerError(RuntimeError):
@@ -45,6 +50,17 @@ class Server:
     mount: str = ""
     user: str = "admin"
     password: str = ""
+    # More processes of the same server (further davfiles instances, measured with it) and
+    # what stands in front of them (haproxy, not measured), stopped with it.
+    instances: list[Server] = field(default_factory=list)
+    balancer: Balancer | None = None
+    # The PostgreSQL database it uses, if any: its backends' CPU counts as the server's.
+    database: str | None = None
+
+    @property
+    def pids(self) -> list[int]:
+        """The roots of the process trees whose CPU and memory count as this server's."""
+        return [self.process.pid, *(instance.process.pid for instance in self.instances)]
 
     def url(self, path: str) -> str:
         """Absolute URL of ``path`` below the WebDAV mount (``w1/big.bin``)."""
@@ -66,9 +82,15 @@ class Server:
     def check_alive(self) -> None:
         if self.process.poll() is not None:
             raise ServerError(f"{self.name} exited ({self.process.returncode}):\n{self.log_tail()}")
+        for instance in self.instances:
+            instance.check_alive()
 
     def stop(self) -> None:
         """SIGTERM, then SIGKILL after STOP_TIMEOUT; safe to call twice."""
+        if self.balancer is not None:
+            self.balancer.stop()
+        for instance in self.instances:
+            instance.stop()
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             try:
@@ -151,15 +173,69 @@ def _environment() -> dict[str, str]:
     return env
 
 
-def start_davfiles(work: Path) -> Server:
-    """``davfiles serve`` with its defaults on a fresh data dir; the first start makes admin."""
+def start_davfiles(
+    work: Path, database_url: str | None = None, instances: int = 1, workers: int | None = None
+) -> Server:
+    """``davfiles serve`` with its defaults on a fresh data dir; the first start makes admin.
+
+    ``database_url``: the database instead of SQLite in the data dir. ``instances`` > 1:
+    that many ``davfiles serve`` processes on one data dir and database, each on a port of
+    its own, behind haproxy (round robin); they count as one server, haproxy does not.
+    ``workers``: ``--workers`` of each instance (default: davfiles' own).
+    """
     data_dir = work / "davfiles-data"
-    argv = [sys.executable, "-m", "davfiles", "serve", "--data-dir", str(data_dir), "--port", "0"]
-    server = _launch("davfiles", argv, work, _environment(), _announced)
+    env = _environment()
+    if database_url:
+        env["DAVFILES_DATABASE_URL"] = database_url
+    argv = [sys.executable, "-m", "davfiles", "serve", "--data-dir", str(data_dir)]
+    if workers is not None:
+        argv += ["--workers", str(workers)]
+    if instances == 1:
+        server = _launch("davfiles", [*argv, "--port", "0"], work, env, _announced)
+    else:
+        started = []
+        try:
+            for number in range(instances):
+                port = str(free_port())
+                name = f"davfiles-{number}"
+                started.append(_launch(name, [*argv, "--port", port], work, env, _announced))
+            balancer = Balancer(
+                work / "haproxy", [_port(i) for i in started], terminate_with_parent
+            )
+        except BaseException:
+            for instance in started:
+                instance.stop()
+            raise
+        server, server.instances = started[0], started[1:]
+        server.name, server.balancer, server.origin = "davfiles", balancer, balancer.base
+    server.database = make_url(database_url).database if database_url else None
     if not server.password:
         server.stop()
         raise ServerError(f"davfiles printed no admin password:\n{server.log_tail()}")
     return server
+
+
+@contextmanager
+def postgres_database(admin_url: str) -> Iterator[str]:
+    """A new, empty database for one run, dropped after it; its URL."""
+    name = f"davfiles_bench_{secrets.token_hex(6)}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    except SQLAlchemyError as exc:
+        admin.dispose()
+        raise ServerError(f"cannot create a PostgreSQL database at {admin_url}: {exc}") from exc
+    try:
+        yield admin.url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def _port(server: Server) -> int:
+    return int(server.origin.rsplit(":", 1)[1])
 
 
 def start_baseline(work: Path) -> Server:

@@ -12,6 +12,7 @@ from wsgidav.wsgidav_app import WsgiDAVApp
 
 from davfiles.auth.accounts import Accounts
 from davfiles.auth.audit import AuditLog, AuditScope
+from davfiles.auth.login_flows import LoginFlows
 from davfiles.auth.login_tokens import LoginTokens, load_or_create_secret
 from davfiles.auth.service import Authenticator
 from davfiles.auth.throttle import LoginThrottle, ThrottleLimits
@@ -20,6 +21,9 @@ from davfiles.db import schema
 from davfiles.db.engine import Database, make_engine
 from davfiles.drain import DrainUnreadBody
 from davfiles.fast.door import FastDoor
+from davfiles.health import HealthEndpoints, ReadinessCheck
+from davfiles.nextcloud import NextcloudMiddleware
+from davfiles.nextcloud.middleware import CLAIMED_PATHS as NEXTCLOUD_PATHS
 from davfiles.provider.domain_controller import (
     AUTHENTICATOR_KEY,
     DavfilesDomainController,
@@ -29,6 +33,7 @@ from davfiles.provider.properties import DeadPropertyManager
 from davfiles.provider.propfind import KeepStreamsAlive, quiet_wsgidav_about_streams
 from davfiles.provider.provider import DavfilesProvider
 from davfiles.provider.server_faults import HideServerFaults
+from davfiles.proxy import ForwardedHeaders, forwarded_headers
 from davfiles.request_guard import RequestGuard
 from davfiles.rest.dialect import DialectContext
 from davfiles.rest.middleware import RestMiddleware
@@ -165,7 +170,7 @@ def wsgidav_config(services: Services) -> dict[str, Any]:
     return config
 
 
-def create_app(services: Services) -> RequestGuard:
+def create_app(services: Services) -> RequestGuard | ForwardedHeaders:
     """The WSGI application: the REST dialects in front of WebDAV at ``/dav/``.
 
     Raises ConfigError for a mount table in which two parts would answer the same request.
@@ -181,8 +186,14 @@ def create_app(services: Services) -> RequestGuard:
         default_max_files=settings.default_max_files,
     )
     webdav_paths = [path for mount in DAV_MOUNTS for path in (mount, mount + "/<path:rest>")]
-    dialects = build_dialects(settings, context, any_method("WebDAV", webdav_paths))
+    reserved = any_method("WebDAV", webdav_paths) + any_method("Nextcloud", NEXTCLOUD_PATHS)
+    dialects = build_dialects(settings, context, reserved)
     quiet_wsgidav_about_streams()
     dav = XmlGuard(HideServerFaults(KeepStreamsAlive(WsgiDAVApp(wsgidav_config(services)))))
     rest = RestMiddleware(dav, context, dialects, lambda: build_openapi(dialects))
-    return RequestGuard(AuditScope(DrainUnreadBody(rest), services.audit), refusal=rest.refusal)
+    readiness = ReadinessCheck(services.db, settings.data_dir, settings.ready_min_free_bytes)
+    flows = LoginFlows(services.db, services.accounts)
+    nextcloud = NextcloudMiddleware(rest, services.store, services.authenticator, flows)
+    health = HealthEndpoints(nextcloud, readiness)
+    audited = AuditScope(DrainUnreadBody(health), services.audit)
+    return forwarded_headers(RequestGuard(audited, refusal=rest.refusal), settings.trusted_proxies)

@@ -34,6 +34,7 @@ from davfiles.config import Settings
 from davfiles.db import schema
 from davfiles.db.engine import WRITE_OPTION, WRITERS_LOCK, make_engine, writer_queue
 from davfiles.errors import DavfilesError
+from davfiles.instances import ServerLock
 
 MANIFEST = "manifest.json"
 DATABASE_FILES = {"sqlite": "database.sqlite3", "postgresql": "database.dump"}
@@ -74,6 +75,9 @@ def backup(settings: Settings, destination: Path) -> Manifest:
     destination.mkdir(parents=True, exist_ok=True)
     staging = settings.data_dir / "tmp"
     staging.mkdir(parents=True, exist_ok=True)
+    # A server starting meanwhile must not sweep the links as leftovers.
+    server_lock = ServerLock(settings.data_dir)
+    server_lock.share()
     links = Path(tempfile.mkdtemp(dir=staging, prefix="backup-"))
     engine = make_engine(settings.effective_database_url, threads=1)
     kind = engine.dialect.name
@@ -87,6 +91,7 @@ def backup(settings: Settings, destination: Path) -> Manifest:
     finally:
         shutil.rmtree(links, ignore_errors=True)
         engine.dispose()
+        server_lock.close()
     if (settings.data_dir / SECRET).is_file():
         shutil.copy2(settings.data_dir / SECRET, destination / SECRET)
     manifest = Manifest(

@@ -27,7 +27,8 @@ from davfiles.auth.secrets import new_password
 from davfiles.config import ConfigError, Settings, load_settings, parse_count, parse_size
 from davfiles.db import schema
 from davfiles.db.engine import make_engine
-from davfiles.errors import DavfilesError, NotFound
+from davfiles.errors import AlreadyExists, DavfilesError, NotFound
+from davfiles.instances import ServerLock
 from davfiles.logs import configure_logging
 from davfiles.malloc import limit_malloc
 from davfiles.server import server_for
@@ -229,7 +230,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = services.settings
     # Built before anything else, so that a bad configuration ends with one line.
     app = create_app(services)
-    _startup_check(services)
+    server_lock = ServerLock(settings.data_dir)
+    _startup_check(services, alone=server_lock.alone())
+    server_lock.share(inheritable=True)
     _create_first_admin(services)
     scheme = "https" if settings.certfile else "http"
     workers = worker_count(settings.workers)
@@ -271,25 +274,37 @@ def _create_first_admin(services: Services) -> None:
         return
     settings = services.settings
     password = new_password()
-    services.accounts.add_user(
-        "admin",
-        password,
-        max_bytes=settings.default_max_bytes,
-        max_files=settings.default_max_files,
-    )
+    try:
+        services.accounts.add_user(
+            "admin",
+            password,
+            max_bytes=settings.default_max_bytes,
+            max_files=settings.default_max_files,
+        )
+    except AlreadyExists:  # another server on the database, starting at the same moment
+        return
     print(f"created user admin with password {password} (shown only this once)", flush=True)
 
 
-def _startup_check(services: Services) -> None:
+# A staging entry unchanged this long is a leftover even while other servers run (an upload
+# in flight changes its file as bytes arrive; a stall is cut off after body_timeout).
+STALE_STAGING = 24 * 3600
+
+
+def _startup_check(services: Services, *, alone: bool) -> None:
     """Sweep staging leftovers, then log the cheap fsck (no hashes).
 
     Only usage counters, safe to recount, are corrected. This runs once, before any worker
-    starts: later, a staging file may be an upload in flight.
+    starts: later, a staging file may be an upload in flight. While another server shares
+    the data dir (not ``alone``), its uploads are in flight: only stale leftovers are swept
+    and the counters, which hold its reservations, are left as they are.
     """
-    swept = services.store.sweep_staging()
+    swept = services.store.sweep_staging(None if alone else STALE_STAGING)
     if swept:
         logger.info("removed %d staging leftovers of an earlier run", swept)
-    report = services.store.fsck(repair=Repair.USAGE)
+    if not alone:
+        logger.info("start-up check: other servers use this data dir, usage is not recounted")
+    report = services.store.fsck(repair=Repair.USAGE if alone else Repair.NOTHING)
     for finding in report.findings:
         logger.warning("start-up check: %s", _finding_line(finding))
     logger.info("start-up check: %s", _summary_line(report))

@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from davfiles.errors import ConfigError
+from davfiles.proxy import Network, parse_networks
 
 UNLIMITED = "unlimited"
 _SIZE_RE = re.compile(r"^\s*(\d+)\s*([KMGT]?)(i?B?)?\s*$", re.IGNORECASE)
@@ -133,6 +134,19 @@ def _parse_dialects(value: object) -> dict[str, DialectMount]:
                 raise ConfigError(f"{name}: a prefix starts with / (or is empty)")
         mounts[str(name)] = DialectMount(_parse_bool(entry.get("enabled", True)), prefix)
     return mounts
+
+
+def _parse_networks(value: object) -> tuple[Network, ...]:
+    """A YAML list, or a string of entries separated by commas or spaces (the variable)."""
+    if value is None:
+        return ()
+    entries = value.replace(",", " ").split() if isinstance(value, str) else value
+    if not isinstance(entries, list | tuple):
+        raise ConfigError("a list of addresses and networks, e.g. [127.0.0.1, 10.0.0.0/8]")
+    try:
+        return parse_networks(str(entry) for entry in entries)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def _parse_str(value: object) -> str:
@@ -366,6 +380,19 @@ OPTIONS: tuple[Option, ...] = (
         "Seconds between retention purges (60 to 86400); one server process runs each.",
     ),
     Option(
+        "trusted_proxies",
+        _parse_networks,
+        (),
+        "Addresses and networks of reverse proxies whose X-Forwarded-* and Forwarded headers "
+        "are honoured (client address, scheme, host, path prefix); from others they are ignored.",
+    ),
+    Option(
+        "ready_min_free_bytes",
+        parse_size,
+        100 * 1024**2,
+        "Free disk space in data_dir below which /readyz answers 503.",
+    ),
+    Option(
         "dialects",
         _parse_dialects,
         {},
@@ -419,6 +446,8 @@ class Settings:
     versions_max_age_days: int = 365
     versions_coalesce_seconds: int = 60
     retention_interval: int = 3600
+    trusted_proxies: tuple[Network, ...] = ()
+    ready_min_free_bytes: int = 100 * 1024**2
     dialects: Mapping[str, DialectMount] = field(default_factory=dict)
     wsgidav: Mapping[str, Any] = field(default_factory=dict)
 
@@ -507,6 +536,8 @@ def load_settings(
             raise ConfigError(f"davfiles.{name} must be between {low} and {high}")
     if not settings.block_size:
         raise ConfigError("davfiles.block_size must be a size, not unlimited")
+    if settings.ready_min_free_bytes is None:
+        raise ConfigError("davfiles.ready_min_free_bytes must be a size, not unlimited")
     return settings
 
 

@@ -2,7 +2,8 @@
 # Installs the Debian packages that the client tests drive, when they are missing.
 # Needs root; without it, says so and the tests that need a missing tool skip with that reason.
 set -u
-PACKAGES="litmus rclone cadaver davfs2 fuse3 gvfs gvfs-backends libglib2.0-bin dbus openssl curl wrk apache2 apache2-utils postgresql-client"
+PACKAGES="litmus rclone cadaver davfs2 fuse3 gvfs gvfs-backends libglib2.0-bin dbus openssl curl wrk apache2 apache2-utils postgresql-client haproxy nginx-light nextcloud-desktop-cmd \
+    owncloud-client-cmd"
 missing=""
 for package in $PACKAGES; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "ok installed" || missing="$missing $package"
@@ -24,4 +25,12 @@ case " $missing " in *" apache2 "*)
     service apache-htcacheclean stop >/dev/null 2>&1
     ;;
 esac
+# The same for haproxy and nginx: the tests and the benchmark run them with configs of their own.
+for service in haproxy nginx; do
+    case " $missing " in *" $service"*)
+        command -v systemctl >/dev/null && systemctl disable "$service" >/dev/null 2>&1
+        service "$service" stop >/dev/null 2>&1
+        ;;
+    esac
+done
 exit 0

@@ -93,6 +93,13 @@ def new_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Cal
         counter = iter(range(1000))
         yield lambda: f"sqlite:///{tmp_path / f'db{next(counter)}.sqlite3'}"
         return
+    require_postgres()
+    with ExitStack() as stack:
+        yield lambda: stack.enter_context(contextmanager(postgres_database)())
+
+
+def require_postgres() -> None:
+    """Skip the test, saying why, when the PostgreSQL server is not reachable."""
     admin = create_engine(POSTGRES_ADMIN_URL)
     try:
         admin.connect().close()
@@ -100,5 +107,3 @@ def new_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Cal
         pytest.skip(f"PostgreSQL not reachable at 127.0.0.1:5432: {exc.orig}")
     finally:
         admin.dispose()
-    with ExitStack() as stack:
-        yield lambda: stack.enter_context(contextmanager(postgres_database)())

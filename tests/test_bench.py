@@ -19,6 +19,8 @@ from pathlib import Path
 import pytest
 
 from bench.apache_server import missing_tools
+from bench.haproxy import haproxy_path
+from tests.conftest import require_postgres
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 WORKLOADS = ["W1", "W2", "W3 allprop", "W3 props", "W4", "W5"]
@@ -68,10 +70,30 @@ def test_quick_benchmark_reports_every_workload_for_every_server(tmp_path: Path)
     assert "peak RSS over the whole run" in stdout
 
 
-def run_quick_mode(report: Path) -> tuple[int, str, str]:
+@pytest.mark.postgres
+def test_two_instances_on_postgresql_mode(tmp_path: Path) -> None:
+    """``--database postgres --instances 2``: two davfiles behind haproxy, both measured."""
+    if haproxy_path() is None:
+        pytest.fail("the two-instance mode needs haproxy: sh scripts/install-debian-tools.sh")
+    require_postgres()
+    report = tmp_path / "bench.json"
+    mode = ("--only", "W2", "--database", "postgres", "--instances", "2", "--workers", "1")
+    returncode, stdout, stderr = run_quick_mode(report, mode)
+    assert returncode == 0, stderr[-3000:]
+    data = json.loads(report.read_text())
+    assert data["davfiles"] == "PostgreSQL, 2 instances behind haproxy, 1 workers each"
+    (workload,) = data["workloads"]
+    assert workload["error"] == ""
+    assert workload["metrics"][0]["davfiles"]["values"]
+    per_request = workload["cpu_ms_per_request"]["davfiles"]["values"]
+    assert len(per_request) == QUICK_REPS and all(value > 0 for value in per_request)
+    assert "davfiles CPU ms per request" in stdout
+
+
+def run_quick_mode(report: Path, extra: tuple[str, ...] = ()) -> tuple[int, str, str]:
     """``bench.run --quick`` in a process group of its own, all of it killed on timeout."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "bench.run", "--quick", "--json", str(report)],
+        [sys.executable, "-m", "bench.run", "--quick", "--json", str(report), *extra],
         cwd=REPO_ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import os
 import secrets
+import tempfile
 import time
 from pathlib import Path
 
@@ -21,16 +22,26 @@ _ALGORITHM = "HS256"
 
 
 def load_or_create_secret(path: Path) -> str:
-    """The signing key kept in the data dir, created (mode 0600) on first use."""
+    """The signing key kept in the data dir, created (mode 0600) on first use.
+
+    Servers sharing the data dir may start at once: the key is written to a file of its own
+    and linked into place, so the first link wins and nobody reads a half-written key.
+    """
     try:
         return path.read_text(encoding="ascii").strip()
     except FileNotFoundError:
         pass
-    secret = secrets.token_urlsafe(48)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="ascii") as handle:
-        handle.write(secret)
-    return secret
+    fd, draft = tempfile.mkstemp(dir=path.parent, prefix=".jwt-secret-")
+    try:
+        with os.fdopen(fd, "w", encoding="ascii") as handle:
+            handle.write(secrets.token_urlsafe(48))
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass
+    finally:
+        os.unlink(draft)
+    return path.read_text(encoding="ascii").strip()
 
 
 class LoginTokens:

@@ -209,6 +209,10 @@ class Authenticator:
                 AuditEvent.LOGIN_OK, user=owner.name, client=attempt.client, target=attempt.via
             )
 
+    def derive_key(self, purpose: str) -> bytes:
+        """A key for ``purpose`` from the server secret, the same in every worker process."""
+        return self._login_tokens.derive_key(purpose)
+
     @property
     def login_token_lifetime(self) -> int:
         return self._login_tokens.lifetime

@@ -281,3 +281,19 @@ class Lease(Base):
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     holder: Mapped[str] = mapped_column(String(64))
     expires_at: Mapped[float] = mapped_column(Float)
+
+
+class LoginFlow(Base):
+    """A Nextcloud Login Flow v2 in progress (``auth/login_flows.py``).
+
+    Only the SHA-256 of its two tokens is kept; ``user_id`` is set once a user logged in on
+    the flow's page, and the row is deleted when the app fetches its app password.
+    """
+
+    __tablename__ = "login_flows"
+
+    poll_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    login_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    label: Mapped[str] = mapped_column(String(200), default="")
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    expires_at: Mapped[float] = mapped_column(Float, index=True)

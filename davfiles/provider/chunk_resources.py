@@ -16,6 +16,7 @@ from wsgidav.dav_provider import DAVCollection, DAVNonCollection
 
 from davfiles.provider.errors import dav_errors
 from davfiles.provider.nextcloud import requested_checksum, requested_mtime
+from davfiles.provider.resources import outside_href
 from davfiles.provider.streams import DavWriteStream
 from davfiles.store import Owner, UploadOptions
 from davfiles.store.chunks import Chunk, ChunkWriter
@@ -34,10 +35,14 @@ class AreaMixin:
     owner: Owner
     area: str = "uploads"
     relative: str
+    environ: dict[str, Any]
 
     def get_ref_url(self) -> str:
         # "@" cannot occur in a user name, so these keys never meet a home's keys.
         return quote(f"/{self.owner.name}@{self.area}/{self.relative}")
+
+    def get_href(self) -> str:
+        return outside_href(self.environ, self.get_preferred_path())  # type: ignore[attr-defined]
 
     def prevent_locking(self) -> bool:
         return True

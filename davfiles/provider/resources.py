@@ -28,6 +28,16 @@ if TYPE_CHECKING:
     from davfiles.provider.provider import DavfilesProvider
 
 
+# As WsgiDAV's get_href: Nautilus chokes on '(' quoted as '%28'.
+_HREF_SAFE = "/!*'(),$-_|."
+
+
+def outside_href(environ: dict[str, Any], preferred_path: str) -> str:
+    """A resource's href as the client reached it: SCRIPT_NAME holds the share and any path
+    prefix a trusted proxy announced (WsgiDAV's own get_href knows only the share)."""
+    return quote(environ.get("SCRIPT_NAME", "") + preferred_path, safe=_HREF_SAFE)
+
+
 class _StoreResourceMixin:
     """What files and folders share: identity, times, properties and native DELETE/COPY/MOVE."""
 
@@ -61,6 +71,9 @@ class _StoreResourceMixin:
         text = self.user_path.text
         slash = "/" if self.is_collection and text else ""
         return quote(f"/{self.owner.name}/{text}{slash}")
+
+    def get_href(self) -> str:
+        return outside_href(self.environ, self.get_preferred_path())  # type: ignore[attr-defined]
 
     def get_display_name(self) -> str:
         return self.user_path.name

@@ -105,7 +105,9 @@ class RestMiddleware:
 
     def _dispatch(self, endpoint: str, request: Request, args: dict[str, Any]) -> Response:
         if endpoint == "openapi":
-            return json_response(self._openapi())
+            # The outside URL (scheme, host, prefix) as the client reached this document.
+            servers = [{"url": request.url_root.rstrip("/")}]
+            return json_response({**self._openapi(), "servers": servers})
         if endpoint == "public":
             return self._public_download(request, **args)
         if endpoint == "public_missing":

@@ -94,7 +94,7 @@ class Molgenis(Dialect):
         )
         path = ROOT.child(name or DEFAULT_FILENAME)
         info = upload_raw_body(request, self.store, owner, path, options, self.context.block_size)
-        location = f"{self.prefix}/api/files/{id_text(info.id)}"
+        location = f"{request.script_root}{self.prefix}/api/files/{id_text(info.id)}"
         return json_response(_meta(info), 201, {"Location": location})
 
     def retrieve(self, request: Request, owner: Owner, file_id: str) -> Response:

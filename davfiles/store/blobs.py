@@ -10,6 +10,7 @@ import errno
 import os
 import shutil
 import tempfile
+import time
 from pathlib import Path
 from typing import BinaryIO
 
@@ -135,16 +136,30 @@ def remove_tree(path: Path, staging_dir: Path) -> None:
         path.unlink(missing_ok=True)
 
 
-def sweep_staging(staging_dir: Path) -> int:
-    """Remove staging and trash leftovers of a previous run; return how many were removed."""
+def sweep_staging(staging_dir: Path, older_than: float | None = None) -> int:
+    """Remove staging and trash leftovers of a previous run; return how many were removed.
+
+    ``older_than`` (seconds): only entries unchanged for that long, for a start while other
+    servers share the data dir (an upload in flight changes its file as bytes arrive).
+    """
     removed = 0
+    cutoff = None if older_than is None else time.time() - older_than
     for entry in staging_dir.iterdir():
+        if cutoff is not None and not _unchanged_since(entry, cutoff):
+            continue
         if entry.is_dir() and not entry.is_symlink():
             shutil.rmtree(entry, ignore_errors=True)
         else:
             entry.unlink(missing_ok=True)
         removed += 1
     return removed
+
+
+def _unchanged_since(entry: Path, cutoff: float) -> bool:
+    try:
+        return entry.lstat().st_mtime <= cutoff
+    except FileNotFoundError:  # its upload just ended
+        return False
 
 
 def make_durable(installed: Path) -> None:

@@ -112,8 +112,8 @@ class Store:
         if self._keeper is not None:
             self._keeper.stop()
 
-    def sweep_staging(self) -> int:
-        return blobs.sweep_staging(self.staging_dir)
+    def sweep_staging(self, older_than: float | None = None) -> int:
+        return blobs.sweep_staging(self.staging_dir, older_than)
 
     def fsck(
         self, owner: Owner | None = None, *, hashes: bool = False, repair: Repair = Repair.NOTHING

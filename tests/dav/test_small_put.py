@@ -13,8 +13,9 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import event
+from sqlalchemy import Connection, event
 
+from davfiles.db.engine import WRITE_OPTION
 from davfiles.store import parse_user_path
 from tests.harness import LiveServer, TestUser
 from tests.security.rawhttp import basic, exchange, read_to_end
@@ -23,20 +24,20 @@ BODY = b"x" * 4096
 
 
 @contextmanager
-def write_transactions(server: LiveServer) -> Iterator[list[str]]:
-    """The write transactions (BEGIN IMMEDIATE) the server begins inside the block."""
+def write_transactions(server: LiveServer) -> Iterator[list[object]]:
+    """The write transactions the server begins inside the block, on SQLite or PostgreSQL."""
     engine = server.services.db.engine
-    begun: list[str] = []
+    begun: list[object] = []
 
-    def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
-        if statement.strip().upper() == "BEGIN IMMEDIATE":
-            begun.append(statement)
+    def record(connection: Connection) -> None:
+        if connection.get_execution_options().get(WRITE_OPTION):
+            begun.append(connection)
 
-    event.listen(engine, "before_cursor_execute", record)
+    event.listen(engine, "begin", record)
     try:
         yield begun
     finally:
-        event.remove(engine, "before_cursor_execute", record)
+        event.remove(engine, "begin", record)
 
 
 def put(server: LiveServer, user: TestUser, path: str, body: bytes, *, pause: float) -> bytes:

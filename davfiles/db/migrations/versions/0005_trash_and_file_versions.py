@@ -5,7 +5,7 @@ records, ids kept for the restore), file_versions (earlier contents of files) an
 retention purge runs in one process at a time). Existing tables and rows are untouched.
 
 Revision ID: 0005
-Revises: 0003 (written beside 0003 and 0004 on 0002; chained after the folder tree state)
+Revises: 0004 (written beside 0003 and 0004 on 0002; chained after them)
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0005"
-down_revision = "0003"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,126 @@
+"""Nextcloud Login Flow v2 state, shared by every worker process through the database.
+
+A flow has two secrets: the login token, in the URL the user opens in a browser, and the poll
+token, kept by the app that started the flow. Only their SHA-256 are stored. Logging in on the
+page records which user granted the flow; the app password (an API token, revocable with
+``davfiles token revoke``) is created when the app polls, returned once, and the flow row is
+deleted by that same poll. So the password never sits in the database, not even encrypted.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass
+
+from sqlalchemy import delete, func, select, update
+
+from davfiles.auth.accounts import Accounts
+from davfiles.auth.secrets import token_digest
+from davfiles.db.engine import Database
+from davfiles.db.models import LoginFlow, User
+from davfiles.errors import NotFound
+from davfiles.store import Owner
+
+# Nextcloud's own lifetime of a flow.
+FLOW_LIFETIME = 20 * 60
+# Flows waiting at once; starting one is unauthenticated, so the oldest go first past this.
+MAX_FLOWS = 10_000
+
+
+@dataclass(frozen=True)
+class NewFlow:
+    login_token: str
+    poll_token: str
+
+
+@dataclass(frozen=True)
+class AppPassword:
+    login_name: str
+    secret: str
+
+
+class LoginFlows:
+    def __init__(
+        self,
+        db: Database,
+        accounts: Accounts,
+        lifetime: float = FLOW_LIFETIME,
+        max_flows: int = MAX_FLOWS,
+    ) -> None:
+        self._db = db
+        self._accounts = accounts
+        self._lifetime = lifetime
+        self._max_flows = max_flows
+
+    def start(self, label: str) -> NewFlow:
+        """A new flow; ``label`` (the app's name) becomes the label of its API token."""
+        flow = NewFlow(secrets.token_urlsafe(32), secrets.token_urlsafe(32))
+        now = time.time()
+        with self._db.write() as session:
+            session.execute(delete(LoginFlow).where(LoginFlow.expires_at <= now))
+            waiting = session.scalar(select(func.count()).select_from(LoginFlow)) or 0
+            if waiting >= self._max_flows:
+                oldest = (
+                    select(LoginFlow.poll_sha256)
+                    .order_by(LoginFlow.expires_at)
+                    .limit(waiting - self._max_flows + 1)
+                )
+                session.execute(delete(LoginFlow).where(LoginFlow.poll_sha256.in_(oldest)))
+            session.add(
+                LoginFlow(
+                    poll_sha256=token_digest(flow.poll_token),
+                    login_sha256=token_digest(flow.login_token),
+                    label=label[:200],
+                    user_id=None,
+                    expires_at=now + self._lifetime,
+                )
+            )
+        return flow
+
+    def pending(self, login_token: str) -> bool:
+        """True while the flow exists, has not expired and nobody has granted it yet."""
+        with self._db.read() as session:
+            found = session.scalar(
+                select(LoginFlow.poll_sha256).where(
+                    LoginFlow.login_sha256 == token_digest(login_token),
+                    LoginFlow.user_id.is_(None),
+                    LoginFlow.expires_at > time.time(),
+                )
+            )
+        return found is not None
+
+    def grant(self, login_token: str, owner: Owner) -> bool:
+        """Let ``owner``'s app password be fetched by the poll; False if the flow is gone."""
+        with self._db.write() as session:
+            result = session.execute(
+                update(LoginFlow)
+                .where(
+                    LoginFlow.login_sha256 == token_digest(login_token),
+                    LoginFlow.user_id.is_(None),
+                    LoginFlow.expires_at > time.time(),
+                )
+                .values(user_id=owner.id)
+            )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    def claim(self, poll_token: str) -> AppPassword | None:
+        """The app password of a granted flow, once; None while pending, after, or expired."""
+        digest = token_digest(poll_token)
+        with self._db.write() as session:
+            row = session.execute(
+                select(User.name, LoginFlow.label)
+                .join(User, User.id == LoginFlow.user_id)
+                .where(LoginFlow.poll_sha256 == digest, LoginFlow.expires_at > time.time())
+            ).one_or_none()
+            if row is None:
+                return None
+            if not session.execute(
+                delete(LoginFlow).where(LoginFlow.poll_sha256 == digest)
+            ).rowcount:  # type: ignore[attr-defined]
+                return None
+        try:
+            _token_id, secret = self._accounts.create_token(row.name, row.label)
+        except NotFound:
+            return None
+        return AppPassword(row.name, secret)

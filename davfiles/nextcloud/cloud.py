@@ -1,0 +1,83 @@
+"""OCS ``cloud/capabilities`` and ``cloud/user``: the two calls both sync clients make before
+their first PROPFIND (either failing stops them).
+
+Only what davfiles really does is advertised. ``dav.chunking: "1.0"`` keeps files over 10 MB on
+the ``/remote.php/dav/uploads/<user>/`` flow (without it Nextcloud's client falls back to a
+legacy chunking protocol davfiles does not serve); SHA1 and MD5 are the checksums the store
+verifies in ``OC-Checksum``. Nothing for bulk upload, TUS, locking, encryption, push or sharing:
+a client that sees one of those switches to a protocol davfiles does not serve.
+
+Both need credentials, as every call but ``status.php``. The ``OCS-APIRequest: true`` header the
+clients send is accepted, not required: Nextcloud uses it to tell API calls from browser
+sessions that carry a cookie (a CSRF guard), and davfiles' OCS takes no cookies.
+"""
+
+from __future__ import annotations
+
+import shutil
+from typing import Any
+
+from werkzeug.wrappers import Request, Response
+
+from davfiles.nextcloud.ocs import ocs_response
+from davfiles.nextcloud.status import VERSION, VERSION_STRING, server_status
+from davfiles.store import Owner, Store
+
+WEBDAV_ROOT = "remote.php/webdav"
+# Nextcloud's "unlimited" in the quota figures of cloud/user.
+UNLIMITED = -3
+
+
+def capabilities() -> dict[str, Any]:
+    major, minor, micro, _ = VERSION
+    return {
+        "version": {
+            "major": major,
+            "minor": minor,
+            "micro": micro,
+            "string": VERSION_STRING,
+            "edition": "",
+            "extendedSupport": False,
+        },
+        "capabilities": {
+            "core": {
+                "pollinterval": 60,
+                "webdav-root": WEBDAV_ROOT,
+                "status": server_status(),
+            },
+            "dav": {"chunking": "1.0"},
+            "files": {"bigfilechunking": True, "blacklisted_files": []},
+            "checksums": {"supportedTypes": ["SHA1", "MD5"], "preferredUploadType": "SHA1"},
+        },
+    }
+
+
+def capabilities_endpoint(request: Request, version: int, owner: Owner, store: Store) -> Response:
+    return ocs_response(request, version, capabilities())
+
+
+def user_endpoint(request: Request, version: int, owner: Owner, store: Store) -> Response:
+    """``data.id`` is the name in ``/remote.php/dav/files/<id>/``."""
+    figures = store.usage(owner)
+    if figures.max_bytes is None:
+        free = shutil.disk_usage(store.users_dir).free
+        limit = UNLIMITED
+    else:
+        free = figures.available_bytes or 0
+        limit = figures.max_bytes
+    total = figures.used_bytes + free
+    data = {
+        "enabled": True,
+        "id": owner.name,
+        "display-name": owner.name,
+        "displayname": owner.name,
+        "email": None,
+        "quota": {
+            "free": free,
+            "used": figures.used_bytes,
+            "total": total,
+            "relative": round(100 * figures.used_bytes / total, 2) if total else 0,
+            "quota": limit,
+        },
+    }
+    return ocs_response(request, version, data)
