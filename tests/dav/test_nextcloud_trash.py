@@ -152,3 +152,15 @@ def test_the_web_app_lists_labels_and_restores_versions(live_server: LiveServer)
     assert len(listing(session, versions_url, VERSIONS_PROPFIND)) == 1
     missing = live_server.url(f"{DAV_ROOT}/versions/alice/versions/999999")
     assert session.request("PROPFIND", missing, headers={"Depth": "1"}).status_code == 404
+
+
+def test_the_capabilities_announce_trash_and_versions(live_server: LiveServer) -> None:
+    alice = live_server.add_user("alice")
+    answer = live_server.session(alice).get(
+        live_server.url("/ocs/v1.php/cloud/capabilities?format=json"),
+        headers={"OCS-APIRequest": "true"},
+        timeout=10,
+    )
+    files = answer.json()["ocs"]["data"]["capabilities"]["files"]
+    wanted = ("undelete", "delete_from_trash", "versioning", "version_labeling", "version_deletion")
+    assert {name: files[name] for name in wanted} == dict.fromkeys(wanted, True)
