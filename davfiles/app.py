@@ -43,6 +43,7 @@ from davfiles.rest.openapi import build_openapi
 from davfiles.rest.registry import build_dialects
 from davfiles.store import Store
 from davfiles.store.locks import SqlLockStorage
+from davfiles.store.retention import Keeping
 from davfiles.xml_guard import XmlGuard
 
 DAV_MOUNT = "/dav"
@@ -62,6 +63,7 @@ class Services:
     audit: AuditLog
 
     def close(self) -> None:
+        self.store.stop_keeper()
         self.db.dispose()
 
 
@@ -75,7 +77,17 @@ def create_services(settings: Settings) -> Services:
         engine.dispose()
         raise
     db = Database(engine)
-    store = Store(db, settings.data_dir, settings.max_uploads_per_user)
+    keeping = Keeping(
+        trash_enabled=settings.trash_enabled,
+        trash_days=settings.trash_days,
+        trash_skip=settings.trash_skip,
+        versions_enabled=settings.versions_enabled,
+        versions_keep_last=settings.versions_keep_last,
+        versions_max_age_days=settings.versions_max_age_days,
+        versions_coalesce_seconds=settings.versions_coalesce_seconds,
+        purge_interval=settings.retention_interval,
+    )
+    store = Store(db, settings.data_dir, settings.max_uploads_per_user, keeping)
     audit = AuditLog(settings.effective_audit_log)
     throttle = LoginThrottle(
         db,

@@ -2,7 +2,8 @@
 
 A backup is a folder holding ``manifest.json``, the database (``database.sqlite3`` from
 SQLite's online backup, or ``database.dump`` from ``pg_dump --format=custom``), ``users/``
-with every home, and the ``jwt-secret`` file when the data dir has one. The manifest is
+with every home, ``trash/`` and ``versions/`` (what users deleted and replaced), and the
+``jwt-secret`` file when the data dir has one. The manifest is
 written last: a folder without one is an unfinished backup, and restore refuses it.
 
 The records and the files must show one moment. Every write changes the disk inside its
@@ -38,6 +39,8 @@ from davfiles.instances import ServerLock
 MANIFEST = "manifest.json"
 DATABASE_FILES = {"sqlite": "database.sqlite3", "postgresql": "database.dump"}
 SECRET = "jwt-secret"
+# The areas beside the homes whose records are in the database (store/trash.py, versions.py).
+KEPT_AREAS = ("trash", "versions")
 # Longest wait for the PostgreSQL writers in flight; then the backup fails, never a writer.
 WAIT_FOR_WRITERS = "30s"
 
@@ -81,10 +84,10 @@ def backup(settings: Settings, destination: Path) -> Manifest:
     try:
         database = destination / DATABASE_FILES[kind]
         if kind == "sqlite":
-            moment = _sqlite_moment(engine, database, settings.data_dir / "users", links)
+            moment = _sqlite_moment(engine, database, settings.data_dir, links)
         else:
-            moment = _postgres_moment(engine, database, settings.data_dir / "users", links)
-        shutil.copytree(links, destination / "users", symlinks=True)
+            moment = _postgres_moment(engine, database, settings.data_dir, links)
+        shutil.copytree(links, destination, symlinks=True, dirs_exist_ok=True)
     finally:
         shutil.rmtree(links, ignore_errors=True)
         engine.dispose()
@@ -98,13 +101,13 @@ def backup(settings: Settings, destination: Path) -> Manifest:
     return manifest
 
 
-def _sqlite_moment(engine: Engine, database: Path, users_dir: Path, links: Path) -> _Moment:
+def _sqlite_moment(engine: Engine, database: Path, data_dir: Path, links: Path) -> _Moment:
     """Under the write lock (BEGIN IMMEDIATE) a second connection copies the database: the
     backup API refuses to read through the connection that holds the lock."""
     with writer_queue(engine), engine.connect() as connection:
         connection.execution_options(**{WRITE_OPTION: True})
         with connection.begin():
-            moment = _link_homes(connection, users_dir, links)
+            moment = _link_homes(connection, data_dir, links)
             _sqlite_copy(_sqlite_path(engine), database)
     return moment
 
@@ -125,7 +128,7 @@ def _sqlite_path(engine: Engine) -> Path:
     return Path(path)
 
 
-def _postgres_moment(engine: Engine, database: Path, users_dir: Path, links: Path) -> _Moment:
+def _postgres_moment(engine: Engine, database: Path, data_dir: Path, links: Path) -> _Moment:
     """With writers held off, a repeatable-read transaction exports its snapshot; pg_dump
     dumps that snapshot after writers went on."""
     with engine.connect() as writers, engine.connect() as reader:
@@ -134,7 +137,7 @@ def _postgres_moment(engine: Engine, database: Path, users_dir: Path, links: Pat
             writers.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": WRITERS_LOCK})
             reader.execution_options(isolation_level="REPEATABLE READ")
             snapshot = reader.scalar(text("SELECT pg_export_snapshot()"))
-            moment = _link_homes(reader, users_dir, links)
+            moment = _link_homes(reader, data_dir, links)
         _run(
             "pg_dump",
             "--format=custom",
@@ -146,21 +149,27 @@ def _postgres_moment(engine: Engine, database: Path, users_dir: Path, links: Pat
     return moment
 
 
-def _link_homes(connection: Connection, users_dir: Path, links: Path) -> _Moment:
+def _link_homes(connection: Connection, data_dir: Path, links: Path) -> _Moment:
     """Hard-link the homes of the users the database holds (a home being created or removed
-    at this moment belongs to no user and is left out)."""
+    at this moment belongs to no user and is left out), and the trash and versions areas."""
     names = list(connection.scalars(text("SELECT name FROM users")))
-    files = 0
-    for name in names:
-        home = users_dir / name
-        for folder, _subfolders, entries in os.walk(home):
-            target = links / name / Path(folder).relative_to(home)
-            target.mkdir(parents=True, exist_ok=True)
-            for entry in entries:
-                os.link(Path(folder) / entry, target / entry, follow_symlinks=False)
-            files += len(entries)
+    files = sum(_link_tree(data_dir / "users" / name, links / "users" / name) for name in names)
+    for area in KEPT_AREAS:
+        _link_tree(data_dir / area, links / area)
     revision = schema.revision_of(connection) or "none"
     return _Moment(revision, names, files)
+
+
+def _link_tree(source: Path, target: Path) -> int:
+    """Hard-link every file below ``source`` into ``target``; answer how many."""
+    files = 0
+    for folder, _subfolders, entries in os.walk(source):
+        linked = target / Path(folder).relative_to(source)
+        linked.mkdir(parents=True, exist_ok=True)
+        for entry in entries:
+            os.link(Path(folder) / entry, linked / entry, follow_symlinks=False)
+        files += len(entries)
+    return files
 
 
 def restore(settings: Settings, source: Path) -> Manifest:
@@ -195,6 +204,11 @@ def restore(settings: Settings, source: Path) -> Manifest:
     finally:
         engine.dispose()
     shutil.copytree(source / "users", users_dir, symlinks=True, dirs_exist_ok=True)
+    for area in KEPT_AREAS:
+        if (source / area).is_dir():  # backups made before trash and versions have none
+            shutil.copytree(
+                source / area, settings.data_dir / area, symlinks=True, dirs_exist_ok=True
+            )
     if (source / SECRET).is_file():
         shutil.copy2(source / SECRET, settings.data_dir / SECRET)
     return manifest

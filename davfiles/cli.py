@@ -27,13 +27,14 @@ from davfiles.auth.secrets import new_password
 from davfiles.config import ConfigError, Settings, load_settings, parse_count, parse_size
 from davfiles.db import schema
 from davfiles.db.engine import make_engine
-from davfiles.errors import AlreadyExists, DavfilesError
+from davfiles.errors import AlreadyExists, DavfilesError, NotFound
 from davfiles.instances import ServerLock
 from davfiles.logs import configure_logging
 from davfiles.malloc import limit_malloc
 from davfiles.metrics_dir import MetricsDir
 from davfiles.server import server_for
-from davfiles.store import Finding, FsckReport, Repair
+from davfiles.store import Finding, FsckReport, Repair, parse_user_path
+from davfiles.store.trash import TrashEntry
 from davfiles.supervisor import PORT, exec_supervisor
 from davfiles.workers import stop_on_sigterm, worker_count
 
@@ -144,7 +145,52 @@ def build_parser() -> argparse.ArgumentParser:
         "source", type=Path, metavar="SOURCE", help="a folder made by backup"
     )
     restore_command.set_defaults(handler=cmd_restore)
+    _add_trash_and_versions_commands(commands, common)
     return parser
+
+
+def _add_trash_and_versions_commands(commands: Any, common: argparse.ArgumentParser) -> None:
+    trash = commands.add_parser("trash", help="a user's deleted files").add_subparsers(
+        dest="action", required=True, metavar="ACTION"
+    )
+    filters = argparse.ArgumentParser(add_help=False)
+    filters.add_argument("--folder", metavar="PATH", help="deleted in this folder or below")
+    filters.add_argument("--since", metavar="TIME", help="deleted at or after (ISO 8601, UTC)")
+    filters.add_argument("--until", metavar="TIME", help="deleted at or before (ISO 8601, UTC)")
+    filters.add_argument("--origin", metavar="ADDRESS", help="deleted by this client address")
+    listing = trash.add_parser("list", parents=[common, filters], help="list a user's trash")
+    listing.add_argument("name")
+    listing.set_defaults(handler=cmd_trash_list)
+    for action, handler, text in (
+        ("restore", cmd_trash_restore, "put trash items back where they were"),
+        ("purge", cmd_trash_purge, "delete trash items for good"),
+    ):
+        command = trash.add_parser(action, parents=[common, filters], help=text)
+        command.add_argument("name")
+        command.add_argument("ids", nargs="*", type=int, metavar="ID")
+        command.add_argument(
+            "--all", action="store_true", help="every item the filters select (or the whole trash)"
+        )
+        command.set_defaults(handler=handler)
+
+    versions = commands.add_parser("versions", help="earlier contents of files").add_subparsers(
+        dest="action", required=True, metavar="ACTION"
+    )
+    listing = versions.add_parser("list", parents=[common], help="list a file's versions")
+    listing.add_argument("name")
+    listing.add_argument("path")
+    listing.set_defaults(handler=cmd_versions_list)
+    restore = versions.add_parser("restore", parents=[common], help="make a version current")
+    restore.add_argument("name")
+    restore.add_argument("id", type=int)
+    restore.set_defaults(handler=cmd_versions_restore)
+    label = versions.add_parser(
+        "label", parents=[common], help="label a version, which pins it ('' removes the label)"
+    )
+    label.add_argument("name")
+    label.add_argument("id", type=int)
+    label.add_argument("label")
+    label.set_defaults(handler=cmd_versions_label)
 
 
 def _settings(args: argparse.Namespace, **overrides: object) -> Settings:
@@ -205,6 +251,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def _serve_in_process(services: Services, app: Any, scheme: str, metrics: MetricsDir | None) -> int:
     settings = services.settings
     server = server_for(settings, app, settings.port)
+    services.store.start_keeper(services.audit)
     server.prepare()
     host, port = server.bind_addr[:2]
     try:
@@ -447,3 +494,103 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:
         print(f"davfiles: error: {exc.strerror or exc}", file=sys.stderr)
         return 1
+
+
+def _moment(text: str | None) -> float | None:
+    from datetime import UTC, datetime
+
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ConfigError(f"not a time: {text!r} (use e.g. 2026-12-07T09:30)") from None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+
+
+def _trash_selection(args: argparse.Namespace, services: Services) -> list[TrashEntry]:
+    owner = services.accounts.owner(args.name)
+    folder = parse_user_path(args.folder) if getattr(args, "folder", None) else None
+    entries = services.store.trash_list(
+        owner,
+        folder=folder,
+        since=_moment(args.since),
+        until=_moment(args.until),
+        origin=args.origin,
+    )
+    if getattr(args, "ids", None):
+        wanted = set(args.ids)
+        entries = [entry for entry in entries if entry.id in wanted]
+    elif hasattr(args, "ids") and not args.all:
+        raise ConfigError("give trash item ids, or --all (with filters or without)")
+    return entries
+
+
+def _when(timestamp: float) -> str:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def cmd_trash_list(args: argparse.Namespace) -> int:
+    services = _services(args)
+    print(f"{'ID':>8}  {'DELETED (UTC)':<20} {'BYTES':>12} {'VERSIONS':>10}  {'ORIGIN':<16} PATH")
+    for entry in _trash_selection(args, services):
+        path = "/" + entry.original_path.text + ("/" if entry.is_dir else "")
+        pinned = " (pinned)" if entry.pinned else ""
+        print(
+            f"{entry.id:>8}  {_when(entry.deleted_at):<20} {entry.size:>12} "
+            f"{entry.version_bytes:>10}  {entry.origin or '-':<16} {path}{pinned}"
+        )
+    return 0
+
+
+def cmd_trash_restore(args: argparse.Namespace) -> int:
+    services = _services(args)
+    owner = services.accounts.owner(args.name)
+    for entry in _trash_selection(args, services):
+        info = services.store.trash_restore(owner, entry.id)
+        print(f"restored {entry.id} to /{info.path.text}")
+    return 0
+
+
+def cmd_trash_purge(args: argparse.Namespace) -> int:
+    services = _services(args)
+    owner = services.accounts.owner(args.name)
+    ids = [entry.id for entry in _trash_selection(args, services)]
+    purged = services.store.trash_purge(owner, ids, services.audit) if ids else []
+    freed = sum(entry.size + entry.version_bytes for entry in purged)
+    print(f"deleted {len(purged)} trash items for good ({freed} bytes)")
+    return 0
+
+
+def cmd_versions_list(args: argparse.Namespace) -> int:
+    services = _services(args)
+    owner = services.accounts.owner(args.name)
+    info = services.store.stat(owner, parse_user_path(args.path))
+    if info is None or info.is_dir:
+        raise NotFound(f"no file {args.path}")
+    print(f"{'ID':>8}  {'REPLACED (UTC)':<20} {'BYTES':>12}  {'SHA-1':<40} LABEL")
+    for version in services.store.versions_of(owner, info.id):
+        print(
+            f"{version.id:>8}  {_when(version.created_at):<20} {version.size:>12}  "
+            f"{version.sha1 or '-':<40} {version.label or ''}"
+        )
+    return 0
+
+
+def cmd_versions_restore(args: argparse.Namespace) -> int:
+    services = _services(args)
+    info = services.store.version_restore(services.accounts.owner(args.name), args.id)
+    print(f"version {args.id} is the content of /{info.path.text} again")
+    return 0
+
+
+def cmd_versions_label(args: argparse.Namespace) -> int:
+    services = _services(args)
+    version = services.store.version_label(services.accounts.owner(args.name), args.id, args.label)
+    print(
+        f"version {version.id}: "
+        + (f"labelled {version.label!r}" if version.pinned else "no label")
+    )
+    return 0

@@ -201,6 +201,15 @@ def _parse_access_log_format(value: object) -> str:
     return text
 
 
+def _parse_patterns(value: object) -> tuple[str, ...]:
+    """A YAML list of name patterns, or one comma-separated string (an environment variable)."""
+    if isinstance(value, str):
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise ConfigError("a list of name patterns like '*.tmp'")
+    return tuple(value)
+
+
 @dataclass(frozen=True)
 class Option:
     name: str
@@ -372,6 +381,49 @@ OPTIONS: tuple[Option, ...] = (
         "0: only the stall limit applies.",
     ),
     Option(
+        "trash_enabled",
+        _parse_bool,
+        True,
+        "Keep what users delete in a trash (counted in their byte quota, evicted for room).",
+    ),
+    Option("trash_days", _parse_int, 30, "Days a deleted item stays in the trash (1 to 3650)."),
+    Option(
+        "trash_skip",
+        _parse_patterns,
+        ("~$*", ".~lock.*#", "*.tmp", "._*", ".DS_Store", "Thumbs.db"),
+        "Names whose deletion bypasses the trash (editors' and desktops' temporaries).",
+    ),
+    Option(
+        "versions_enabled",
+        _parse_bool,
+        True,
+        "Keep the content a write replaces as a version (counted in the byte quota).",
+    ),
+    Option(
+        "versions_keep_last",
+        _parse_int,
+        10,
+        "Newest versions of a file always kept (1 to 10000); older ones are thinned.",
+    ),
+    Option(
+        "versions_max_age_days",
+        _parse_int,
+        365,
+        "Days after which an unlabelled version is purged (1 to 36500).",
+    ),
+    Option(
+        "versions_coalesce_seconds",
+        _parse_int,
+        60,
+        "A save this soon after the same user's previous save keeps no version (0 to 86400).",
+    ),
+    Option(
+        "retention_interval",
+        _parse_int,
+        3600,
+        "Seconds between retention purges (60 to 86400); one server process runs each.",
+    ),
+    Option(
         "trusted_proxies",
         _parse_networks,
         (),
@@ -456,6 +508,14 @@ class Settings:
     max_connections: int = 1000
     body_timeout: float = 10.0
     min_body_rate: int = 500
+    trash_enabled: bool = True
+    trash_days: int = 30
+    trash_skip: tuple[str, ...] = ("~$*", ".~lock.*#", "*.tmp", "._*", ".DS_Store", "Thumbs.db")
+    versions_enabled: bool = True
+    versions_keep_last: int = 10
+    versions_max_age_days: int = 365
+    versions_coalesce_seconds: int = 60
+    retention_interval: int = 3600
     trusted_proxies: tuple[Network, ...] = ()
     ready_min_free_bytes: int = 100 * 1024**2
     metrics_listen: str | None = None
@@ -481,6 +541,14 @@ class Settings:
 
 
 _ENV_PREFIX = "DAVFILES_"
+# Admin bounds of the retention settings.
+_RETENTION_BOUNDS = (
+    ("trash_days", 1, 3650),
+    ("versions_keep_last", 1, 10000),
+    ("versions_max_age_days", 1, 36500),
+    ("versions_coalesce_seconds", 0, 86400),
+    ("retention_interval", 60, 86400),
+)
 
 
 def load_settings(
@@ -541,6 +609,9 @@ def load_settings(
         raise ConfigError("davfiles.jwt_lifetime must be at least 1 second")
     if settings.min_body_rate is None:
         raise ConfigError("davfiles.min_body_rate must be a number of bytes per second")
+    for name, low, high in _RETENTION_BOUNDS:
+        if not low <= getattr(settings, name) <= high:
+            raise ConfigError(f"davfiles.{name} must be between {low} and {high}")
     if not settings.block_size:
         raise ConfigError("davfiles.block_size must be a size, not unlimited")
     if settings.ready_min_free_bytes is None:

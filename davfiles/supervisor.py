@@ -59,6 +59,7 @@ def _serve_worker(settings: Settings, port: int, ready: Callable[[], None]) -> N
 
     services = create_services(settings)
     server = server_for(settings, create_app(services), port, reuse_port=True)
+    services.store.start_keeper(services.audit)
     serve_as_worker(server, ready, services.close)
 
 

@@ -7,10 +7,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.operations import Operations
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, column, func, select, table, text
+from sqlalchemy import Engine, column, func, inspect, select, table, text
 
 from davfiles.app import create_services
 from davfiles.config import Settings
@@ -155,6 +156,42 @@ def test_rebuilding_a_table_on_sqlite_keeps_the_rows_that_point_at_it(tmp_path: 
         with engine.connect() as connection:
             assert [connection.scalar(count) for count in counts] == before
             assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    finally:
+        services.close()
+
+
+def test_revision_0005_adds_trash_and_versions_keeping_every_row(
+    new_database: NewDatabase, tmp_path: Path
+) -> None:
+    """A database taken back to 0002 (users and files, no trash tables) upgrades to 0005
+    keeping every row; its files then go to the trash and come back with their ids."""
+    url = new_database()
+    data_dir = tmp_path / "data"
+    services = create_services(Settings(data_dir=data_dir, database_url=url))
+    try:
+        owner = services.accounts.add_user("dora", "pw", max_bytes=None, max_files=None)
+        kept = services.store.write_bytes(owner, parse_user_path("/kept.txt"), b"kept")
+    finally:
+        services.close()
+    engine = make_engine(url, threads=1)
+    try:
+        with schema.locked(engine) as connection:
+            command.downgrade(schema.alembic_config(connection), "0002")
+        assert "trash_items" not in inspect(engine).get_table_names()
+        old_shape = shape(engine)
+        before = table_rows(engine, old_shape)
+        schema.upgrade(engine)
+        assert schema.state(engine).up_to_date
+        assert table_rows(engine, old_shape) == before
+    finally:
+        engine.dispose()
+    services = create_services(Settings(data_dir=data_dir, database_url=url))
+    try:
+        store = services.store
+        store.delete(owner, parse_user_path("/kept.txt"))
+        [entry] = store.trash_list(owner)
+        assert store.trash_restore(owner, entry.id).id == kept.id
+        assert store.fsck(owner, hashes=True).clean
     finally:
         services.close()
 

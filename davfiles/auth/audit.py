@@ -27,6 +27,10 @@ Line format (JSON Lines, UTF-8, keys always present and in this order), for exam
   ``file.private``     the path of the file made private again
   ``quota.refused``    the refusal: ``bytes quota exceeded: used U, limit L, requested R``
                        (or ``files ...``)
+  ``trash.purge``      a trash item deleted for good and why: ``/docs/a.txt (evicted for room)``,
+                       ``(in the trash for more than 30 days)`` or ``(deleted by hand)``
+  ``version.purge``    ``file <id> version <id> (<reason>)``: evicted for room, thinned,
+                       older than the maximum age, or deleted by hand
   ===================  ========================================================================
 
 The client address comes from one place: ``AuditScope``, a WSGI middleware that binds each
@@ -76,6 +80,8 @@ class AuditEvent(StrEnum):
     FILE_PUBLIC = "file.public"
     FILE_PRIVATE = "file.private"
     QUOTA_REFUSED = "quota.refused"
+    TRASH_PURGE = "trash.purge"
+    VERSION_PURGE = "version.purge"
 
 
 AuditObserver = Callable[[AuditEvent, str | None], None]

@@ -1,5 +1,5 @@
 """SQLAlchemy models: users, tokens, file records, dead properties, locks, upload slots,
-login throttling state and Digest nonce counts."""
+login throttling state, Digest nonce counts, trash, file versions and job leases."""
 
 from __future__ import annotations
 
@@ -180,6 +180,107 @@ class DigestNonce(Base):
     nonce_id: Mapped[bytes] = mapped_column(LargeBinary(16), primary_key=True)
     max_nc: Mapped[int] = mapped_column(BigInteger)
     expires_at: Mapped[float] = mapped_column(Float, index=True)
+
+
+class TrashItem(Base):
+    """One deleted file or folder in its owner's trash (``store/trash.py``).
+
+    Its bytes wait, renamed, in ``data_dir/trash/<owner id>/<id>``; the records of the tree
+    wait in ``trashed_nodes`` and ``trashed_properties`` with their ids, so a restore brings
+    back the same ids, public flags and dead properties. ``origin`` is the client address
+    that deleted it (None from the command line).
+    """
+
+    __tablename__ = "trash_items"
+    __table_args__ = (
+        Index("ix_trash_items_owner_deleted", "owner_id", "deleted_at"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    node_id: Mapped[int] = mapped_column(BigInteger)
+    parent: Mapped[str] = mapped_column(Text)
+    name: Mapped[str] = mapped_column(Text)
+    is_dir: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Bytes and files of the tree itself; its files' versions are counted in file_versions.
+    size: Mapped[int] = mapped_column(BigInteger, default=0)
+    files: Mapped[int] = mapped_column(BigInteger, default=0)
+    deleted_at: Mapped[float] = mapped_column(Float)
+    origin: Mapped[str | None] = mapped_column(String(64))
+
+
+class TrashedNode(Base):
+    """A node record of a trashed tree, as it was (same id) while the tree is in the trash."""
+
+    __tablename__ = "trashed_nodes"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    trash_id: Mapped[int] = mapped_column(
+        ForeignKey("trash_items.id", ondelete="CASCADE"), index=True
+    )
+    owner_id: Mapped[int] = mapped_column(Integer)
+    parent: Mapped[str] = mapped_column(Text)
+    name: Mapped[str] = mapped_column(Text)
+    is_dir: Mapped[bool] = mapped_column(Boolean, default=False)
+    size: Mapped[int] = mapped_column(BigInteger, default=0)
+    content_type: Mapped[str] = mapped_column(String(255), default="application/octet-stream")
+    md5: Mapped[str | None] = mapped_column(String(32))
+    sha1: Mapped[str | None] = mapped_column(String(40))
+    created_at: Mapped[float] = mapped_column(Float)
+    modified_at: Mapped[float] = mapped_column(Float)
+    description: Mapped[str | None] = mapped_column(Text)
+    original_name: Mapped[str | None] = mapped_column(Text)
+    public: Mapped[bool] = mapped_column(Boolean, default=False)
+    tree_size: Mapped[int] = mapped_column(BigInteger, default=0)
+    tree_version: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class TrashedProperty(Base):
+    """A dead property of a trashed node, kept for its restore."""
+
+    __tablename__ = "trashed_properties"
+
+    node_id: Mapped[int] = mapped_column(
+        ForeignKey("trashed_nodes.id", ondelete="CASCADE"), primary_key=True
+    )
+    name: Mapped[str] = mapped_column(Text, primary_key=True)
+    value: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class FileVersion(Base):
+    """An earlier content of a file (``store/versions.py``), in ``data_dir/versions/<owner
+    id>/<id>``. ``node_id`` names the file live or trashed; a ``label`` pins the version."""
+
+    __tablename__ = "file_versions"
+    __table_args__ = (
+        Index("ix_file_versions_node", "node_id", "id"),
+        Index("ix_file_versions_owner_created", "owner_id", "created_at"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    node_id: Mapped[int] = mapped_column(BigInteger)
+    size: Mapped[int] = mapped_column(BigInteger)
+    md5: Mapped[str | None] = mapped_column(String(32))
+    sha1: Mapped[str | None] = mapped_column(String(40))
+    # The content's modification time, and when it stopped being the current one.
+    modified_at: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[float] = mapped_column(Float)
+    author: Mapped[str] = mapped_column(String(64))
+    label: Mapped[str | None] = mapped_column(Text)
+
+
+class Lease(Base):
+    """A named job only one process runs at a time (the retention purge): held until
+    ``expires_at`` by ``holder``."""
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[float] = mapped_column(Float)
 
 
 class LoginFlow(Base):

@@ -53,7 +53,17 @@ def capabilities() -> dict[str, Any]:
 
 
 def capabilities_endpoint(request: Request, version: int, owner: Owner, store: Store) -> Response:
-    return ocs_response(request, version, capabilities())
+    answer = capabilities()
+    keeping = store.keeping
+    # The trashbin and versions WebDAV (provider/trash_resources.py), as the settings allow.
+    answer["capabilities"]["files"].update(
+        undelete=keeping.trash_enabled,
+        delete_from_trash=True,
+        versioning=keeping.versions_enabled,
+        version_labeling=keeping.versions_enabled,
+        version_deletion=keeping.versions_enabled,
+    )
+    return ocs_response(request, version, answer)
 
 
 def user_endpoint(request: Request, version: int, owner: Owner, store: Store) -> Response:

@@ -27,17 +27,19 @@ if TYPE_CHECKING:
 ASSEMBLE_NAME = ".file"
 
 
-class _ChunkAreaMixin:
-    """Chunk resources are never locked and are keyed apart from every home's paths."""
+class AreaMixin:
+    """Resources of an area beside the homes (``uploads``, ``trashbin``, ``versions``) are
+    never locked and are keyed apart from every home's paths."""
 
     provider: DavfilesProvider
     owner: Owner
+    area: str = "uploads"
     relative: str
     environ: dict[str, Any]
 
     def get_ref_url(self) -> str:
         # "@" cannot occur in a user name, so these keys never meet a home's keys.
-        return quote(f"/{self.owner.name}@uploads/{self.relative}")
+        return quote(f"/{self.owner.name}@{self.area}/{self.relative}")
 
     def get_href(self) -> str:
         return outside_href(self.environ, self.get_preferred_path())  # type: ignore[attr-defined]
@@ -55,7 +57,7 @@ class _ChunkAreaMixin:
         raise DAVError(HTTP_METHOD_NOT_ALLOWED, context_info="chunks are not read back")
 
 
-class UploadsHome(_ChunkAreaMixin, DAVCollection):
+class UploadsHome(AreaMixin, DAVCollection):
     """``/uploads/<user>/``: the user's upload folders."""
 
     def __init__(
@@ -80,7 +82,7 @@ class UploadsHome(_ChunkAreaMixin, DAVCollection):
             self.provider.store.chunked_uploads.create(self.owner, name)
 
 
-class UploadFolder(_ChunkAreaMixin, DAVCollection):
+class UploadFolder(AreaMixin, DAVCollection):
     def __init__(
         self,
         provider: DavfilesProvider,
@@ -116,7 +118,7 @@ class UploadFolder(_ChunkAreaMixin, DAVCollection):
         return True
 
 
-class ChunkResource(_ChunkAreaMixin, DAVNonCollection):
+class ChunkResource(AreaMixin, DAVNonCollection):
     def __init__(self, folder: UploadFolder, path: str, chunk: Chunk | None) -> None:
         DAVNonCollection.__init__(self, path, folder.environ)
         self.provider, self.owner, self.folder = folder.provider, folder.owner, folder.folder
@@ -163,7 +165,7 @@ class ChunkResource(_ChunkAreaMixin, DAVNonCollection):
         return True
 
 
-class AssemblySource(_ChunkAreaMixin, DAVNonCollection):
+class AssemblySource(AreaMixin, DAVNonCollection):
     """``<folder>/.file``: moving it to a path in the user's files assembles the chunks."""
 
     def __init__(self, folder: UploadFolder, path: str) -> None:

@@ -1,8 +1,9 @@
 """DavfilesProvider: a share where every authenticated user sees their own home as the root.
 
 The same class serves ``/dav``, ``/remote.php/webdav`` and, with ``nextcloud_layout``,
-``/remote.php/dav``: there the home is at ``files/<user>/`` and the chunked-upload area at
-``uploads/<user>/``, and ``<user>`` must be the authenticated user.
+``/remote.php/dav``: there the home is at ``files/<user>/``, the chunked-upload area at
+``uploads/<user>/``, the trash at ``trashbin/<user>/`` and file versions at
+``versions/<user>/`` (``trash_resources.py``), and ``<user>`` must be the authenticated user.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from wsgidav.dav_error import (
 )
 from wsgidav.dav_provider import DAVProvider
 
+from davfiles.provider import trash_resources
 from davfiles.provider.chunk_resources import UploadsHome
 from davfiles.provider.errors import dav_errors
 from davfiles.provider.if_header import key_tagged_lists_by_ref_url
@@ -34,6 +36,8 @@ OWNER_KEY = "davfiles.owner"
 _RESPONSE_KEY = "davfiles.response"
 _USAGE_KEY = "davfiles.usage"
 _STAT_KEY = "davfiles.stat"
+# Nextcloud's areas of /remote.php/dav: a home, chunked uploads, the trash and file versions.
+_AREAS = ("files", "uploads", "trashbin", "versions")
 _READ_ONLY_METHODS = frozenset({"GET", "HEAD", "PROPFIND", "OPTIONS"})
 _METHODS = "OPTIONS, GET, HEAD, PUT, DELETE, MKCOL, COPY, MOVE, PROPFIND, PROPPATCH, LOCK, UNLOCK"
 
@@ -70,8 +74,10 @@ class DavfilesProvider(DAVProvider):
         """Split ``/files/<user>/rest`` into ("files", "rest"); the user must be the caller."""
         area, _, remainder = path.lstrip("/").partition("/")
         user, _, rest = remainder.partition("/")
-        if area not in ("files", "uploads") or not user:
-            raise DAVError(HTTP_NOT_FOUND, context_info="use files/<user>/ or uploads/<user>/")
+        if area not in _AREAS or not user:
+            raise DAVError(
+                HTTP_NOT_FOUND, context_info="use files/, uploads/, trashbin/ or versions/<user>/"
+            )
         if user != self.owner(environ).name:
             raise DAVError(HTTP_FORBIDDEN, context_info="this is not your home")
         return area, rest
@@ -79,12 +85,16 @@ class DavfilesProvider(DAVProvider):
     def get_resource_inst(self, path: str | None, environ: dict[str, Any]) -> Any:
         if OWNER_KEY not in environ:
             return None  # anonymous OPTIONS: nothing is visible without credentials
-        if path is None or (self._nextcloud and path.strip("/") in ("", "files", "uploads")):
+        if path is None or (self._nextcloud and path.strip("/") in ("", *_AREAS)):
             # Above the home (WsgiDAV asks for the parent of DELETE /): nothing there. The
             # store then answers a DELETE or MOVE of the home itself with 403.
             return None
-        if self._nextcloud and self._nextcloud_area(path, environ)[0] == "uploads":
-            return self._chunk_resource(path, environ)
+        if self._nextcloud:
+            area = self._nextcloud_area(path, environ)[0]
+            if area == "uploads":
+                return self._chunk_resource(path, environ)
+            if area in ("trashbin", "versions"):
+                return trash_resources.resolve(self, environ, self.owner(environ), path)
         user_path = self.user_path_of(path, environ)
         owner = self.owner(environ)
         info = self._stat(environ, owner, user_path)
@@ -125,8 +135,9 @@ class DavfilesProvider(DAVProvider):
         user, _, rest = unquote(ref_url).lstrip("/").partition("/")
         if not self._nextcloud:
             return f"/{rest}"
-        if user.endswith("@uploads"):
-            return f"/uploads/{user.removesuffix('@uploads')}/{rest}"
+        for area in ("uploads", "trashbin", "versions"):
+            if user.endswith("@" + area):
+                return f"/{area}/{user.removesuffix('@' + area)}/{rest}"
         return f"/files/{user}/{rest}"
 
     def usage(self, environ: dict[str, Any], owner: Owner) -> QuotaFigures:

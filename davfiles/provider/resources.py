@@ -258,7 +258,10 @@ class FolderResource(_StoreResourceMixin, DAVCollection):
         return self.provider.resource_for(path, self.environ, self.owner, info)
 
     def get_used_bytes(self) -> int:
-        return self.provider.usage(self.environ, self.owner).used_bytes  # type: ignore[no-any-return]
+        """What the user cannot get back by writing: live files and pinned versions (trash
+        and the other versions give way to writes), so used + available is the quota."""
+        figures = self.provider.usage(self.environ, self.owner)
+        return figures.used_bytes - figures.reclaimable_bytes  # type: ignore[no-any-return]
 
     def get_available_bytes(self) -> int | None:
         figures = self.provider.usage(self.environ, self.owner)

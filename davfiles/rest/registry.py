@@ -11,9 +11,17 @@ from davfiles.rest.middleware import OPENAPI_PATH, PUBLIC_FALLBACK_PATHS
 from davfiles.rest.molgenis import Molgenis
 from davfiles.rest.mounts import Claim, any_method, check_claims
 from davfiles.rest.okeanos import Okeanos
+from davfiles.rest.recovery import Recovery
 from davfiles.rest.spacedog import Spacedog
 
-DIALECT_CLASSES: tuple[type[Dialect], ...] = (Okeanos, Defdrive, Aptly, Spacedog, Molgenis)
+DIALECT_CLASSES: tuple[type[Dialect], ...] = (
+    Okeanos,
+    Defdrive,
+    Aptly,
+    Spacedog,
+    Molgenis,
+    Recovery,
+)
 
 
 def build_dialects(

@@ -132,8 +132,7 @@ class ChunkedUploads:
 
     def check_room(self, owner: Owner, total: int) -> None:
         """Waiting chunks may not take more than what the user's byte quota has left."""
-        with self._store.db.connect() as connection:
-            quota.check_room(connection, owner, total)
+        quota.check_room(self._store.usage(owner), owner, total)
 
     def delete(self, owner: Owner, folder: str, name: str | None = None) -> None:
         path = self._folder(owner, folder)

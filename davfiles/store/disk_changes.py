@@ -20,7 +20,7 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-from davfiles.store.blobs import new_trash_dir, remove_tree
+from davfiles.store.blobs import make_dir, new_trash_dir, remove_tree
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +69,16 @@ class DiskChanges:
     def rename(self, source: Path, target: Path) -> None:
         os.rename(source, target)
         self._undo.append(lambda: os.rename(target, source))
+
+    def link(self, existing: Path, new: Path) -> None:
+        """Give the file at ``existing`` a second name (a version keeps replaced content)."""
+        os.link(existing, new)
+        self._undo.append(lambda: new.unlink(missing_ok=True))
+
+    def make_dir(self, path: Path) -> None:
+        """Create the folder at ``path`` (a restore recreates missing parents)."""
+        make_dir(path)
+        self._undo.append(lambda: path.rmdir())
 
     def install(self, staged: Path, target: Path) -> None:
         """Move a tree built in the staging folder to ``target``, which must be free."""

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from davfiles.db.models import Node, User
 from davfiles.errors import InvalidName
-from davfiles.store import nodes, quota
+from davfiles.store import kept_check, nodes, quota
 from davfiles.store.models import Owner
 from davfiles.store.paths import ROOT, UserPath, disk_path, parse_user_path
 
@@ -229,7 +229,10 @@ class _HomeCheck:
             replaced = self._check_records(session, records, entries)
             self._check_unrecorded(session, records, entries, replaced)
             self._check_tree_sizes(records, root)
-            self._check_usage(session, records)
+            kept = kept_check.check(
+                self._store, session, self._owner, repair=self._repair_all, found=self._found
+            )
+            self._check_usage(session, records, kept)
 
     def _check_root(self) -> None:
         """The home folder and its record; repairing both is what creating the home does."""
@@ -389,9 +392,10 @@ class _HomeCheck:
                 node.tree_size = totals[path]
                 node.tree_version += 1
 
-    def _check_usage(self, session: Session, records: dict[UserPath, Node]) -> None:
+    def _check_usage(self, session: Session, records: dict[UserPath, Node], kept: int) -> None:
+        """``kept``: the bytes of the trash and versions, counted beside the live files."""
         files = [node for node in records.values() if not node.is_dir]
-        used_bytes, used_files = sum(node.size for node in files), len(files)
+        used_bytes, used_files = sum(node.size for node in files) + kept, len(files)
         figures = quota.figures(session, self._owner.id)
         staging_entries = _count_entries(self._store.staging_dir)
         if (figures.used_bytes, figures.used_files) == (used_bytes, used_files):

@@ -56,9 +56,12 @@ class QuotaFigures:
     used_files: int
     max_bytes: int | None
     max_files: int | None
+    # Bytes of trash and versions a write may evict (counted in ``used_bytes``).
+    reclaimable_bytes: int = 0
 
     @property
     def available_bytes(self) -> int | None:
+        """What a write can really use: the free bytes plus what eviction gives back."""
         if self.max_bytes is None:
             return None
-        return max(0, self.max_bytes - self.used_bytes)
+        return max(0, self.max_bytes - self.used_bytes + self.reclaimable_bytes)

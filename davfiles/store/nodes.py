@@ -90,6 +90,25 @@ def _path(parent: str, name: str) -> UserPath:
     return UserPath((*parent.split("/"), name) if parent else ((name,) if name else ()))
 
 
+def new_folder(owner_id: int, path: UserPath, now: float) -> Node:
+    """The record of a new, empty folder at ``path``."""
+    return Node(
+        owner_id=owner_id,
+        parent=path.parent.text,
+        name=path.name,
+        is_dir=True,
+        size=0,
+        content_type="httpd/unix-directory",
+        created_at=now,
+        modified_at=now,
+    )
+
+
+def path_of(parent: str, name: str) -> UserPath:
+    """The UserPath a record with this stored parent text and name has (or had, in the trash)."""
+    return _path(parent, name)
+
+
 def to_info(node: Node) -> FileInfo:
     return FileInfo(
         id=node.id,
@@ -186,6 +205,15 @@ def tree_usage(session: Session, owner_id: int, node: Node) -> tuple[int, int]:
         return node.size, 1
     total, count = session.execute(_TREE_USAGE, _below(owner_id, to_info(node).path)).one()
     return int(total), int(count)
+
+
+def in_tree(owner_id: int, node: Node):  # type: ignore[no-untyped-def]
+    """SQL condition: the record is ``node`` or lies below it (trash takes whole trees)."""
+    if not node.is_dir:
+        return Node.id == node.id
+    folder = to_info(node).path.text
+    below = or_(Node.parent == folder, func.substr(Node.parent, 1, len(folder) + 1) == folder + "/")
+    return or_(Node.id == node.id, and_(Node.owner_id == owner_id, below))
 
 
 def delete_tree(session: Session, owner_id: int, node: Node) -> None:

@@ -37,13 +37,14 @@ def adjust(session: Session, user_id: int, bytes_delta: int, files_delta: int) -
     raise _audited(row.name, refusal)
 
 
-def check_room(connection: Connection, owner: Owner, extra_bytes: int) -> None:
-    """Raise QuotaExceeded unless ``extra_bytes`` more fit the byte limit; reserves nothing.
+def check_room(current: QuotaFigures, owner: Owner, extra_bytes: int) -> None:
+    """Raise QuotaExceeded unless ``extra_bytes`` more fit what a write can use (the free
+    bytes and the reclaimable ones, of ``Store.usage``); reserves nothing.
 
     For bytes held outside the counters until they become a file (Nextcloud's waiting chunks).
     """
-    current = figures(connection, owner.id)
-    if current.max_bytes is not None and current.used_bytes + extra_bytes > current.max_bytes:
+    available = current.available_bytes
+    if current.max_bytes is not None and available is not None and extra_bytes > available:
         refusal = QuotaExceeded("bytes", current.used_bytes, current.max_bytes, extra_bytes)
         raise _audited(owner.name, refusal)
 

@@ -11,6 +11,7 @@ import os
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import BinaryIO
 
@@ -18,10 +19,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from davfiles.auth import audit
+from davfiles.auth.audit import AuditLog
 from davfiles.db.engine import Database
 from davfiles.db.models import DeadProperty, Node, User
 from davfiles.errors import AlreadyExists, Conflict, NotFound, PermissionDenied
-from davfiles.store import blobs, fsck, nodes, quota, slots
+from davfiles.store import blobs, fsck, nodes, quota, retention, slots, trash, versions
 from davfiles.store.chunks import ChunkedUploads
 from davfiles.store.disk_changes import DiskChanges
 from davfiles.store.fsck import FsckReport, Repair
@@ -34,7 +36,10 @@ from davfiles.store.paths import (
     check_username,
     disk_path,
 )
+from davfiles.store.retention import Keeping
+from davfiles.store.trash import TrashEntry
 from davfiles.store.uploads import Upload, UploadOptions
+from davfiles.store.versions import VersionInfo
 
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
 MAX_DEAD_PROPERTIES = 200
@@ -49,14 +54,20 @@ class Store:
         db: Database,
         data_dir: Path,
         max_uploads_per_user: int = slots.DEFAULT_MAX_UPLOADS_PER_USER,
+        keeping: Keeping | None = None,
     ) -> None:
         check_data_dir(data_dir)
         self.db = db
         self.max_uploads_per_user = max_uploads_per_user
+        self.keeping = keeping or Keeping()
         self.users_dir = data_dir / "users"
         self.staging_dir = data_dir / "tmp"
-        self.users_dir.mkdir(parents=True, exist_ok=True)
-        self.staging_dir.mkdir(parents=True, exist_ok=True)
+        # Outside every home, on the same file system: trashing and versioning are renames.
+        self.trash_dir = data_dir / "trash"
+        self.versions_dir = data_dir / "versions"
+        for folder in (self.users_dir, self.staging_dir, self.trash_dir, self.versions_dir):
+            folder.mkdir(parents=True, exist_ok=True)
+        self._keeper: retention.Keeper | None = None
         self.chunked_uploads = ChunkedUploads(self, data_dir / "uploads")
 
     # --- homes -------------------------------------------------------------------------
@@ -88,6 +99,18 @@ class Store:
         if home.exists():
             blobs.remove_tree(home, self.staging_dir)
         self.chunked_uploads.remove_all(owner)
+        for kept in (self.trash_dir / str(owner.id), self.versions_dir / str(owner.id)):
+            if kept.exists():
+                blobs.remove_tree(kept, self.staging_dir)
+
+    def start_keeper(self, audit_log: AuditLog) -> None:
+        """Run the retention purge in the background of a serving process (``retention``)."""
+        self._keeper = retention.Keeper(self, audit_log)
+        self._keeper.start()
+
+    def stop_keeper(self) -> None:
+        if self._keeper is not None:
+            self._keeper.stop()
 
     def sweep_staging(self, older_than: float | None = None) -> int:
         return blobs.sweep_staging(self.staging_dir, older_than)
@@ -146,8 +169,12 @@ class Store:
             raise NotFound("the file is gone") from None
 
     def usage(self, owner: Owner) -> QuotaFigures:
+        """The counters; with a byte limit, also what trash and versions would give back."""
         with self.db.connect() as connection:
-            return quota.figures(connection, owner.id)
+            figures = quota.figures(connection, owner.id)
+            if figures.max_bytes is None or figures.used_bytes == 0:
+                return figures
+            return replace(figures, reclaimable_bytes=retention.reclaimable(connection, owner.id))
 
     # --- writes ------------------------------------------------------------------------
 
@@ -184,17 +211,7 @@ class Store:
                 raise Conflict("the parent folder does not exist")
             if nodes.get(session, owner.id, path) is not None:
                 raise AlreadyExists("something exists at this path")
-            now = time.time()
-            node = Node(
-                owner_id=owner.id,
-                parent=path.parent.text,
-                name=path.name,
-                is_dir=True,
-                size=0,
-                content_type="httpd/unix-directory",
-                created_at=now,
-                modified_at=now,
-            )
+            node = nodes.new_folder(owner.id, path, time.time())
             session.add(node)
             session.flush()
             nodes.touch_ancestors(session, owner.id, path.parent)
@@ -271,7 +288,7 @@ class Store:
             node = nodes.get(session, owner.id, path, for_update=True)
             if node is None or not node.is_dir or nodes.tree_usage(session, owner.id, node)[1]:
                 return False
-            self._remove(session, changes, owner, node)
+            trash.discard(self, session, changes, owner, node, keep=False)
         return True
 
     def _existing(self, session: Session, owner: Owner, path: UserPath) -> Node:
@@ -295,13 +312,29 @@ class Store:
         changes.discard_done()
 
     def _remove(self, session: Session, changes: DiskChanges, owner: Owner, node: Node) -> None:
-        size, count = nodes.tree_usage(session, owner.id, node)
-        path = nodes.to_info(node).path
-        target = disk_path(self.home(owner), path)
-        nodes.delete_tree(session, owner.id, node)
-        nodes.touch_ancestors(session, owner.id, path.parent, -size)
-        quota.adjust(session, owner.id, -size, -count)
-        changes.remove(target)
+        trash.discard(self, session, changes, owner, node)
+
+    def reserve(
+        self,
+        session: Session,
+        changes: DiskChanges,
+        owner: Owner,
+        bytes_delta: int,
+        files_delta: int,
+    ) -> None:
+        """Count a change in usage; trash and versions make room when bytes do not fit."""
+        retention.reserve(self, session, changes, owner.id, bytes_delta, files_delta)
+
+    def try_reserve(
+        self,
+        session: Session,
+        changes: DiskChanges,
+        owner: Owner,
+        bytes_delta: int,
+        files_delta: int,
+    ) -> bool:
+        """``reserve`` that answers False (changing nothing) instead of refusing."""
+        return retention.try_reserve(self, session, changes, owner.id, bytes_delta, files_delta)
 
     def _prepare_destination(
         self,
@@ -371,7 +404,7 @@ class Store:
             check_tree_move(source, target, (nodes.to_info(member).path.text for member in members))
             files = [n for n in (node, *members) if not n.is_dir]
             size = sum(n.size for n in files)
-            quota.adjust(session, owner.id, size, len(files))
+            self.reserve(session, changes, owner, size, len(files))
             nodes.touch_ancestors(session, owner.id, target.parent, size)
             self._copy_rows(session, owner, source, target, [node, *members])
             self._copy_disk(changes, owner, source, target, [node, *members])
@@ -528,3 +561,87 @@ class Store:
                 session.add(DeadProperty(node_id=node.id, name=name, value=value))
             else:
                 prop.value = value
+
+    # --- trash and versions ---------------------------------------------------------------
+
+    def trash_list(
+        self,
+        owner: Owner,
+        *,
+        folder: UserPath | None = None,
+        since: float | None = None,
+        until: float | None = None,
+        origin: str | None = None,
+    ) -> list[TrashEntry]:
+        return trash.listing(self, owner, folder=folder, since=since, until=until, origin=origin)
+
+    def trash_restore(self, owner: Owner, item_id: int) -> FileInfo:
+        """Put a trash item back (see ``trash.restore``); answer what it became."""
+        with self.changing(owner) as (session, changes):
+            path = trash.restore(self, session, changes, owner, item_id)
+        info = self.stat(owner, path)
+        assert info is not None
+        return info
+
+    def trash_purge(
+        self, owner: Owner, item_ids: Sequence[int] | None = None, audit_log: AuditLog | None = None
+    ) -> list[TrashEntry]:
+        """Delete trash items for good (all of them with None); each one is audited."""
+        with self.changing(owner) as (session, changes):
+            purged = trash.purge(self, session, changes, owner, item_ids)
+        for entry in purged:
+            target = f"/{entry.original_path.text} (deleted by hand)"
+            self._audit(audit_log, audit.AuditEvent.TRASH_PURGE, owner, target)
+        return purged
+
+    def versions_of(self, owner: Owner, file_id: int) -> list[VersionInfo]:
+        return versions.listing(self, owner, file_id)
+
+    def version_label(self, owner: Owner, version_id: int, label: str | None) -> VersionInfo:
+        return versions.set_label(self, owner, version_id, label)
+
+    def version_delete(
+        self, owner: Owner, version_id: int, audit_log: AuditLog | None = None
+    ) -> None:
+        """Delete one version for good, labelled or not."""
+        version = versions.get(self, owner, version_id)
+        with self.changing(owner) as (session, changes):
+            freed = versions.forget(self, session, changes, owner.id, version_ids=[version.id])
+            quota.adjust(session, owner.id, -freed, 0)
+        target = f"file {version.node_id} version {version.id} (deleted by hand)"
+        self._audit(audit_log, audit.AuditEvent.VERSION_PURGE, owner, target)
+
+    def version_restore(self, owner: Owner, version_id: int) -> FileInfo:
+        """Make a version its file's content again; the replaced content becomes a version.
+
+        An ordinary write (quota, atomic install), so it needs room for the restored bytes.
+        """
+        version = versions.get(self, owner, version_id)
+        info = self.stat_id(owner, version.node_id)
+        if info is None:
+            raise NotFound("the file of this version is not in its home: restore it first")
+        options = UploadOptions(
+            expected_size=version.size,
+            mtime=version.modified_at,
+            content_type=info.content_type,
+            always_version=True,
+        )
+        source_path = versions.version_path(self, owner.id, version.id)
+        with source_path.open("rb") as source, self.upload(owner, info.path, options) as upload:
+            while block := source.read(1024 * 1024):
+                upload.write(block)
+        assert upload.result is not None
+        return upload.result
+
+    def purge_expired(self, audit_log: AuditLog | None, now: float | None = None) -> int:
+        """Apply the retention to every user now (the background keeper does it hourly)."""
+        return retention.purge_expired(self, audit_log, now)
+
+    @staticmethod
+    def _audit(
+        audit_log: AuditLog | None, event: audit.AuditEvent, owner: Owner, target: str
+    ) -> None:
+        if audit_log is not None:
+            audit_log.record(event, user=owner.name, client=None, target=target)
+        else:
+            audit.record(event, user=owner.name, target=target)

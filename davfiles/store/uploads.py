@@ -29,7 +29,7 @@ from davfiles.errors import (
     Conflict,
     IncompleteUpload,
 )
-from davfiles.store import blobs, nodes, quota, slots
+from davfiles.store import blobs, nodes, quota, slots, versions
 from davfiles.store.blobs import StagedBlob
 from davfiles.store.models import FileInfo, Owner
 from davfiles.store.paths import UserPath, disk_path, numbered_name
@@ -55,6 +55,8 @@ class UploadOptions:
     checksum: tuple[str, str] | None = None
     # The whole body of ``expected_size`` bytes is already here: settle quota at commit.
     body_received: bool = False
+    # Keep the replaced content as a version even within the coalescing window (a restore).
+    always_version: bool = False
 
 
 class Upload:
@@ -90,7 +92,7 @@ class Upload:
         if self._settles_at_commit:
             return
         try:
-            with self._store.db.write() as session:
+            with self._store.changing(self._owner) as (session, changes):
                 limit = self._store.max_uploads_per_user
                 slot = slots.acquire(session, self._owner.id, limit, time.time())
                 existing = self._check_target(session, lock=False)
@@ -98,7 +100,7 @@ class Upload:
                 files = 0 if existing else 1
                 size = self._options.expected_size
                 wanted = max(0, size - self._credit) if size is not None else 0
-                quota.adjust(session, self._owner.id, wanted, files)
+                self._store.reserve(session, changes, self._owner, wanted, files)
                 self._reserved_bytes, self._reserved_files = wanted, files
             self._lease = slots.Lease(slot)
         except BaseException:
@@ -149,8 +151,8 @@ class Upload:
             if quota.try_adjust(session, self._owner.id, step, 0):
                 self._reserved_bytes += step
                 return
-        with self._store.db.write() as session:
-            quota.adjust(session, self._owner.id, needed, 0)
+        with self._store.changing(self._owner) as (session, changes):
+            self._store.reserve(session, changes, self._owner, needed, 0)
             self._reserved_bytes += needed
 
     def commit(self) -> FileInfo:
@@ -170,9 +172,21 @@ class Upload:
                 slots.check_free(session, self._owner.id, self._store.max_uploads_per_user, now)
             existing = self._check_target(session, lock=True)
             replaced_size = existing.size if existing else 0
-            bytes_delta = blob.size - replaced_size - self._reserved_bytes
             files_delta = (0 if existing else 1) - self._reserved_files
-            quota.adjust(session, self._owner.id, bytes_delta, files_delta)
+            bytes_delta = blob.size - self._reserved_bytes
+            # A kept version stays on the disk and in the quota: no credit for the old bytes.
+            # Without room for it, the replaced content goes as before.
+            kept = (
+                existing is not None
+                and self._keeps_version(session, existing, blob, now)
+                and self._store.try_reserve(session, changes, self._owner, bytes_delta, files_delta)
+            )
+            if not kept:
+                bytes_delta -= replaced_size
+                self._store.reserve(session, changes, self._owner, bytes_delta, files_delta)
+            if kept:
+                assert existing is not None
+                versions.keep(self._store, session, changes, self._owner, existing, now)
             if self._lease.slot_id is not None:
                 slots.release(session, self._lease.slot_id)
             node = existing or Node(
@@ -206,6 +220,13 @@ class Upload:
         blobs.make_durable(target)
         self._blob = None
         return self.result
+
+    def _keeps_version(
+        self, session: Session, existing: Node, blob: StagedBlob, now: float
+    ) -> bool:
+        if self._options.always_version:
+            return self._store.keeping.versions_enabled and existing.sha1 != blob.sha1
+        return versions.wanted(self._store, session, existing, blob.sha1, self._owner.name, now)
 
     def _verify_checksum(self, blob: StagedBlob) -> None:
         if self._options.checksum is None:

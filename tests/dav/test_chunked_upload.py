@@ -8,6 +8,7 @@ import time
 
 import requests
 
+from davfiles.store import parse_user_path
 from tests.dav.helpers import propfind
 from tests.harness import LiveServer, TestUser
 
@@ -91,7 +92,12 @@ def test_chunks_are_sorted_naturally_and_overwrite_counts_the_delta(
     )
     assert merged.status_code == 204
     assert session.get(live_server.url("/dav/f.bin")).content == b"abc"
-    assert live_server.services.store.usage(user.owner).used_bytes == 3
+    # The replaced content is kept as a version, in the quota beside the new one.
+    store = live_server.services.store
+    assert store.usage(user.owner).used_bytes == 3 + 30
+    info = store.stat(user.owner, parse_user_path("/f.bin"))
+    assert info is not None
+    assert [version.size for version in store.versions_of(user.owner, info.id)] == [30]
 
 
 def test_quota_holds_for_waiting_chunks_and_assembly(live_server: LiveServer) -> None:

@@ -15,6 +15,7 @@ from openapi_spec_validator import validate
 from tests.curl import curl_json
 from tests.dav.helpers import propfind
 from tests.harness import LiveServer
+from tests.kept import live_usage
 from tests.rest.conftest import RestUser, make_rest_user
 
 DEB = "aptly_0.9~dev+217+ge5d646c_i386.deb"
@@ -55,8 +56,8 @@ def home_files(server: LiveServer, user: RestUser) -> list[str]:
 
 
 def usage(server: LiveServer, user: RestUser) -> tuple[int, int]:
-    figures = server.services.store.usage(user.user.owner)
-    return figures.used_bytes, figures.used_files
+    """The live files' usage (deleted and replaced bytes wait in the trash and versions)."""
+    return live_usage(server.services, user.user.owner)
 
 
 def test_document_curl_examples(live_server: LiveServer, alice: RestUser, tmp_path: Path) -> None:

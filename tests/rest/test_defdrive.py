@@ -24,6 +24,7 @@ from davfiles.store import parse_user_path
 from tests.curl import curl_json
 from tests.dav.helpers import propfind
 from tests.harness import LiveServer
+from tests.kept import live_usage
 from tests.rest.conftest import RestUser, make_rest_user
 from tests.security.rawhttp import basic
 
@@ -290,8 +291,7 @@ def test_upload_and_webdav_share_one_store(
     assert "/dav/from-rest.txt" not in propfind(alice.basic, alice.dav(""), depth="1")
     assert alice.basic.delete(alice.dav("sub/from-dav.txt")).status_code == 204
     assert api.files(bearer) == []
-    usage = live_server.services.store.usage(alice.user.owner)
-    assert (usage.used_bytes, usage.used_files) == (0, 0)
+    assert live_usage(live_server.services, alice.user.owner) == (0, 0)  # the rest is trash
 
 
 def test_public_toggle_serves_the_file_at_public_id(

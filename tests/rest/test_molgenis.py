@@ -12,6 +12,7 @@ from davfiles.store import ROOT
 from tests.curl import run_curl
 from tests.dav.helpers import propfind
 from tests.harness import LiveServer
+from tests.kept import live_usage
 from tests.rest.conftest import RestUser, make_rest_user
 
 META_KEYS = {"id", "filename", "contentType", "size"}
@@ -237,8 +238,7 @@ def test_one_store_with_webdav(live_server: LiveServer, alice: RestUser) -> None
     assert alice.basic.get(alice.dav("sub/from-dav.txt")).status_code == 404
     assert alice.basic.delete(alice.dav("from-rest.txt")).status_code == 204
     assert_errors(requests.get(files_url(live_server, meta["id"]), headers=token(alice)), 404)
-    usage = store.usage(alice.user.owner)
-    assert (usage.used_bytes, usage.used_files) == (0, 0)
+    assert live_usage(live_server.services, alice.user.owner) == (0, 0)  # the rest is trash
 
 
 def test_quota_exceeded_stores_nothing(live_server: LiveServer) -> None:

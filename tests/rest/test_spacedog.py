@@ -11,6 +11,7 @@ import requests
 from tests.curl import run_curl
 from tests.dav.helpers import propfind
 from tests.harness import LiveServer
+from tests.kept import live_usage
 from tests.rest.conftest import RestUser, make_rest_user
 
 # The document's DELETE example authenticates as "doc" with the password "hi doc".
@@ -180,8 +181,7 @@ def test_delete_file_folder_and_home(live_server: LiveServer, alice: RestUser) -
     home = alice.basic.delete(url(live_server))
     assert home.json() == {"success": True, "status": 200, "deleted": ["/three/d.txt"]}
     assert list(live_server.services.store.home(alice.user.owner).iterdir()) == []
-    usage = live_server.services.store.usage(alice.user.owner)
-    assert (usage.used_bytes, usage.used_files) == (0, 0)
+    assert live_usage(live_server.services, alice.user.owner) == (0, 0)  # the rest is trash
 
 
 def test_one_store_with_webdav(live_server: LiveServer, alice: RestUser) -> None:
@@ -200,8 +200,7 @@ def test_one_store_with_webdav(live_server: LiveServer, alice: RestUser) -> None
     assert alice.basic.get(alice.dav("docs/from-rest.txt")).status_code == 404
     alice.basic.put(alice.dav("kept.bin"), data=b"12345")
     put(alice, "/also.bin", b"678")
-    usage = live_server.services.store.usage(alice.user.owner)
-    assert (usage.used_bytes, usage.used_files) == (8, 2)
+    assert live_usage(live_server.services, alice.user.owner) == (8, 2)
 
 
 def test_quota_exceeded_stores_nothing(live_server: LiveServer) -> None:

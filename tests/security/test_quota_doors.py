@@ -21,6 +21,7 @@ from davfiles.config import Settings
 from davfiles.rest.molgenis import id_text
 from davfiles.store import Owner, parse_user_path
 from tests.harness import LiveServer, TestUser
+from tests.kept import disk_bytes, kept_bytes, live_usage
 
 SIZE = 1000
 LIMIT = 10 * SIZE
@@ -99,11 +100,12 @@ def settings(tmp_path: Path, database_url: str | None) -> Settings:
 
 
 def assert_usage_is_what_the_store_holds(services: Services, owner: Owner) -> int:
+    """Live files, trash and versions are what the counters say and what the disk holds."""
     usage = services.store.usage(owner)
     files = services.store.list_files(owner)
-    assert (usage.used_bytes, usage.used_files) == (sum(f.size for f in files), len(files))
-    home = services.store.home(owner)
-    assert usage.used_bytes == sum(p.stat().st_size for p in home.rglob("*") if p.is_file())
+    live = sum(f.size for f in files)
+    assert (usage.used_bytes, usage.used_files) == (live + kept_bytes(services, owner), len(files))
+    assert usage.used_bytes == disk_bytes(services, owner)
     assert usage.max_bytes is None or usage.used_bytes <= usage.max_bytes
     return usage.used_bytes
 
@@ -219,8 +221,11 @@ def test_delete_frees_the_space_at_once(live_server: LiveServer, door: str) -> N
     assert info is not None
     status = DELETES[door](session, live_server.base, info.id, "a.bin")
     assert status in (200, 204), status
-    assert live_server.services.store.usage(user.owner).used_bytes == SIZE
+    # The deleted file waits in the trash, and its bytes are there for the next write.
+    assert live_usage(live_server.services, user.owner) == (SIZE, 1)
+    assert live_server.services.store.usage(user.owner).available_bytes == SIZE
     assert session.put(live_server.url("/dav/c.bin"), data=b"x" * SIZE).status_code == 201
+    assert live_server.services.store.trash_list(user.owner) == []  # evicted for it
     assert_usage_is_what_the_store_holds(live_server.services, user.owner)
 
 

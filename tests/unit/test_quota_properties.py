@@ -3,7 +3,7 @@
 Random sequences of reservations and releases never take usage past a limit, a refusal changes
 nothing, and releasing everything returns usage to zero; random sequences of store operations
 (uploads, overwrites, streamed and aborted uploads, copies, moves, deletes) keep the counters
-equal to what the store holds and within the limits.
+equal to what the store holds (live files, trash and versions) and within the limits.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from davfiles.app import Services, create_services
 from davfiles.config import Settings
 from davfiles.errors import AlreadyExists, Conflict, NotFound, QuotaExceeded
 from davfiles.store import ROOT, Owner, QuotaFigures, UploadOptions, parse_user_path, quota
+from tests.kept import disk_bytes, kept_bytes
 
 EXAMPLES = settings(
     max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
@@ -166,16 +167,14 @@ def test_store_usage_equals_what_it_holds_and_stays_within_limits(
         figures = store.usage(owner)
         files = store.list_files(owner, ROOT)
         assert (figures.used_bytes, figures.used_files) == (
-            sum(info.size for info in files),
+            sum(info.size for info in files) + kept_bytes(services, owner),
             len(files),
         ), operation
         assert within_limits(figures), operation
-        on_disk = sum(
-            item.stat().st_size for item in store.home(owner).rglob("*") if item.is_file()
-        )
-        assert on_disk == figures.used_bytes
+        assert disk_bytes(services, owner) == figures.used_bytes
     for info in store.list_dir(owner, ROOT):
         store.delete(owner, info.path)
+    store.trash_purge(owner)
     figures = store.usage(owner)
     assert (figures.used_bytes, figures.used_files) == (0, 0)
     assert list(store.staging_dir.iterdir()) == []

@@ -46,13 +46,16 @@ def test_upload_records_size_hashes_and_type(services: Services, owner: Owner) -
     assert staging_files(services) == []
 
 
-def test_overwrite_counts_only_the_difference(services: Services, owner: Owner) -> None:
+def test_overwrite_keeps_a_version_when_there_is_room(services: Services, owner: Owner) -> None:
     services.store.write_bytes(owner, p("/f"), b"x" * 600)
     services.store.write_bytes(owner, p("/f"), b"y" * 900)
     usage = services.store.usage(owner)
+    # No room for the 600 bytes as a version: the overwrite counts only the difference.
     assert (usage.used_bytes, usage.used_files) == (900, 1)
-    services.store.write_bytes(owner, p("/f"), b"z" * 100)
-    assert services.store.usage(owner).used_bytes == 100
+    info = services.store.write_bytes(owner, p("/f"), b"z" * 100)
+    usage = services.store.usage(owner)
+    assert (usage.used_bytes, usage.reclaimable_bytes, usage.available_bytes) == (1000, 900, 900)
+    assert [v.size for v in services.store.versions_of(owner, info.id)] == [900]
 
 
 def test_announced_size_over_quota_is_refused_before_any_byte(
@@ -191,7 +194,9 @@ def test_move_over_existing_needs_overwrite_and_frees_the_target(
         services.store.move(owner, p("/src"), p("/dst"), overwrite=False)
     assert services.store.move(owner, p("/src"), p("/dst"), overwrite=True) is False
     usage = services.store.usage(owner)
-    assert (usage.used_bytes, usage.used_files) == (5, 1)
+    # The replaced target waits in the trash: counted, but reclaimable.
+    assert (usage.used_bytes, usage.used_files, usage.reclaimable_bytes) == (15, 1, 10)
+    assert [entry.name for entry in services.store.trash_list(owner)] == ["dst"]
 
 
 def test_copy_checks_quota_for_the_whole_tree(services: Services, owner: Owner) -> None:
@@ -208,7 +213,7 @@ def test_copy_checks_quota_for_the_whole_tree(services: Services, owner: Owner) 
     original = services.store.stat(owner, p("/tree/one"))
     assert copied is not None and original is not None
     assert copied.id != original.id and copied.md5 == original.md5
-    assert services.store.usage(owner).used_bytes == 600
+    assert services.store.usage(owner).used_bytes == 900  # two copies and the trashed one
     assert staging_files(services) == []
 
 
@@ -287,12 +292,13 @@ def test_an_upload_whose_commit_fails_leaves_the_disk_as_the_records_say(
 
 
 def test_delete_frees_space_at_once(services: Services, owner: Owner) -> None:
+    """The files count no more; their bytes, in the trash, are given to any write."""
     services.store.mkdir(owner, p("/d"))
     services.store.write_bytes(owner, p("/d/x"), b"x" * 100)
     services.store.write_bytes(owner, p("/d/y"), b"y" * 100)
     services.store.delete(owner, p("/d"))
     usage = services.store.usage(owner)
-    assert (usage.used_bytes, usage.used_files) == (0, 0)
+    assert (usage.used_bytes, usage.used_files, usage.available_bytes) == (200, 0, 1000)
     assert services.store.list_dir(owner, ROOT) == []
     with pytest.raises(NotFound):
         services.store.delete(owner, p("/d"))

@@ -1,0 +1,69 @@
+"""davfiles' JSON API for the trash and versions: a client's mass delete found by its
+address and restored in one call, bulk purge, a file's versions listed, labelled and
+restored; every answer matches /openapi.json (checked by the live_server fixture)."""
+
+from __future__ import annotations
+
+import requests
+
+from tests.harness import LiveServer
+from tests.rest.conftest import RestUser
+
+API = "/davfiles/api"
+
+
+def call(user: RestUser, method: str, path: str, status: int = 200, **kwargs: object) -> dict:
+    answer = requests.request(
+        method,
+        user.server.url(API + path),
+        headers={"Authorization": f"Bearer {user.token}"},
+        timeout=30,
+        **kwargs,  # type: ignore[arg-type]
+    )
+    assert answer.status_code == status, answer.text
+    return answer.json()  # type: ignore[no-any-return]
+
+
+def test_a_mass_delete_is_restored_in_one_call(live_server: LiveServer, alice: RestUser) -> None:
+    dav = alice.basic
+    assert dav.request("MKCOL", alice.dav("photos")).status_code == 201
+    for name in ("a.jpg", "b.jpg", "c.jpg"):
+        assert dav.put(alice.dav(f"photos/{name}"), data=name.encode()).status_code == 201
+        assert dav.delete(alice.dav(f"photos/{name}")).status_code == 204
+    assert dav.put(alice.dav("keep.txt"), data=b"k").status_code == 201
+    assert dav.delete(alice.dav("keep.txt")).status_code == 204
+
+    items = call(alice, "GET", "/trash", params={"folder": "/photos"})["items"]
+    photos = ["/photos/a.jpg", "/photos/b.jpg", "/photos/c.jpg"]
+    assert sorted(item["path"] for item in items) == photos
+    assert {item["origin"] for item in items} == {"127.0.0.1"}
+    restored = call(alice, "POST", "/trash/restore", json={"all": True, "folder": "/photos"})
+    assert sorted(entry["path"] for entry in restored["restored"]) == photos
+    assert dav.get(alice.dav("photos/b.jpg")).content == b"b.jpg"
+    [left] = call(alice, "GET", "/trash")["items"]
+    assert left["path"] == "/keep.txt"
+    call(alice, "POST", "/trash/restore", 400, json={})
+    purged = call(alice, "POST", "/trash/purge", json={"ids": [left["id"]]})
+    assert purged == {"purged": [left["id"]], "bytes": 1}
+    assert call(alice, "GET", "/trash")["items"] == []
+    call(alice, "GET", "/trash", 400, params={"since": "yesterday"})
+
+
+def test_versions_are_listed_labelled_and_restored(
+    live_server: LiveServer, alice: RestUser
+) -> None:
+    dav = alice.basic
+    assert dav.put(alice.dav("plan.txt"), data=b"one").status_code == 201
+    assert dav.put(alice.dav("plan.txt"), data=b"two!").status_code == 204
+    [info] = live_server.services.store.list_files(alice.user.owner)
+    [version] = call(alice, "GET", f"/files/{info.id}/versions")["versions"]
+    assert (version["size"], version["author"], version["label"]) == (3, "alice", None)
+    labelled = call(alice, "PUT", f"/versions/{version['id']}/label", json={"label": "v1"})
+    assert labelled["version"]["label"] == "v1"
+    restored = call(alice, "POST", f"/versions/{version['id']}/restore")
+    assert (restored["file_id"], restored["path"]) == (info.id, "/plan.txt")
+    assert dav.get(alice.dav("plan.txt")).content == b"one"
+    sizes = [v["size"] for v in call(alice, "GET", f"/files/{info.id}/versions")["versions"]]
+    assert sizes == [4, 3]
+    call(alice, "POST", "/versions/999999/restore", 404)
+    call(alice, "PUT", f"/versions/{version['id']}/label", 400, json={"label": 5})
