@@ -149,6 +149,11 @@ def test_login_flow_urls_carry_the_outside_url(behind_proxy: LiveServer) -> None
     outside = "https://files.example.org/files/index.php/login/v2"
     assert flow.json()["poll"]["endpoint"] == f"{outside}/poll"
     assert flow.json()["login"].startswith(f"{outside}/flow/")
+    login_path = flow.json()["login"].removeprefix("https://files.example.org/files")
+    page = requests.get(behind_proxy.url(login_path), headers=OUTSIDE)
+    assert page.status_code == 200
+    cookie = page.headers["Set-Cookie"]
+    assert "Path=/files/index.php/login/v2/flow/" in cookie and "Secure" in cookie
 
 
 def test_audit_and_throttle_see_the_forwarded_client(behind_proxy: LiveServer) -> None:

@@ -126,9 +126,13 @@ class Authenticator:
         self._cache_key = secrets.token_bytes(32)
         self.hash_verifications = 0
 
-    def verify(self, name: str, secret: str, *, client: str | None = None) -> Owner:
+    def verify(
+        self, name: str, secret: str, *, client: str | None = None, tokens: bool = True
+    ) -> Owner:
         """Check a user name with a password or API token from ``client`` (an IP address).
 
+        ``tokens=False`` takes the password only: a page that mints a new app password must
+        not let a stolen token outlive its revocation through the one it mints.
         Raises LoginThrottled while the name or address must wait, AuthFailed if wrong or unknown.
         """
         if "\0" in secret:
@@ -142,7 +146,7 @@ class Authenticator:
         attempt = self.begin_login(name, client, via, snapshot)
         owner: Owner | None = None
         try:
-            owner = self._check_secret(name, secret, row)
+            owner = self._check_secret(name, secret, row, tokens)
             return owner
         finally:
             self.end_login(attempt, owner)
@@ -259,16 +263,18 @@ class Authenticator:
         finally:
             self.end_login(attempt, owner)
 
-    def _check_secret(self, name: str, secret: str, row: Row[Any] | None) -> Owner:
-        """Check ``secret`` against the user ``row`` read for this attempt (None: no user)."""
+    def _check_secret(self, name: str, secret: str, row: Row[Any] | None, tokens: bool) -> Owner:
+        """Check ``secret`` against the user ``row`` read for this attempt (None: no user);
+        with ``tokens`` False, as a password only (the cache may hold it as a token)."""
+        maybe_token = secret.startswith(TOKEN_PREFIX)
         key = hmac.new(
             self._cache_key, f"{name}\0{secret}".encode("utf-8", "surrogatepass"), hashlib.sha256
         ).digest()
         entry = None if row is None else (row.id, row.auth_version, row.password_hash)
-        if row is not None and self._cache_get(key) == entry:
+        if (tokens or not maybe_token) and row is not None and self._cache_get(key) == entry:
             return Owner(row.id, row.name)
         token_user = None
-        if secret.startswith(TOKEN_PREFIX):
+        if tokens and maybe_token:
             # Looked up for unknown users too, so they cost the same as a wrong token.
             with self._db.connect() as connection:
                 token_user = self._token_owner(connection, secret)

@@ -90,7 +90,9 @@ class LoginFlowDoor:
         password = form.form.get("password", "")
         csrf = form.form.get("csrf", "")
         try:
-            owner = self._authenticator.verify(name, password, client=form.remote_addr)
+            owner = self._authenticator.verify(
+                name, password, client=form.remote_addr, tokens=False
+            )
         except LoginThrottled as exc:
             response = page(
                 form,

@@ -3,7 +3,8 @@
 The CSRF token is an HMAC over a random cookie and the flow's login token (signed double
 submit), so any worker process can check it without stored state; a cross-site page can neither
 read the cookie nor compute the field. The page is never framed, cached or sent as a referrer
-(its URL holds the login token).
+beyond this server (its URL holds the login token): with ``no-referrer`` browsers send
+``Origin: null`` on the form's own POST, which looks like a foreign page.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ _HEADERS = {
         "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'"
     ),
     "X-Frame-Options": "DENY",
-    "Referrer-Policy": "no-referrer",
+    "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
 }
 _STYLE = (
@@ -76,7 +77,7 @@ def page(
         response.set_cookie(
             CSRF_COOKIE,
             cookie,
-            path=COOKIE_PATH,
+            path=request.script_root + COOKIE_PATH,
             secure=request.scheme == "https",
             httponly=True,
             samesite="Strict",

@@ -45,7 +45,8 @@ def open_page(flow: dict[str, object]) -> tuple[requests.Session, str]:
     assert page.status_code == 200
     assert page.headers["Content-Type"].startswith("text/html")
     assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
-    assert page.headers["Referrer-Policy"] == "no-referrer"
+    # Not no-referrer: with it browsers send "Origin: null" on the form's own POST.
+    assert page.headers["Referrer-Policy"] == "same-origin"
     assert "<script" not in page.text
     match = re.search(r'name="csrf" value="([0-9a-f]+)"', page.text)
     assert match is not None
@@ -189,6 +190,20 @@ def test_a_wrong_password_shows_the_form_again_escaped(live_server: LiveServer) 
     assert "&lt;b&gt;&quot;alice" in wrong.text and "<b>" not in wrong.text
     assert submit(browser, flow, csrf, "alice", "alice-login-pw").status_code == 200
     assert poll(flow).status_code == 200
+
+
+def test_the_page_takes_the_password_not_an_api_token(live_server: LiveServer) -> None:
+    """An app password minted from a token would outlive that token's revocation."""
+    live_server.add_user("alice", "alice-login-pw")
+    _id, token = live_server.services.accounts.create_token("alice", "stolen")
+    assert dav_status(live_server, ("alice", token)) == 207  # the token itself works (cached)
+    flow = start(live_server)
+    browser, csrf = open_page(flow)
+    refused = submit(browser, flow, csrf, "alice", token)
+    assert refused.status_code == 403
+    assert "Wrong user name or password" in refused.text
+    assert poll(flow).status_code == 404
+    assert [t.label for t in live_server.services.accounts.list_tokens("alice")] == ["stolen"]
 
 
 def test_the_page_is_throttled_by_the_same_counts_as_webdav(strict_services: Services) -> None:
