@@ -38,7 +38,10 @@ def _ref_url(provider: _ResourceFinder, environ: dict[str, Any], tag: str) -> st
     """The ref URL of the resource a tag names on this share, or the tag itself."""
     if tag == "*":
         return tag
-    parts = urlsplit(tag)
+    try:
+        parts = urlsplit(tag)
+    except ValueError:
+        return tag  # not a URL (an unclosed "[" host): it names nothing here
     if parts.netloc and parts.netloc != environ.get("HTTP_HOST"):
         return tag
     path = unquote(parts.path)

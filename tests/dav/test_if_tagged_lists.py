@@ -68,3 +68,13 @@ def test_put_with_a_tagged_stale_etag_is_refused(live_server: LiveServer, mount:
         headers={"If": f"<{mount}n.txt> ([{current.headers['ETag']}])"},
     )
     assert fresh.status_code == 204, fresh.text
+
+
+def test_a_tag_that_is_no_url_names_nothing(live_server: LiveServer) -> None:
+    _user, session = alice(live_server)
+    assert session.put(live_server.url("/dav/n.txt"), data=b"one").status_code == 201
+    odd = session.put(
+        live_server.url("/dav/n.txt"), data=b"two", headers={"If": '<http://[::1/x> (["e"])'}
+    )
+    assert odd.status_code == 204, odd.text
+    assert session.get(live_server.url("/dav/n.txt")).content == b"two"
