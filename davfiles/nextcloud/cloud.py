@@ -48,6 +48,8 @@ def capabilities() -> dict[str, Any]:
             "dav": {"chunking": "1.0"},
             "files": {"bigfilechunking": True, "blacklisted_files": []},
             "checksums": {"supportedTypes": ["SHA1", "MD5"], "preferredUploadType": "SHA1"},
+            # Missing means enabled to the desktop client, which would then offer sharing.
+            "files_sharing": {"api_enabled": False},
         },
     }
 

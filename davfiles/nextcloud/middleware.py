@@ -15,7 +15,7 @@ from davfiles.auth.login_flows import LoginFlows
 from davfiles.auth.service import Authenticator
 from davfiles.auth.throttle import LoginThrottled
 from davfiles.errors import AuthFailed
-from davfiles.metrics_doors import DOOR_KEY, NEXTCLOUD
+from davfiles.metrics_doors import DOOR_KEY, NEXTCLOUD, USER_KEY
 from davfiles.nextcloud import cloud
 from davfiles.nextcloud.login_flow import LoginFlowDoor
 from davfiles.nextcloud.ocs import OcsStatus, ocs_response
@@ -119,6 +119,7 @@ class NextcloudMiddleware:
                 "Current user is not logged in",
                 {"WWW-Authenticate": f'Basic realm="{self._authenticator.realm}"'},
             )
+        request.environ[USER_KEY] = owner.name
         return _OCS[endpoint](request, version, owner, self._store)
 
     def _not_found(self, request: Request) -> Response:

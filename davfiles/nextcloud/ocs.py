@@ -23,7 +23,6 @@ class OcsStatus(IntEnum):
     SERVER_ERROR = 996
     UNAUTHORISED = 997
     NOT_FOUND = 998
-    UNKNOWN_ERROR = 999
 
 
 _HTTP_OF = {
@@ -31,7 +30,6 @@ _HTTP_OF = {
     OcsStatus.SERVER_ERROR: 500,
     OcsStatus.UNAUTHORISED: 401,
     OcsStatus.NOT_FOUND: 404,
-    OcsStatus.UNKNOWN_ERROR: 500,
 }
 
 
@@ -55,7 +53,9 @@ def ocs_response(
     http = _HTTP_OF.get(status, status) if isinstance(status, OcsStatus) else status
     if version == 1:
         code = int(status)
-        if http not in (401, 429, 405):
+        # Version 1 says failures in the body, but the clients read only the HTTP status of the
+        # capabilities: a server error must not look like a server without chunking.
+        if http not in (401, 429, 405, 500):
             http = 200
     else:
         code = http

@@ -8,10 +8,13 @@ import dataclasses
 import pytest
 import requests
 from defusedxml import ElementTree
+from werkzeug.test import EnvironBuilder
+from werkzeug.wrappers import Request
 
 from davfiles.app import Services, create_app, create_services
 from davfiles.config import DialectMount, Settings
 from davfiles.errors import ConfigError
+from davfiles.nextcloud.ocs import OcsStatus, ocs_response
 from tests.harness import LiveServer
 
 OCS = ("/ocs/v1.php", "/ocs/v2.php")
@@ -50,7 +53,9 @@ def test_capabilities_advertise_only_what_davfiles_does(
     assert capabilities["checksums"]["supportedTypes"] == ["SHA1", "MD5"]
     assert capabilities["core"]["webdav-root"] == "remote.php/webdav"
     assert capabilities["core"]["status"]["version"].startswith(data["version"]["string"])
-    assert set(capabilities) == {"core", "dav", "files", "checksums"}
+    assert set(capabilities) == {"core", "dav", "files", "checksums", "files_sharing"}
+    # Left out, the desktop client would assume sharing works and offer it.
+    assert capabilities["files_sharing"] == {"api_enabled": False}
     assert "tus_support" not in capabilities["files"]
     assert "locking" not in capabilities["files"]
 
@@ -210,3 +215,15 @@ def test_a_dialect_over_the_nextcloud_paths_is_refused(settings: Settings) -> No
             create_app(services)
     finally:
         services.close()
+
+
+@pytest.mark.parametrize(("version", "code"), [(1, 996), (2, 500)])
+def test_a_server_error_is_an_http_500_in_both_versions(version: int, code: int) -> None:
+    """The clients read only the HTTP status of the capabilities: a 200 carrying a failure
+    would look like a server without chunked uploads."""
+    request = Request(
+        EnvironBuilder(path="/ocs/v1.php/cloud/capabilities?format=json").get_environ()
+    )
+    response = ocs_response(request, version, [], OcsStatus.SERVER_ERROR, "internal server error")
+    assert response.status_code == 500
+    assert response.json is not None and response.json["ocs"]["meta"]["statuscode"] == code
