@@ -13,7 +13,7 @@ milliseconds. ``json`` writes the same as one object per line, keys always in th
 ``duration_ms``, ``referer``, ``user_agent``.
 
 Nothing secret reaches the log: the query string is dropped (from the path and the Referer),
-header values other than User-Agent and Referer and all bodies are never read, and the user is
+the login token of a Login Flow v2 page (a path segment) is written as ``*``, header values other than User-Agent and Referer and all bodies are never read, and the user is
 the one who authenticated, never a name tried with a wrong password. The path is written
 percent-encoded as a client would send it, and quotes, backslashes, control and non-ASCII
 bytes in the other text fields as ``\\xhh``, so no request can forge a line.
@@ -34,6 +34,8 @@ import time
 import weakref
 from typing import NamedTuple
 from urllib.parse import quote
+
+from davfiles.nextcloud.login_flow import FLOW_PREFIX
 
 logger = logging.getLogger(__name__)
 
@@ -68,8 +70,17 @@ class AccessRecord(NamedTuple):
     user_agent: str | None
 
 
+# Whoever holds a login page's URL may log in on it until the flow ends.
+_LOGIN_TOKEN = re.compile(re.escape(FLOW_PREFIX + "/flow/") + r"[^/?#]+")
+
+
+def _redacted(text: str) -> str:
+    return _LOGIN_TOKEN.sub(FLOW_PREFIX + "/flow/*", text)
+
+
 def encoded_path(raw_path: str) -> str:
     """The path percent-encoded, as a client sends it, cut to a bounded length."""
+    raw_path = _redacted(raw_path)
     if len(raw_path) <= _PATH_MAX and _PLAIN_PATH.fullmatch(raw_path):
         return raw_path
     return quote(raw_path.encode("latin-1", "replace")[:_PATH_MAX], safe=_PATH_SAFE)
@@ -86,7 +97,7 @@ def _text(value: str | None, limit: int = _HEADER_MAX) -> str:
 
 
 def _without_query(value: str | None) -> str | None:
-    return None if value is None else value.split("?", 1)[0].split("#", 1)[0]
+    return None if value is None else _redacted(value.split("?", 1)[0].split("#", 1)[0])
 
 
 _stamp_cache = (0, "")

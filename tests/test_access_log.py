@@ -137,6 +137,14 @@ def test_no_secret_reaches_the_log(json_server: tuple[CliServer, Path]) -> None:
     assert first["path"] == f"/dav/{marker}"
     assert first["referer"] == f"http://example.org/{marker}"
     assert json.loads(lines[1])["user"] is None
+    flow = requests.post(f"{server.base}/index.php/login/v2", timeout=30).json()
+    login_url = flow["login"]
+    token = login_url.rsplit("/", 1)[1]
+    assert requests.get(login_url, headers={"Referer": login_url}, timeout=30).status_code == 200
+    page_line = json.loads(_wait_for_lines(log, "/flow/", 1)[-1])
+    assert token not in log.read_text()
+    assert page_line["path"] == "/index.php/login/v2/flow/*"
+    assert page_line["referer"] == f"{server.base}/index.php/login/v2/flow/*"
 
 
 def test_the_common_format_escapes_what_could_forge_a_line(tmp_path: Path) -> None:
