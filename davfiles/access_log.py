@@ -13,10 +13,11 @@ milliseconds. ``json`` writes the same as one object per line, keys always in th
 ``duration_ms``, ``referer``, ``user_agent``.
 
 Nothing secret reaches the log: the query string is dropped (from the path and the Referer),
-the login token of a Login Flow v2 page (a path segment) is written as ``*``, header values other than User-Agent and Referer and all bodies are never read, and the user is
-the one who authenticated, never a name tried with a wrong password. The path is written
-percent-encoded as a client would send it, and quotes, backslashes, control and non-ASCII
-bytes in the other text fields as ``\\xhh``, so no request can forge a line.
+the login token of a Login Flow v2 page (a path segment) is written as ``*``, header values
+other than User-Agent and Referer and all bodies are never read, and the user is the one who
+authenticated, never a name tried with a wrong password. The path is written percent-encoded as
+a client would send it, and quotes, backslashes, control and non-ASCII bytes in the other text
+fields as ``\\xhh``, so no request can forge a line.
 
 Each line is one ``write`` on a file opened with ``O_APPEND``, so the worker processes of a
 server append whole lines to one file. The file is checked once a second and reopened when it

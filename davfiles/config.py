@@ -173,13 +173,14 @@ def _parse_listen(value: object) -> str | None:
     return text
 
 
-_TOKEN_HASH_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
+# A metrics_token given as its digest; anything else is the token itself.
+METRICS_TOKEN_HASH = re.compile(r"^sha256:[0-9a-f]{64}$")
 METRICS_TOKEN_MIN = 16
 
 
 def _parse_metrics_token(value: object) -> str | None:
     token = _parse_optional_str(value)
-    if token is not None and not _TOKEN_HASH_RE.match(token) and len(token) < METRICS_TOKEN_MIN:
+    if token is not None and not METRICS_TOKEN_HASH.match(token) and len(token) < METRICS_TOKEN_MIN:
         raise ConfigError(
             f"at least {METRICS_TOKEN_MIN} characters, or sha256:<hex digest of the token>"
         )

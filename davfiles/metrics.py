@@ -26,6 +26,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from sqlalchemy import Engine, event
 
 from davfiles.auth.audit import AuditEvent
+from davfiles.config import METRICS_TOKEN_HASH
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -189,9 +190,9 @@ def _child(cache: dict[str, Any], metric: Any, label: str) -> Any:
     return child
 
 
-def token_digest(token: str) -> bytes:
+def metrics_token_digest(token: str) -> bytes:
     """What the endpoint keeps of ``metrics_token``: a SHA-256 (given as ``sha256:<hex>``)."""
-    if token.startswith("sha256:"):
+    if METRICS_TOKEN_HASH.match(token):
         return bytes.fromhex(token.removeprefix("sha256:"))
     return hashlib.sha256(token.encode()).digest()
 

@@ -39,13 +39,14 @@ def observe_requests(app: WSGIApplication, services: Services) -> WSGIApplicatio
         # must follow the supervisor's PROMETHEUS_MULTIPROC_DIR; and without metrics a worker
         # never loads it.
         from davfiles import metrics_dir
-        from davfiles.metrics import Metrics, MetricsEndpoint, token_digest
+        from davfiles.metrics import Metrics, MetricsEndpoint, metrics_token_digest
 
         metrics = Metrics(metrics_dir.current())
         services.audit.observer = metrics.audit_event
         metrics.watch_engine(services.db.engine)
         if settings.metrics_token:
-            endpoint = MetricsEndpoint(metrics.registry, token_digest(settings.metrics_token))
+            digest = metrics_token_digest(settings.metrics_token)
+            endpoint = MetricsEndpoint(metrics.registry, digest)
     access_log = (
         AccessLog(settings.access_log, settings.access_log_format) if settings.access_log else None
     )

@@ -18,6 +18,7 @@ from prometheus_client.mmap_dict import MmapedDict
 
 from davfiles.config import load_settings
 from davfiles.errors import ConfigError
+from davfiles.metrics import metrics_token_digest
 from tests.harness import CliServer
 from tests.metrics_server import metrics_url, scrape, serve, value
 
@@ -282,3 +283,11 @@ def test_uploads_in_progress_follow_live_workers(tmp_path: Path) -> None:
         cut.close()
     finally:
         server.stop()
+
+
+def test_a_token_that_only_looks_like_a_digest_is_the_token_itself() -> None:
+    """The settings accept it as a token (16 characters or more); it must not crash start-up."""
+    token = "sha256:my-long-passphrase"
+    assert metrics_token_digest(token) == hashlib.sha256(token.encode()).digest()
+    digest = hashlib.sha256(b"x").hexdigest()
+    assert metrics_token_digest(f"sha256:{digest}") == bytes.fromhex(digest)
