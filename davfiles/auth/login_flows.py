@@ -26,6 +26,13 @@ from davfiles.store import Owner
 FLOW_LIFETIME = 20 * 60
 # Flows waiting at once; starting one is unauthenticated, so the oldest go first past this.
 MAX_FLOWS = 10_000
+# Flows one client address may have waiting: a flood from one address is refused instead of
+# pushing out other people's half-done logins.
+MAX_FLOWS_PER_CLIENT = 20
+
+
+class TooManyFlows(Exception):
+    """The client address already has ``MAX_FLOWS_PER_CLIENT`` flows waiting."""
 
 
 @dataclass(frozen=True)
@@ -47,18 +54,25 @@ class LoginFlows:
         accounts: Accounts,
         lifetime: float = FLOW_LIFETIME,
         max_flows: int = MAX_FLOWS,
+        max_per_client: int = MAX_FLOWS_PER_CLIENT,
     ) -> None:
         self._db = db
         self._accounts = accounts
         self._lifetime = lifetime
         self._max_flows = max_flows
+        self._max_per_client = max_per_client
 
-    def start(self, label: str) -> NewFlow:
-        """A new flow; ``label`` (the app's name) becomes the label of its API token."""
+    def start(self, label: str, client: str) -> NewFlow:
+        """A new flow from the address ``client``; ``label`` (the app's name) becomes the label
+        of its API token. Raises TooManyFlows when that address has too many waiting."""
         flow = NewFlow(secrets.token_urlsafe(32), secrets.token_urlsafe(32))
+        client_sha256 = token_digest(f"login flow client\0{client}")
         now = time.time()
         with self._db.write() as session:
             session.execute(delete(LoginFlow).where(LoginFlow.expires_at <= now))
+            from_client = select(func.count()).where(LoginFlow.client_sha256 == client_sha256)
+            if (session.scalar(from_client) or 0) >= self._max_per_client:
+                raise TooManyFlows(client)
             waiting = session.scalar(select(func.count()).select_from(LoginFlow)) or 0
             if waiting >= self._max_flows:
                 oldest = (
@@ -72,23 +86,23 @@ class LoginFlows:
                     poll_sha256=token_digest(flow.poll_token),
                     login_sha256=token_digest(flow.login_token),
                     label=label[:200],
+                    client_sha256=client_sha256,
                     user_id=None,
                     expires_at=now + self._lifetime,
                 )
             )
         return flow
 
-    def pending(self, login_token: str) -> bool:
-        """True while the flow exists, has not expired and nobody has granted it yet."""
+    def pending(self, login_token: str) -> str | None:
+        """The label of a flow that exists, has not expired and nobody has granted yet."""
         with self._db.read() as session:
-            found = session.scalar(
-                select(LoginFlow.poll_sha256).where(
+            return session.scalar(
+                select(LoginFlow.label).where(
                     LoginFlow.login_sha256 == token_digest(login_token),
                     LoginFlow.user_id.is_(None),
                     LoginFlow.expires_at > time.time(),
                 )
             )
-        return found is not None
 
     def grant(self, login_token: str, owner: Owner) -> bool:
         """Let ``owner``'s app password be fetched by the poll; False if the flow is gone."""

@@ -295,5 +295,7 @@ class LoginFlow(Base):
     poll_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
     login_sha256: Mapped[str] = mapped_column(String(64), unique=True)
     label: Mapped[str] = mapped_column(String(200), default="")
+    # SHA-256 of the address that started the flow: each address may have only a few waiting.
+    client_sha256: Mapped[str] = mapped_column(String(64), index=True, default="")
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     expires_at: Mapped[float] = mapped_column(Float, index=True)

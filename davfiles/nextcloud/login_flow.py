@@ -13,7 +13,7 @@ import html
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Request, Response
 
-from davfiles.auth.login_flows import LoginFlows
+from davfiles.auth.login_flows import LoginFlows, TooManyFlows
 from davfiles.auth.service import Authenticator
 from davfiles.auth.throttle import LoginThrottled
 from davfiles.errors import AuthFailed
@@ -21,6 +21,11 @@ from davfiles.nextcloud.login_page import CsrfGuard, login_form, page
 from davfiles.rest.io import json_response
 
 FLOW_PREFIX = "/index.php/login/v2"
+# A flow's label, which becomes its app password's token label: "Login flow: <User-Agent>".
+_LABEL_PREFIX = "Login flow: "
+_UNNAMED = "an app that gave no name"
+# Seconds an address with too many flows waiting is told to wait (flows expire in 20 minutes).
+FLOW_RETRY_AFTER = 60
 _FORM_LIMIT = 64 * 1024
 
 
@@ -40,13 +45,21 @@ class LoginFlowDoor:
 
     def start(self, request: Request) -> Response:
         agent = request.headers.get("User-Agent", "").strip()
-        flow = self._flows.start(f"Login flow: {agent}" if agent else "Login flow")
+        try:
+            flow = self._flows.start(_LABEL_PREFIX + (agent or _UNNAMED), request.remote_addr or "")
+        except TooManyFlows:
+            return json_response(
+                {"error": "too many login flows waiting from this address"},
+                429,
+                headers={"Retry-After": str(FLOW_RETRY_AFTER), "Cache-Control": "no-store"},
+            )
         base = _server(request)
         return json_response(
             {
                 "poll": {"token": flow.poll_token, "endpoint": f"{base}{FLOW_PREFIX}/poll"},
                 "login": f"{base}{FLOW_PREFIX}/flow/{flow.login_token}",
-            }
+            },
+            headers={"Cache-Control": "no-store"},
         )
 
     def poll(self, request: Request) -> Response:
@@ -69,21 +82,23 @@ class LoginFlowDoor:
 
     def page(self, request: Request, login_token: str) -> Response:
         form = _FormRequest(request.environ)
-        if not self._flows.pending(login_token):
+        label = self._flows.pending(login_token)
+        if label is None:
             return page(
                 form, "Link expired", "<p>This login link is invalid or has expired.</p>", 404
             )
+        app = label.removeprefix(_LABEL_PREFIX)
         if form.method != "POST":
             cookie = self._csrf.cookie_value(form)
             csrf = self._csrf.field(cookie, login_token)
-            return page(form, "Connect an app", login_form(csrf), cookie=cookie)
+            return page(form, "Connect an app", login_form(csrf, app), cookie=cookie)
         try:
-            return self._submit(form, login_token)
+            return self._submit(form, login_token, app)
         except HTTPException as exc:
             text = html.escape(exc.description or "")
             return page(form, "Bad request", f"<p>{text}</p>", exc.code or 400)
 
-    def _submit(self, form: _FormRequest, login_token: str) -> Response:
+    def _submit(self, form: _FormRequest, login_token: str, app: str) -> Response:
         if not self._csrf.passes(form, login_token):
             return page(form, "Session expired", "<p>Reload the page and log in again.</p>", 403)
         name = form.form.get("user", "").strip()
@@ -97,7 +112,9 @@ class LoginFlowDoor:
             response = page(
                 form,
                 "Connect an app",
-                login_form(csrf, name, f"Too many failed logins: retry in {exc.retry_after} s."),
+                login_form(
+                    csrf, app, name, f"Too many failed logins: retry in {exc.retry_after} s."
+                ),
                 429,
             )
             response.headers["Retry-After"] = str(exc.retry_after)
@@ -106,7 +123,7 @@ class LoginFlowDoor:
             return page(
                 form,
                 "Connect an app",
-                login_form(csrf, name, "Wrong user name or password."),
+                login_form(csrf, app, name, "Wrong user name or password."),
                 403,
             )
         if not self._flows.grant(login_token, owner):

@@ -29,7 +29,7 @@ _HEADERS = {
 _STYLE = (
     "body{font-family:sans-serif;max-width:22em;margin:4em auto;padding:0 1em}"
     "label,input,button{display:block;width:100%;box-sizing:border-box;margin:.3em 0}"
-    "input,button{padding:.5em}.error{color:#a00}"
+    "input,button{padding:.5em}.error,.warning{color:#a00}"
 )
 
 
@@ -85,12 +85,16 @@ def page(
     return response
 
 
-def login_form(csrf: str, name: str = "", error: str = "") -> str:
-    """The form, posted back to the page's own URL."""
+def login_form(csrf: str, app: str, name: str = "", error: str = "") -> str:
+    """The form, posted back to the page's own URL; ``app`` is what the app calls itself
+    (whoever started the flow chose it, so it is shown as text, never trusted)."""
     message = f'<p class="error">{html.escape(error)}</p>' if error else ""
     return (
-        "<p>An app asks to connect to your account. Log in to give it an app password; "
-        "you can revoke it at any time.</p>"
+        f"<p>An app asks to connect to your account: <strong>{html.escape(app)}</strong>. "
+        "Log in to give it an app password; you can revoke it at any time.</p>"
+        '<p class="warning">Only go on if you started this yourself, in an app you use, '
+        "moments ago. If someone sent you this link, close the page: they would get "
+        "access to your files.</p>"
         f"{message}"
         '<form method="post">'
         f'<input type="hidden" name="csrf" value="{html.escape(csrf)}">'

@@ -13,7 +13,7 @@ import requests
 from sqlalchemy import update
 
 from davfiles.app import Services
-from davfiles.auth.login_flows import LoginFlows
+from davfiles.auth.login_flows import MAX_FLOWS_PER_CLIENT, LoginFlows
 from davfiles.db.models import Base, LoginFlow
 from tests.deployment import config_for
 from tests.harness import LiveServer
@@ -263,7 +263,35 @@ def test_a_flow_granted_by_a_user_deleted_before_the_poll_gives_nothing(
 def test_waiting_flows_are_bounded_and_the_oldest_go_first(services: Services) -> None:
     """Starting a flow needs no credentials, so the table must not grow without limit."""
     flows = LoginFlows(services.db, services.accounts, max_flows=3)
-    started = [flows.start("app") for _ in range(5)]
-    assert [flows.pending(flow.login_token) for flow in started] == [False, False, True, True, True]
+    started = [flows.start("app", f"192.0.2.{number}") for number in range(5)]
+    waiting = [flows.pending(flow.login_token) is not None for flow in started]
+    assert waiting == [False, False, True, True, True]
     with services.db.read() as session:
         assert session.query(LoginFlow).count() == 3
+
+
+def test_one_address_cannot_push_out_other_peoples_flows(live_server: LiveServer) -> None:
+    """Past MAX_FLOWS_PER_CLIENT waiting flows an address gets 429; others still start."""
+    first = start(live_server)
+    for _ in range(MAX_FLOWS_PER_CLIENT - 1):
+        assert requests.post(live_server.url("/index.php/login/v2"), timeout=10).ok
+    refused = requests.post(live_server.url("/index.php/login/v2"), timeout=10)
+    assert refused.status_code == 429
+    assert refused.headers["Retry-After"].isdigit()
+    assert open_page(first)[1]  # the first flow still waits
+    flows = live_server.services
+    other = LoginFlows(flows.db, flows.accounts).start("app", "192.0.2.1")
+    assert LoginFlows(flows.db, flows.accounts).pending(other.login_token) == "app"
+
+
+def test_the_page_names_the_app_as_text_and_warns(live_server: LiveServer) -> None:
+    response = requests.post(
+        live_server.url("/index.php/login/v2"),
+        headers={"User-Agent": '<script>alert(1)</script> "Files"'},
+        timeout=10,
+    )
+    assert response.headers["Cache-Control"] == "no-store"
+    page = requests.get(response.json()["login"], timeout=10)
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; &quot;Files&quot;" in page.text
+    assert "<script" not in page.text
+    assert "If someone sent you this link, close the page" in page.text

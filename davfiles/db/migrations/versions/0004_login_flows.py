@@ -24,6 +24,7 @@ def upgrade() -> None:
         sa.Column("poll_sha256", sa.String(length=64), nullable=False),
         sa.Column("login_sha256", sa.String(length=64), nullable=False),
         sa.Column("label", sa.String(length=200), nullable=False),
+        sa.Column("client_sha256", sa.String(length=64), nullable=False),
         sa.Column("user_id", sa.Integer(), nullable=True),
         sa.Column("expires_at", sa.Float(), nullable=False),
         sa.ForeignKeyConstraint(["user_id"], ["users.id"], ondelete="CASCADE"),
@@ -31,10 +32,14 @@ def upgrade() -> None:
         sa.UniqueConstraint("login_sha256"),
     )
     with op.batch_alter_table("login_flows", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_login_flows_client_sha256"), ["client_sha256"], unique=False
+        )
         batch_op.create_index(batch_op.f("ix_login_flows_expires_at"), ["expires_at"], unique=False)
 
 
 def downgrade() -> None:
     with op.batch_alter_table("login_flows", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_login_flows_expires_at"))
+        batch_op.drop_index(batch_op.f("ix_login_flows_client_sha256"))
     op.drop_table("login_flows")
