@@ -7,7 +7,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.exc import IntegrityError
 
 from davfiles.app import Services
@@ -183,6 +183,41 @@ def test_tree_statements_reach_every_level_and_spare_a_name_prefix(services: Ser
     assert store.stat(owner, p("/z/m/b/c/3")) is None
     assert live_usage(services, owner) == (40, 4)
     assert disk_files(services, owner) == ["ab/4", "k/1", "k/b/2", "k/b/c/3"]
+
+
+def test_folder_statements_read_only_the_folders_records_on_sqlite(services: Services) -> None:
+    """Every statement on a folder's subtree (listing, usage, MOVE, trash, DELETE) is a range
+    of the (owner, parent) index: a whole-home scan made each folder operation cost as much as
+    the owner has files."""
+    if services.db.engine.dialect.name != "sqlite":
+        pytest.skip("the plan is SQLite's; PostgreSQL gets the same statements exactly")
+    store = services.store
+    owner = services.accounts.add_user("plans", "pw", max_bytes=None, max_files=None)
+    store.mkdir(owner, p("/a"))
+    store.mkdir(owner, p("/a/b"))
+    store.write_bytes(owner, p("/a/b/f"), b"x")
+    subtree: list[tuple[str, tuple[object, ...]]] = []
+
+    def record(_conn: object, _cursor: object, statement: str, params: object, *_: object) -> None:
+        if "substr(nodes.parent" in statement and isinstance(params, tuple):
+            subtree.append((statement, params))
+
+    event.listen(services.db.engine, "before_cursor_execute", record)
+    try:
+        store.list_tree(owner, p("/a"))
+        store.move(owner, p("/a"), p("/c"), overwrite=False)
+        store.copy(owner, p("/c"), p("/d"), overwrite=False)
+        store.delete(owner, p("/c"))
+    finally:
+        event.remove(services.db.engine, "before_cursor_execute", record)
+    assert len(subtree) >= 4
+    with services.db.engine.connect() as connection:
+        raw = connection.connection.driver_connection
+        for statement, params in subtree:
+            plan = " ".join(
+                str(row) for row in raw.execute("EXPLAIN QUERY PLAN " + statement, params)
+            )
+            assert "parent>? AND parent<?" in plan, (statement, plan)
 
 
 def test_move_over_existing_needs_overwrite_and_frees_the_target(
