@@ -224,7 +224,7 @@ def test_permanent_delete_of_one_item_or_all(services: Services, owner: Owner) -
 
 
 def version(number: int, created_at: float, label: str | None = None) -> VersionInfo:
-    return VersionInfo(number, 1, 1, None, None, created_at, created_at, "alice", label)
+    return VersionInfo(number, 1, 1, None, None, created_at, created_at, "alice", label, "")
 
 
 def test_thinning_keeps_the_newest_then_one_per_hour_day_and_week() -> None:
