@@ -154,7 +154,7 @@ def _add_trash_and_versions_commands(commands: Any, common: argparse.ArgumentPar
         dest="action", required=True, metavar="ACTION"
     )
     filters = argparse.ArgumentParser(add_help=False)
-    filters.add_argument("--folder", metavar="PATH", help="deleted in this folder or below")
+    filters.add_argument("--folder", metavar="PATH", help="this folder, or deleted in it or below")
     filters.add_argument("--since", metavar="TIME", help="deleted at or after (ISO 8601, UTC)")
     filters.add_argument("--until", metavar="TIME", help="deleted at or before (ISO 8601, UTC)")
     filters.add_argument("--origin", metavar="ADDRESS", help="deleted by this client address")
@@ -548,10 +548,13 @@ def cmd_trash_list(args: argparse.Namespace) -> int:
 def cmd_trash_restore(args: argparse.Namespace) -> int:
     services = _services(args)
     owner = services.accounts.owner(args.name)
-    for entry in _trash_selection(args, services):
-        info = services.store.trash_restore(owner, entry.id)
-        print(f"restored {entry.id} to /{info.path.text}")
-    return 0
+    ids = [entry.id for entry in _trash_selection(args, services)]
+    restored, failed = services.store.trash_restore_all(owner, ids)
+    for item_id, info in restored:
+        print(f"restored {item_id} to /{info.path.text}")
+    for item_id, why in failed:
+        print(f"could not restore {item_id}: {why}", file=sys.stderr)
+    return 1 if failed else 0
 
 
 def cmd_trash_purge(args: argparse.Namespace) -> int:

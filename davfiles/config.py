@@ -392,7 +392,8 @@ OPTIONS: tuple[Option, ...] = (
         "trash_skip",
         _parse_patterns,
         ("~$*", ".~lock.*#", "*.tmp", "._*", ".DS_Store", "Thumbs.db"),
-        "Names whose deletion bypasses the trash (editors' and desktops' temporaries).",
+        "File names whose deletion bypasses the trash unless the file has versions, and "
+        "which keep no versions (editors' and desktops' temporaries).",
     ),
     Option(
         "versions_enabled",
@@ -410,7 +411,8 @@ OPTIONS: tuple[Option, ...] = (
         "versions_max_age_days",
         _parse_int,
         365,
-        "Days after which an unlabelled version is purged (1 to 36500).",
+        "Days after which an unlabelled version is purged, except the newest "
+        "versions_keep_last (1 to 36500).",
     ),
     Option(
         "versions_coalesce_seconds",

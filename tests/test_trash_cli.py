@@ -76,3 +76,27 @@ def test_versions_list_label_and_restore(tmp_path: Path) -> None:
     assert len(rows) == 2  # the restore kept "second" as a version
     assert_one_line_error(davfiles(data, "versions", "restore", "erin", "999"), "no version 999")
     assert_one_line_error(davfiles(data, "versions", "list", "erin", "/none"), "no file")
+
+
+def test_trash_restore_reports_an_item_that_fails_and_restores_the_others(
+    tmp_path: Path,
+) -> None:
+    data = tmp_path / "data"
+    owner, _file_id = prepared(data)
+    services = create_services(Settings(data_dir=data))
+    try:
+        store = services.store
+        store.delete(owner, parse_user_path("/sync"))
+        store.write_bytes(owner, parse_user_path("/sync"), b"a file now")
+    finally:
+        services.close()
+    # --folder takes the folder itself too (it comes back under a free name); its files
+    # cannot, their folder's name being a file's now, and stop no other.
+    restored = davfiles(data, "trash", "restore", "erin", "--all", "--folder", "/sync")
+    assert restored.returncode == 1
+    assert restored.stdout.strip().endswith(" to /sync (restored)")
+    failures = [line for line in restored.stderr.splitlines() if "could not restore" in line]
+    assert len(failures) == 2 and all("is a file" in line for line in failures)
+    left = davfiles(data, "trash", "restore", "erin", "--all")
+    assert left.returncode == 1
+    assert [line.split()[-1] for line in left.stdout.splitlines()] == ["/other.txt"]

@@ -3,6 +3,8 @@ login throttling state, Digest nonce counts, trash, file versions and job leases
 
 from __future__ import annotations
 
+import secrets
+
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -182,13 +184,18 @@ class DigestNonce(Base):
     expires_at: Mapped[float] = mapped_column(Float, index=True)
 
 
+def new_disk_name() -> str:
+    """A fresh name for kept bytes (trash, versions): no earlier entry can hold it."""
+    return secrets.token_hex(16)
+
+
 class TrashItem(Base):
     """One deleted file or folder in its owner's trash (``store/trash.py``).
 
-    Its bytes wait, renamed, in ``data_dir/trash/<owner id>/<id>``; the records of the tree
-    wait in ``trashed_nodes`` and ``trashed_properties`` with their ids, so a restore brings
-    back the same ids, public flags and dead properties. ``origin`` is the client address
-    that deleted it (None from the command line).
+    Its bytes wait, renamed, in ``data_dir/trash/<owner id>/<disk_name>``; the records of
+    the tree wait in ``trashed_nodes`` and ``trashed_properties`` with their ids, so a
+    restore brings back the same ids, public flags and dead properties. ``origin`` is the
+    client address that deleted it (None from the command line).
     """
 
     __tablename__ = "trash_items"
@@ -208,6 +215,9 @@ class TrashItem(Base):
     files: Mapped[int] = mapped_column(BigInteger, default=0)
     deleted_at: Mapped[float] = mapped_column(Float)
     origin: Mapped[str | None] = mapped_column(String(64))
+    # The bytes' name in the trash folder: random, never the id, which SQLite hands out
+    # again after a rollback (a crash could leave an entry under a reused id).
+    disk_name: Mapped[str] = mapped_column(String(32), default=new_disk_name)
 
 
 class TrashedNode(Base):
@@ -249,8 +259,9 @@ class TrashedProperty(Base):
 
 
 class FileVersion(Base):
-    """An earlier content of a file (``store/versions.py``), in ``data_dir/versions/<owner
-    id>/<id>``. ``node_id`` names the file live or trashed; a ``label`` pins the version."""
+    """An earlier content of a file (``store/versions.py``), in
+    ``data_dir/versions/<owner id>/<disk_name>``. ``node_id`` names the file live or trashed;
+    a ``label`` pins the version."""
 
     __tablename__ = "file_versions"
     __table_args__ = (
@@ -270,6 +281,8 @@ class FileVersion(Base):
     created_at: Mapped[float] = mapped_column(Float)
     author: Mapped[str] = mapped_column(String(64))
     label: Mapped[str | None] = mapped_column(Text)
+    # The bytes' name in the versions folder: random, as ``TrashItem.disk_name``.
+    disk_name: Mapped[str] = mapped_column(String(32), default=new_disk_name)
 
 
 class Lease(Base):

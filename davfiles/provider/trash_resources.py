@@ -1,8 +1,10 @@
 """Nextcloud's trashbin and versions WebDAV: ``/remote.php/dav/trashbin/<user>/`` and
 ``/remote.php/dav/versions/<user>/``, as its web app and clients send them.
 
-- ``PROPFIND trashbin/<user>/trash`` lists the trash; each item is named ``<name>.d<time>``
-  and carries ``nc:trashbin-filename``, ``nc:trashbin-original-location`` and
+- ``PROPFIND trashbin/<user>/trash`` lists the trash; each item is named
+  ``<name>.d<time>.<item id>`` (unique: Nextcloud's ``<name>.d<time>`` is not when two files
+  of one name go in one second; its clients take the name as opaque) and carries
+  ``nc:trashbin-filename``, ``nc:trashbin-original-location`` and
   ``nc:trashbin-deletion-time``. ``MOVE`` of an item to ``trashbin/<user>/restore/<name>``
   restores it (201), ``DELETE`` of an item deletes it for good, of ``trash`` empties it.
 - ``PROPFIND versions/<user>/versions/<file id>`` lists a file's versions (named by their
@@ -21,6 +23,7 @@ from wsgidav import util
 from wsgidav.dav_error import (
     HTTP_FORBIDDEN,
     HTTP_METHOD_NOT_ALLOWED,
+    HTTP_NOT_FOUND,
     DAVError,
 )
 from wsgidav.dav_provider import DAVCollection, DAVNonCollection
@@ -47,8 +50,8 @@ OC_PERMISSIONS = "{http://owncloud.org/ns}permissions"
 
 
 def trash_member_name(entry: TrashEntry) -> str:
-    """Nextcloud's name of a trash item: the original name and the deletion time."""
-    return f"{entry.name}.d{int(entry.deleted_at)}"
+    """The name of a trash item: Nextcloud's original name and deletion time, then the id."""
+    return f"{entry.name}.d{int(entry.deleted_at)}.{entry.id}"
 
 
 class _Folder(AreaMixin, DAVCollection):
@@ -89,11 +92,23 @@ class TrashFolder(_Folder):
     def get_member_names(self) -> list[str]:
         return [trash_member_name(entry) for entry in self._entries()]
 
+    def get_member_list(self) -> list[TrashItemResource]:
+        """Every item from one listing (WsgiDAV would look each name up again)."""
+        return [self._resource(entry) for entry in self._entries()]
+
     def get_member(self, name: str) -> TrashItemResource | None:
-        for entry in self._entries():
-            if trash_member_name(entry) == name:
-                return TrashItemResource(self, util.join_uri(self.path, name), entry)
-        return None
+        item_id = name.rpartition(".")[2]
+        if not item_id.isdigit():
+            return None
+        with dav_errors():
+            entry = self.provider.store.trash_entry(self.owner, int(item_id))
+        if entry is None or trash_member_name(entry) != name:
+            return None
+        return self._resource(entry)
+
+    def _resource(self, entry: TrashEntry) -> TrashItemResource:
+        path = util.join_uri(self.path, trash_member_name(entry))
+        return TrashItemResource(self, path, entry)
 
     def handle_delete(self) -> bool:
         with dav_errors():
@@ -181,6 +196,13 @@ class VersionsFolder(_Folder):
     def get_member_names(self) -> list[str]:
         return [str(version.id) for version in self._versions()]
 
+    def get_member_list(self) -> list[VersionResource]:
+        """Every version from one listing."""
+        return [
+            VersionResource(self, util.join_uri(self.path, str(version.id)), version)
+            for version in self._versions()
+        ]
+
     def get_member(self, name: str) -> VersionResource | None:
         for version in self._versions():
             if str(version.id) == name:
@@ -209,9 +231,10 @@ class VersionResource(AreaMixin, DAVNonCollection):
 
     def get_content(self) -> Any:
         try:
-            return version_path(self.provider.store, self.owner.id, self.version.id).open("rb")
+            path = version_path(self.provider.store, self.owner.id, self.version.disk_name)
+            return path.open("rb")
         except FileNotFoundError:
-            raise DAVError(HTTP_METHOD_NOT_ALLOWED, context_info="the version is gone") from None
+            raise DAVError(HTTP_NOT_FOUND, context_info="the version's bytes are gone") from None
 
     def get_property_names(self, *, is_allprop: bool) -> list[str]:
         names = super().get_property_names(is_allprop=is_allprop)

@@ -71,11 +71,14 @@ class Recovery(Dialect):
         return entries
 
     def trash_restore(self, request: Request, owner: Owner) -> Response:
-        restored = []
-        for entry in self._chosen(request, owner):
-            info = self.store.trash_restore(owner, entry.id)
-            restored.append({"id": entry.id, "file_id": info.id, "path": "/" + info.path.text})
-        return json_response({"restored": restored})
+        ids = [entry.id for entry in self._chosen(request, owner)]
+        done, failed = self.store.trash_restore_all(owner, ids)
+        restored = [
+            {"id": item_id, "file_id": info.id, "path": "/" + info.path.text}
+            for item_id, info in done
+        ]
+        errors = [{"id": item_id, "error": why} for item_id, why in failed]
+        return json_response({"restored": restored, "failed": errors})
 
     def trash_purge(self, request: Request, owner: Owner) -> Response:
         ids = [entry.id for entry in self._chosen(request, owner)]
@@ -172,6 +175,7 @@ class Recovery(Dialect):
             {"name": "version_id", "in": "path", "required": True, "schema": {"type": "integer"}}
         ]
         restored = {"type": "array", "items": shape(id={}, file_id={}, path={})}
+        failed = {"type": "array", "items": shape(id={}, error={})}
         return {
             "/api/trash": {
                 "get": {
@@ -182,9 +186,10 @@ class Recovery(Dialect):
             },
             "/api/trash/restore": {
                 "post": {
-                    "summary": "Put trash items back where they were (ids, or all filtered)",
+                    "summary": "Put trash items back where they were (ids, or all filtered); "
+                    "one that cannot be restored is listed in failed and stops no other",
                     "requestBody": bulk_body,
-                    "responses": answer(shape(restored=restored)),
+                    "responses": answer(shape(restored=restored, failed=failed)),
                 }
             },
             "/api/trash/purge": {

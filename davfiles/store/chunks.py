@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from davfiles.errors import AlreadyExists, Conflict, IncompleteUpload, NotFound
-from davfiles.store import blobs, quota, slots
+from davfiles.store import blobs, slots
 from davfiles.store.blobs import StagedBlob
 from davfiles.store.models import FileInfo, Owner
 from davfiles.store.paths import UserPath, check_name, check_username
@@ -132,7 +132,7 @@ class ChunkedUploads:
 
     def check_room(self, owner: Owner, total: int) -> None:
         """Waiting chunks may not take more than what the user's byte quota has left."""
-        quota.check_room(self._store.usage(owner), owner, total)
+        self._store.check_room(owner, total)
 
     def delete(self, owner: Owner, folder: str, name: str | None = None) -> None:
         path = self._folder(owner, folder)

@@ -14,6 +14,7 @@ reports such a record.
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import os
 import shutil
@@ -33,6 +34,7 @@ class DiskChanges:
         self._staging_dir = staging_dir
         self._undo: list[Callable[[], None]] = []
         self._trash: list[Path] = []
+        self._after_commit: list[Callable[[], None]] = []
 
     def remove(self, path: Path) -> None:
         """Take the file or folder at ``path`` away at once; it is deleted after the commit."""
@@ -70,6 +72,17 @@ class DiskChanges:
         os.rename(source, target)
         self._undo.append(lambda: os.rename(target, source))
 
+    def rename_to_free(self, source: Path, target: Path) -> None:
+        """``rename`` onto a path that must be free: never replaces what another entry left
+        there (a rename would silently overwrite a file or an empty folder)."""
+        if os.path.lexists(target):
+            raise FileExistsError(errno.EEXIST, "the target of a rename exists", str(target))
+        self.rename(source, target)
+
+    def after_commit(self, step: Callable[[], None]) -> None:
+        """Run ``step`` once the transaction committed (audit lines of what it removed)."""
+        self._after_commit.append(step)
+
     def link(self, existing: Path, new: Path) -> None:
         """Give the file at ``existing`` a second name (a version keeps replaced content)."""
         os.link(existing, new)
@@ -91,6 +104,9 @@ class DiskChanges:
             shutil.rmtree(aside, ignore_errors=True)
         self._trash.clear()
         self._undo.clear()
+        steps, self._after_commit = self._after_commit, []
+        for step in steps:
+            step()
 
     def undo(self) -> None:
         """The transaction rolled back: undo every step, the last one first."""
@@ -101,6 +117,7 @@ class DiskChanges:
                 # Keep undoing the others; fsck reports what could not be put back.
                 log.exception("could not undo a disk change of a failed transaction")
         self._undo.clear()
+        self._after_commit.clear()
         for aside in self._trash:
             # Empty once put back; one that is not keeps what could not be restored.
             with contextlib.suppress(OSError):

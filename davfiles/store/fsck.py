@@ -46,6 +46,7 @@ USAGE = "usage"  # the user's counters differ from the sum of the records
 TREE_SIZE = "tree-size"  # a folder's recorded total differs from the files below it
 UNSUPPORTED = "unsupported"  # on disk but no record can hold it (link, device, bad name)
 ORPHAN_HOME = "orphan-home"  # an entry in data_dir/users that belongs to no user
+ORPHAN_VERSION = "orphan-version"  # a version whose file is neither live nor trashed
 
 
 class Repair(enum.Enum):

@@ -1,7 +1,8 @@
 """Quota accounting: the only code that changes a user's usage counters.
 
 Every increase is one conditional UPDATE, so the limit holds across threads, processes and
-servers sharing the database; decreases are unconditional. Refusals are audited.
+servers sharing the database; decreases are unconditional. The one exception, ``overdraw``,
+is an upload's reservation that eviction covers when it commits. Refusals are audited.
 """
 
 from __future__ import annotations
@@ -89,6 +90,17 @@ def figures(session: Session | Connection, user_id: int) -> QuotaFigures:
     if row is None:
         raise NotFound("no such user")
     return QuotaFigures(*row)
+
+
+def overdraw(session: Session, user_id: int, bytes_delta: int) -> None:
+    """Add bytes past the byte limit: only for a reservation that eviction covers
+    (``retention.reserve_ahead``), taken back when the upload commits or aborts."""
+    session.execute(
+        update(User)
+        .where(User.id == user_id)
+        .values(used_bytes=User.used_bytes + bytes_delta)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def set_usage(session: Session, user_id: int, used_bytes: int, used_files: int) -> None:

@@ -12,7 +12,8 @@ The retention purge (``purge_expired``) removes trash older than ``trash_days`` 
 versions: the newest ``versions_keep_last`` of a file stay; older ones keep one per hour for
 a day, one per day for a month, one per week after, up to ``versions_max_age_days``; labelled
 ones stay. One process of all those sharing the database runs it at a time (a lease row),
-and each removal is written with its reason to the audit log.
+and each removal is written with its reason to the audit log (an eviction's only once the
+write that evicted committed).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from davfiles.db.models import FileVersion, Lease, Node, TrashedNode, TrashItem,
 from davfiles.store import quota, trash, versions
 from davfiles.store.disk_changes import DiskChanges
 from davfiles.store.models import Owner
+from davfiles.store.skips import DEFAULT_SKIP
 
 if TYPE_CHECKING:
     from davfiles.store.store import Store
@@ -53,7 +55,7 @@ class Keeping:
 
     trash_enabled: bool = True
     trash_days: float = 30.0
-    trash_skip: tuple[str, ...] = trash.DEFAULT_SKIP
+    trash_skip: tuple[str, ...] = DEFAULT_SKIP
     versions_enabled: bool = True
     versions_keep_last: int = 10
     versions_max_age_days: float = 365.0
@@ -193,11 +195,36 @@ def make_room(
         versions.forget(store, session, changes, owner_id, version_ids=doomed)
     if freed:
         quota.adjust(session, owner_id, -freed, 0)
-    if freed >= needed:
+    if freed >= needed and removals:
         user = session.scalar(select(User.name).where(User.id == owner_id))
-        for event, target in removals:
-            audit.record(event, user=user, target=target)
+        # Only once committed: a write rolled back after all evicted nothing.
+        changes.after_commit(lambda: _audit_evictions(user, removals))
     return freed >= needed
+
+
+def _audit_evictions(user: str | None, removals: list[tuple[AuditEvent, str]]) -> None:
+    for event, target in removals:
+        audit.record(event, user=user, target=target)
+
+
+def reserve_ahead(session: Session, owner_id: int, bytes_delta: int, files_delta: int) -> int:
+    """Reserve for an upload's bytes still to come, evicting nothing (the upload may never
+    finish): past the byte limit only as far as eviction could make room. Answer the bytes
+    reserved past the limit, which the upload's commit reserves again with ``reserve``, in
+    the transaction that installs the file; raise QuotaExceeded beyond that."""
+    if quota.try_adjust(session, owner_id, bytes_delta, files_delta):
+        return 0
+    quota.adjust(session, owner_id, 0, files_delta)
+    figures = quota.figures(session, owner_id)
+    if (
+        bytes_delta <= 0
+        or figures.max_bytes is None
+        or figures.used_bytes + bytes_delta - figures.max_bytes > reclaimable(session, owner_id)
+    ):
+        quota.adjust(session, owner_id, bytes_delta, 0)
+        return 0
+    quota.overdraw(session, owner_id, bytes_delta)
+    return bytes_delta
 
 
 # --- retention ---------------------------------------------------------------------------

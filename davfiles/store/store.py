@@ -22,7 +22,7 @@ from davfiles.auth import audit
 from davfiles.auth.audit import AuditLog
 from davfiles.db.engine import Database
 from davfiles.db.models import DeadProperty, Node, User
-from davfiles.errors import AlreadyExists, Conflict, NotFound, PermissionDenied
+from davfiles.errors import AlreadyExists, Conflict, DavfilesError, NotFound, PermissionDenied
 from davfiles.store import blobs, fsck, nodes, quota, retention, slots, trash, versions
 from davfiles.store.chunks import ChunkedUploads
 from davfiles.store.disk_changes import DiskChanges
@@ -67,6 +67,8 @@ class Store:
         self.versions_dir = data_dir / "versions"
         for folder in (self.users_dir, self.staging_dir, self.trash_dir, self.versions_dir):
             folder.mkdir(parents=True, exist_ok=True)
+        # Per-user trash and versions folders this process knows to exist.
+        self._kept_folders: set[Path] = set()
         self._keeper: retention.Keeper | None = None
         self.chunked_uploads = ChunkedUploads(self, data_dir / "uploads")
 
@@ -100,8 +102,17 @@ class Store:
             blobs.remove_tree(home, self.staging_dir)
         self.chunked_uploads.remove_all(owner)
         for kept in (self.trash_dir / str(owner.id), self.versions_dir / str(owner.id)):
+            self._kept_folders.discard(kept)
             if kept.exists():
                 blobs.remove_tree(kept, self.staging_dir)
+
+    def kept_folder(self, root: Path, owner_id: int) -> Path:
+        """The owner's folder in ``trash_dir`` or ``versions_dir``, created on first use."""
+        folder = root / str(owner_id)
+        if folder not in self._kept_folders:
+            folder.mkdir(parents=True, exist_ok=True)
+            self._kept_folders.add(folder)
+        return folder
 
     def start_keeper(self, audit_log: AuditLog) -> None:
         """Run the retention purge in the background of a serving process (``retention``)."""
@@ -175,6 +186,16 @@ class Store:
             if figures.max_bytes is None or figures.used_bytes == 0:
                 return figures
             return replace(figures, reclaimable_bytes=retention.reclaimable(connection, owner.id))
+
+    def check_room(self, owner: Owner, extra_bytes: int) -> None:
+        """Raise QuotaExceeded unless ``extra_bytes`` more fit what a write can use; counts
+        the reclaimable bytes only when the free ones do not suffice (``quota.check_room``)."""
+        with self.db.connect() as connection:
+            figures = quota.figures(connection, owner.id)
+            if figures.max_bytes is None or figures.used_bytes + extra_bytes <= figures.max_bytes:
+                return
+            reclaimable = retention.reclaimable(connection, owner.id)
+        quota.check_room(replace(figures, reclaimable_bytes=reclaimable), owner, extra_bytes)
 
     # --- writes ------------------------------------------------------------------------
 
@@ -575,6 +596,9 @@ class Store:
     ) -> list[TrashEntry]:
         return trash.listing(self, owner, folder=folder, since=since, until=until, origin=origin)
 
+    def trash_entry(self, owner: Owner, item_id: int) -> TrashEntry | None:
+        return trash.entry(self, owner, item_id)
+
     def trash_restore(self, owner: Owner, item_id: int) -> FileInfo:
         """Put a trash item back (see ``trash.restore``); answer what it became."""
         with self.changing(owner) as (session, changes):
@@ -582,6 +606,23 @@ class Store:
         info = self.stat(owner, path)
         assert info is not None
         return info
+
+    def trash_restore_all(
+        self, owner: Owner, item_ids: Sequence[int]
+    ) -> tuple[list[tuple[int, FileInfo]], list[tuple[int, str]]]:
+        """Restore each item on its own: one that fails (a taken folder name, bytes lost)
+        stops no other. Answer the restored items with what they became, and the failed ones
+        with why."""
+        restored: list[tuple[int, FileInfo]] = []
+        failed: list[tuple[int, str]] = []
+        for item_id in item_ids:
+            try:
+                restored.append((item_id, self.trash_restore(owner, item_id)))
+            except DavfilesError as exc:
+                failed.append((item_id, str(exc)))
+            except OSError as exc:
+                failed.append((item_id, f"the trashed bytes cannot be moved back: {exc.strerror}"))
+        return restored, failed
 
     def trash_purge(
         self, owner: Owner, item_ids: Sequence[int] | None = None, audit_log: AuditLog | None = None
@@ -614,7 +655,8 @@ class Store:
     def version_restore(self, owner: Owner, version_id: int) -> FileInfo:
         """Make a version its file's content again; the replaced content becomes a version.
 
-        An ordinary write (quota, atomic install), so it needs room for the restored bytes.
+        An ordinary write (quota, atomic install), so it needs room for the restored bytes,
+        and for keeping the current content: without it, QuotaExceeded changes nothing.
         """
         version = versions.get(self, owner, version_id)
         info = self.stat_id(owner, version.node_id)
@@ -626,8 +668,11 @@ class Store:
             content_type=info.content_type,
             always_version=True,
         )
-        source_path = versions.version_path(self, owner.id, version.id)
-        with source_path.open("rb") as source, self.upload(owner, info.path, options) as upload:
+        try:
+            source = versions.version_path(self, owner.id, version.disk_name).open("rb")
+        except FileNotFoundError:
+            raise NotFound(f"the bytes of version {version.id} are gone") from None
+        with source, self.upload(owner, info.path, options) as upload:
             while block := source.read(1024 * 1024):
                 upload.write(block)
         assert upload.result is not None

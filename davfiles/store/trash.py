@@ -2,10 +2,13 @@
 
 Every delete of the store goes through ``discard``: a WebDAV DELETE, a COPY or MOVE that
 replaces its target, every REST dialect's delete. The tree is renamed (no copy) into
-``data_dir/trash/<owner id>/<item id>``, outside every home, so no door lists it; its records
+``data_dir/trash/<owner id>/<disk name>``, outside every home, so no door lists it; its records
 move to ``trashed_nodes`` and ``trashed_properties`` with their ids, so a restore brings back
 the same ids, public flags, dead properties and (keyed by id) versions. Temporaries of
-editors and desktops (``DEFAULT_SKIP``) are deleted for good instead.
+editors and desktops (``skips.DEFAULT_SKIP``) are deleted for good instead, unless they hold
+versions (an Office save renames the document to ``~WRL0001.tmp`` before deleting it):
+a file with versions, and every folder, goes to the trash whatever its name. Turning the
+trash off never drops a labelled version silently either: a tree holding one is trashed.
 
 The bytes stay in the byte quota while trashed (the disk holds them); the file-count quota
 counts live files only. Everything happens inside the caller's transaction, with its disk
@@ -14,7 +17,7 @@ steps in the transaction's ``DiskChanges``, so a failure leaves the old state.
 
 from __future__ import annotations
 
-import fnmatch
+import logging
 import os
 import time
 from collections.abc import Collection, Iterable
@@ -22,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Text, case, func, insert, literal, select
+from sqlalchemy import Select, Text, case, func, insert, literal, select
 from sqlalchemy.orm import Session
 
 from davfiles.auth import audit
@@ -39,13 +42,13 @@ from davfiles.store import nodes, quota, versions
 from davfiles.store.disk_changes import DiskChanges
 from davfiles.store.models import Owner
 from davfiles.store.paths import MAX_NAME_BYTES, UserPath, disk_path
+from davfiles.store.skips import skips
 
 if TYPE_CHECKING:
     from davfiles.store.store import Store
 
-# Office lock and owner files, LibreOffice locks, editors' temporaries, macOS resource forks
-# and folder settings, Windows thumbnail caches: written and deleted by every save.
-DEFAULT_SKIP = ("~$*", ".~lock.*#", "*.tmp", "._*", ".DS_Store", "Thumbs.db")
+log = logging.getLogger(__name__)
+
 MAX_RESTORE_NAMES = 1000
 
 # The columns a trashed record keeps: the node's, under the same names.
@@ -67,19 +70,35 @@ class TrashEntry:
     # Bytes of the versions of its files, which go and come back with it.
     version_bytes: int
     pinned: bool
+    disk_name: str
 
     @property
     def name(self) -> str:
         return self.original_path.name
 
 
-def item_path(store: Store, owner_id: int, item_id: int) -> Path:
-    return store.trash_dir / str(owner_id) / str(item_id)
+def item_path(store: Store, owner_id: int, disk_name: str) -> Path:
+    return store.trash_dir / str(owner_id) / disk_name
 
 
-def skips(patterns: Iterable[str], name: str) -> bool:
-    """True for a name whose deletion bypasses the trash (case matters, as on the disk)."""
-    return any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns)
+def _keeps(store: Store, session: Session, owner: Owner, node: Node, source: Path) -> bool:
+    """Whether ``discard`` puts ``node``'s tree into the trash (see the module's rules)."""
+    keeping = store.keeping
+    if keeping.trash_enabled:
+        keep = node.is_dir or not skips(keeping.trash_skip, node.name)
+        keep = keep or versions.exist(session, [node.id])
+    else:
+        keep = versions.exist(session, _tree_ids(owner, node), pinned=True)
+    if keep and not os.path.lexists(source):
+        # Nothing to rename into the trash: the record goes, and with it the versions.
+        if versions.exist(session, _tree_ids(owner, node), pinned=True):
+            log.warning("%s is not on disk: its labelled versions are deleted with it", source)
+        return False
+    return keep
+
+
+def _tree_ids(owner: Owner, node: Node) -> Select[tuple[int]]:
+    return select(Node.id).where(nodes.in_tree(owner.id, node))
 
 
 def discard(
@@ -92,19 +111,12 @@ def discard(
     keep: bool = True,
 ) -> None:
     """Take ``node`` and everything below it out of the home: into the trash, or gone for good
-    when not ``keep`` (the store's own cleanups), the trash is off, the name matches a skip
-    pattern or the disk lost the bytes."""
+    when not ``keep`` (the store's own cleanups) or ``_keeps`` says so."""
     size, count = nodes.tree_usage(session, owner.id, node)
     path = nodes.to_info(node).path
     source = disk_path(store.home(owner), path)
-    keeping = store.keeping
     tree = nodes.in_tree(owner.id, node)
-    if (
-        not keep
-        or not keeping.trash_enabled
-        or skips(keeping.trash_skip, node.name)
-        or not os.path.lexists(source)
-    ):
+    if not keep or not _keeps(store, session, owner, node, source):
         ids = list(session.scalars(select(Node.id).where(tree)))
         freed = versions.forget(store, session, changes, owner.id, node_ids=ids)
         nodes.delete_tree(session, owner.id, node)
@@ -142,9 +154,8 @@ def discard(
     nodes.delete_tree(session, owner.id, node)
     nodes.touch_ancestors(session, owner.id, path.parent, -size)
     quota.adjust(session, owner.id, 0, -count)
-    target = item_path(store, owner.id, item.id)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    changes.rename(source, target)
+    target = store.kept_folder(store.trash_dir, owner.id) / item.disk_name
+    changes.rename_to_free(source, target)
 
 
 def restored_name(name: str, number: int) -> str:
@@ -230,7 +241,12 @@ def restore(
     )
     nodes.touch_ancestors(session, owner.id, target.parent, item.size)
     quota.adjust(session, owner.id, 0, item.files)
-    changes.rename(item_path(store, owner.id, item.id), disk_path(store.home(owner), target))
+    try:
+        changes.rename_to_free(
+            item_path(store, owner.id, item.disk_name), disk_path(store.home(owner), target)
+        )
+    except FileExistsError:
+        raise Conflict(f"{target} is on disk without a record (see davfiles fsck)") from None
     session.delete(item)
     session.flush()
     return target
@@ -241,7 +257,7 @@ def drop(store: Store, session: Session, changes: DiskChanges, item: TrashItem) 
     caller gives them back to the quota in the same transaction)."""
     node_ids = list(session.scalars(select(TrashedNode.id).where(TrashedNode.trash_id == item.id)))
     freed = item.size + versions.forget(store, session, changes, item.owner_id, node_ids=node_ids)
-    changes.remove(item_path(store, item.owner_id, item.id))
+    changes.remove(item_path(store, item.owner_id, item.disk_name))
     session.delete(item)
     session.flush()
     return freed
@@ -292,9 +308,21 @@ def entries_of(session: Session, items: Iterable[TrashItem]) -> list[TrashEntry]
             origin=item.origin,
             version_bytes=extra.get(item.id, (0, 0))[0],
             pinned=extra.get(item.id, (0, 0))[1] > 0,
+            disk_name=item.disk_name,
         )
         for item in items
     ]
+
+
+def entry(store: Store, owner: Owner, item_id: int) -> TrashEntry | None:
+    """One item of the owner's trash, or None."""
+    if not nodes.is_storable_id(item_id):
+        return None
+    with store.db.read() as session:
+        item = session.scalars(
+            select(TrashItem).where(TrashItem.id == item_id, TrashItem.owner_id == owner.id)
+        ).one_or_none()
+        return entries_of(session, [item])[0] if item is not None else None
 
 
 def listing(
@@ -306,13 +334,14 @@ def listing(
     until: float | None = None,
     origin: str | None = None,
 ) -> list[TrashEntry]:
-    """The owner's trash, newest deletion first; filters by original folder (and below),
-    deletion time range and deleting client."""
+    """The owner's trash, newest deletion first; filters by original folder (the folder
+    itself and everything below), deletion time range and deleting client."""
     query = select(TrashItem).where(TrashItem.owner_id == owner.id)
     if folder is not None and not folder.is_root:
         prefix = folder.text + "/"
         query = query.where(
-            (TrashItem.parent == folder.text)
+            ((TrashItem.parent == folder.parent.text) & (TrashItem.name == folder.name))
+            | (TrashItem.parent == folder.text)
             | (func.substr(TrashItem.parent, 1, len(prefix)) == prefix)
         )
     if since is not None:

@@ -5,7 +5,9 @@ in steps while a body of unknown length streams in), so usage never exceeds a li
 while uploads are in flight. ``commit`` settles the reservation against what really arrived;
 ``abort`` gives it back and removes the staging file. Each upload also holds one of the user's
 upload slots from ``start`` to ``commit`` or ``abort`` (``slots.py``): the per-user cap on
-uploads in progress.
+uploads in progress. Trash and versions are evicted for room only in ``commit``'s
+transaction, so an upload that never finishes destroys nothing; until then a reservation may
+pass the byte limit by what eviction could give back (``retention.reserve_ahead``).
 
 A body that has arrived whole before the upload starts (``UploadOptions.body_received``, a
 small PUT sent with its head) takes a shorter way: it waits for no client, so it reserves
@@ -15,6 +17,7 @@ one transaction instead of three.
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 from types import TracebackType
@@ -29,7 +32,7 @@ from davfiles.errors import (
     Conflict,
     IncompleteUpload,
 )
-from davfiles.store import blobs, nodes, quota, slots, versions
+from davfiles.store import blobs, nodes, quota, retention, slots, versions
 from davfiles.store.blobs import StagedBlob
 from davfiles.store.models import FileInfo, Owner
 from davfiles.store.paths import UserPath, disk_path, numbered_name
@@ -74,6 +77,8 @@ class Upload:
         self._options = options
         self._reserved_bytes = 0
         self._reserved_files = 0
+        # The part of the reservation past the byte limit, evicted for at commit.
+        self._overdrawn = 0
         self._credit = 0
         self._lease = slots.Lease(None)
         self._blob: StagedBlob | None = None
@@ -92,7 +97,8 @@ class Upload:
         if self._settles_at_commit:
             return
         try:
-            with self._store.changing(self._owner) as (session, changes):
+            with self._store.db.write() as session:
+                nodes.lock_owner(session, self._owner.id)
                 limit = self._store.max_uploads_per_user
                 slot = slots.acquire(session, self._owner.id, limit, time.time())
                 existing = self._check_target(session, lock=False)
@@ -100,8 +106,9 @@ class Upload:
                 files = 0 if existing else 1
                 size = self._options.expected_size
                 wanted = max(0, size - self._credit) if size is not None else 0
-                self._store.reserve(session, changes, self._owner, wanted, files)
-                self._reserved_bytes, self._reserved_files = wanted, files
+                overdrawn = retention.reserve_ahead(session, self._owner.id, wanted, files)
+            self._reserved_bytes, self._reserved_files = wanted, files
+            self._overdrawn = overdrawn
             self._lease = slots.Lease(slot)
         except BaseException:
             self._blob.discard()
@@ -151,9 +158,11 @@ class Upload:
             if quota.try_adjust(session, self._owner.id, step, 0):
                 self._reserved_bytes += step
                 return
-        with self._store.changing(self._owner) as (session, changes):
-            self._store.reserve(session, changes, self._owner, needed, 0)
-            self._reserved_bytes += needed
+        with self._store.db.write() as session:
+            nodes.lock_owner(session, self._owner.id)
+            overdrawn = retention.reserve_ahead(session, self._owner.id, needed, 0)
+        self._reserved_bytes += needed
+        self._overdrawn += overdrawn
 
     def commit(self) -> FileInfo:
         """Install the file and settle quota; on any error nothing changes and nothing stays."""
@@ -171,16 +180,29 @@ class Upload:
             if self._settles_at_commit:
                 slots.check_free(session, self._owner.id, self._store.max_uploads_per_user, now)
             existing = self._check_target(session, lock=True)
+            target = disk_path(self._store.home(self._owner), self._path)
             replaced_size = existing.size if existing else 0
             files_delta = (0 if existing else 1) - self._reserved_files
-            bytes_delta = blob.size - self._reserved_bytes
+            reserved = self._reserved_bytes
+            if self._overdrawn:
+                # Reserved past the limit: reserved again below, evicting for it now.
+                quota.adjust(session, self._owner.id, -self._overdrawn, 0)
+                reserved -= self._overdrawn
+            bytes_delta = blob.size - reserved
             # A kept version stays on the disk and in the quota: no credit for the old bytes.
-            # Without room for it, the replaced content goes as before.
-            kept = (
+            # Without room for it, the replaced content goes as before, except in a restore,
+            # which keeps the current content or fails (QuotaExceeded). Lost bytes keep none.
+            keeps = (
                 existing is not None
                 and self._keeps_version(session, existing, blob, now)
-                and self._store.try_reserve(session, changes, self._owner, bytes_delta, files_delta)
+                and os.path.lexists(target)
             )
+            kept = keeps and self._store.try_reserve(
+                session, changes, self._owner, bytes_delta, files_delta
+            )
+            if keeps and not kept and options.always_version:
+                self._store.reserve(session, changes, self._owner, bytes_delta, files_delta)
+                kept = True
             if not kept:
                 bytes_delta -= replaced_size
                 self._store.reserve(session, changes, self._owner, bytes_delta, files_delta)
@@ -210,12 +232,11 @@ class Upload:
             nodes.touch_ancestors(
                 session, self._owner.id, self._path.parent, blob.size - replaced_size
             )
-            target = disk_path(self._store.home(self._owner), self._path)
             changes.replace_file(lambda path: blob.install(path, mtime), target)
             self.result = nodes.to_info(node)
         # Only once committed: after a failed commit ``abort`` still gives both back.
         self._lease = slots.Lease(None)
-        self._reserved_bytes = self._reserved_files = 0
+        self._reserved_bytes = self._reserved_files = self._overdrawn = 0
         # After the commit: the database's write lock is not held while the disk syncs.
         blobs.make_durable(target)
         self._blob = None
@@ -245,7 +266,7 @@ class Upload:
             with self._store.db.write() as session:
                 quota.adjust(session, self._owner.id, -self._reserved_bytes, -self._reserved_files)
                 self._lease.give_back(session)
-            self._reserved_bytes = self._reserved_files = 0
+            self._reserved_bytes = self._reserved_files = self._overdrawn = 0
 
     def __enter__(self) -> Upload:
         return self

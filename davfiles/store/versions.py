@@ -1,10 +1,11 @@
 """File versions: the content a write replaces is kept, not destroyed.
 
 When an upload replaces a file's content, the old file gets a second name (a hard link, no
-copy) in ``data_dir/versions/<owner id>/<version id>`` and a ``file_versions`` row, in the
+copy) in ``data_dir/versions/<owner id>/<disk name>`` and a ``file_versions`` row, in the
 same transaction as the replacement. No version is made when the new content has the same
-SHA-1 (a client re-uploading unchanged bytes), nor when the same user's previous save of the
-file is younger than the coalescing window (autosave). Versions are keyed by the file's id,
+SHA-1 (a client re-uploading unchanged bytes), when the same user's previous save of the
+file is younger than the coalescing window (autosave), for temporaries (``skips.py``), nor
+when the old bytes are not on disk. Versions are keyed by the file's id,
 so they follow it through MOVE, into the trash and back. Their bytes count in the byte quota;
 all but the newest of a file, unless labelled, can be evicted for room (``retention.py``).
 """
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import bindparam, delete, select
+from sqlalchemy import Select, bindparam, delete, select
 from sqlalchemy.orm import Session
 
 from davfiles.db.models import FileVersion, Node
@@ -25,6 +26,7 @@ from davfiles.store import nodes
 from davfiles.store.disk_changes import DiskChanges
 from davfiles.store.models import Owner
 from davfiles.store.paths import disk_path
+from davfiles.store.skips import skips
 
 if TYPE_CHECKING:
     from davfiles.store.store import Store
@@ -43,14 +45,25 @@ class VersionInfo:
     created_at: float
     author: str
     label: str | None
+    disk_name: str
 
     @property
     def pinned(self) -> bool:
         return self.label is not None
 
 
-def version_path(store: Store, owner_id: int, version_id: int) -> Path:
-    return store.versions_dir / str(owner_id) / str(version_id)
+def version_path(store: Store, owner_id: int, disk_name: str) -> Path:
+    return store.versions_dir / str(owner_id) / disk_name
+
+
+def exist(
+    session: Session, node_ids: Collection[int] | Select[tuple[int]], *, pinned: bool = False
+) -> bool:
+    """Whether any of these files (ids, or a query of ids) has a version (a labelled one)."""
+    query = select(FileVersion.id).where(FileVersion.node_id.in_(node_ids))
+    if pinned:
+        query = query.where(FileVersion.label.is_not(None))
+    return session.execute(query.limit(1)).first() is not None
 
 
 _NEWEST = (
@@ -67,6 +80,8 @@ def wanted(
     """Whether replacing ``node``'s content by ``new_sha1`` keeps the old one as a version."""
     keeping = store.keeping
     if not keeping.versions_enabled or node.sha1 == new_sha1:
+        return False
+    if skips(keeping.trash_skip, node.name):
         return False
     if keeping.versions_coalesce_seconds <= 0:
         return True
@@ -92,8 +107,7 @@ def keep(
     )
     session.add(version)
     session.flush()
-    target = version_path(store, owner.id, version.id)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    target = store.kept_folder(store.versions_dir, owner.id) / version.disk_name
     changes.link(disk_path(store.home(owner), nodes.to_info(node).path), target)
 
 
@@ -114,12 +128,14 @@ def forget(
         condition &= FileVersion.node_id.in_(node_ids)
     if version_ids is not None:
         condition &= FileVersion.id.in_(version_ids)
-    rows = session.execute(select(FileVersion.id, FileVersion.size).where(condition)).all()
+    rows = session.execute(
+        select(FileVersion.id, FileVersion.size, FileVersion.disk_name).where(condition)
+    ).all()
     if not rows:
         return 0
     session.execute(delete(FileVersion).where(FileVersion.id.in_([row.id for row in rows])))
     for row in rows:
-        changes.remove(version_path(store, owner_id, row.id))
+        changes.remove(version_path(store, owner_id, row.disk_name))
     return sum(row.size for row in rows)
 
 
@@ -134,6 +150,7 @@ def info_of(version: FileVersion) -> VersionInfo:
         created_at=version.created_at,
         author=version.author,
         label=version.label,
+        disk_name=version.disk_name,
     )
 
 

@@ -7,7 +7,10 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 
 import requests
+from sqlalchemy import event
 
+from davfiles.db.models import TrashItem
+from davfiles.store import parse_user_path
 from tests.harness import LiveServer
 
 DAV_ROOT = "/remote.php/dav"
@@ -66,7 +69,7 @@ def test_the_web_app_lists_restores_and_deletes_trash(live_server: LiveServer) -
     assert set(by_name) == {"report.pdf", "Documents", "notes.txt"}
     href, report = by_name["report.pdf"]
     deleted_at = report[NC + "trashbin-deletion-time"]
-    assert href == f"{DAV_ROOT}/trashbin/alice/trash/report.pdf.d{deleted_at}"
+    assert href.startswith(f"{DAV_ROOT}/trashbin/alice/trash/report.pdf.d{deleted_at}.")
     assert report[NC + "trashbin-original-location"] == "Documents/report.pdf"
     assert report[NC + "trashbin-title"] == "Documents/report.pdf"
     assert (report[D + "getcontentlength"], report[OC + "permissions"]) == ("9", "GD")
@@ -164,3 +167,108 @@ def test_the_capabilities_announce_trash_and_versions(live_server: LiveServer) -
     files = answer.json()["ocs"]["data"]["capabilities"]["files"]
     wanted = ("undelete", "delete_from_trash", "versioning", "version_labeling", "version_deletion")
     assert {name: files[name] for name in wanted} == dict.fromkeys(wanted, True)
+
+
+def test_a_word_save_keeps_the_old_content_and_its_labelled_version(
+    live_server: LiveServer,
+) -> None:
+    """Word saves doc.docx by writing ~WRD0000.tmp, renaming the document to ~WRL0001.tmp,
+    the new one to doc.docx, and deleting ~WRL0001.tmp: a temporary's name, but it holds
+    the document's old content and versions."""
+    user = live_server.add_user("alice")
+    session = live_server.session(user)
+    files = live_server.url(f"{DAV_ROOT}/files/alice")
+    assert session.put(files + "/doc.docx", data=b"first").status_code == 201
+    assert session.put(files + "/doc.docx", data=b"second").status_code == 204
+    [record] = live_server.services.store.list_files(user.owner)
+    versions_url = live_server.url(f"{DAV_ROOT}/versions/alice/versions/{record.id}")
+    [href] = listing(session, versions_url, VERSIONS_PROPFIND)
+    label = (
+        b'<?xml version="1.0"?><d:propertyupdate xmlns:d="DAV:" '
+        b'xmlns:nc="http://nextcloud.org/ns"><d:set><d:prop>'
+        b"<nc:version-label>Signed</nc:version-label></d:prop></d:set></d:propertyupdate>"
+    )
+    assert session.request("PROPPATCH", live_server.url(href), data=label).status_code == 207
+
+    assert session.put(files + "/~WRD0000.tmp", data=b"third").status_code == 201
+    for source, target in (("doc.docx", "~WRL0001.tmp"), ("~WRD0000.tmp", "doc.docx")):
+        moved = session.request(
+            "MOVE", f"{files}/{source}", headers={"Destination": f"{files}/{target}"}
+        )
+        assert moved.status_code == 201
+    assert session.delete(files + "/~WRL0001.tmp").status_code == 204
+    assert session.get(files + "/doc.docx").content == b"third"
+
+    trash = live_server.url(f"{DAV_ROOT}/trashbin/alice/trash")
+    [(item_href, item)] = listing(session, trash, TRASH_PROPFIND).items()
+    assert item[NC + "trashbin-filename"] == "~WRL0001.tmp"
+    restored = session.request(
+        "MOVE",
+        live_server.url(item_href),
+        headers={"Destination": live_server.url(f"{DAV_ROOT}/trashbin/alice/restore/x")},
+    )
+    assert restored.status_code == 201
+    assert session.get(files + "/~WRL0001.tmp").content == b"second"
+    [version] = listing(session, versions_url, VERSIONS_PROPFIND).values()
+    assert version[NC + "version-label"] == "Signed"
+
+
+def test_two_items_of_one_name_deleted_in_one_second_stay_apart(
+    live_server: LiveServer,
+) -> None:
+    user = live_server.add_user("alice")
+    session = live_server.session(user)
+    files = live_server.url(f"{DAV_ROOT}/files/alice")
+    for content in (b"first", b"second"):
+        assert session.put(files + "/README.md", data=content).status_code == 201
+        assert session.delete(files + "/README.md").status_code == 204
+    with live_server.services.db.write() as db_session:
+        db_session.execute(TrashItem.__table__.update().values(deleted_at=1_700_000_000.5))
+    trash = live_server.url(f"{DAV_ROOT}/trashbin/alice/trash")
+    items = listing(session, trash, TRASH_PROPFIND)
+    assert len(items) == 2
+    assert {values[NC + "trashbin-deletion-time"] for values in items.values()} == {"1700000000"}
+    second = next(e for e in live_server.services.store.trash_list(user.owner) if e.size == 6)
+    [second_href] = [href for href in items if href.endswith(f".{second.id}")]
+    assert session.delete(live_server.url(second_href)).status_code == 204
+    [left] = live_server.services.store.trash_list(user.owner)
+    assert left.size == len(b"first")
+
+
+def test_a_trash_listing_costs_the_same_statements_for_many_items(
+    in_process_server: LiveServer,
+) -> None:
+    server = in_process_server
+    user = server.add_user("counter", max_bytes=10**9)
+    store, owner = server.services.store, user.owner
+    session = server.session(user)
+    trash = server.url(f"{DAV_ROOT}/trashbin/counter/trash")
+
+    def selects() -> int:
+        statements: list[str] = []
+
+        def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+            if "FROM trash_items" in statement:
+                statements.append(statement)
+
+        engine = server.services.db.engine
+        event.listen(engine, "before_cursor_execute", record)
+        try:
+            answer = session.request("PROPFIND", trash, headers={"Depth": "1"}, data=TRASH_PROPFIND)
+            assert answer.status_code == 207
+        finally:
+            event.remove(engine, "before_cursor_execute", record)
+        return len(statements)
+
+    def trash_files(count: int) -> None:
+        for index in range(count):
+            path = parse_user_path(f"f{index:03}.txt")
+            store.write_bytes(owner, path, b"data")
+            store.delete(owner, path)
+
+    trash_files(3)
+    assert session.request("PROPFIND", trash, headers={"Depth": "0"}).status_code == 207
+    few = selects()
+    trash_files(30)
+    # One listing of the trash, not one more per item.
+    assert selects() == few == 1

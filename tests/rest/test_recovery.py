@@ -67,3 +67,37 @@ def test_versions_are_listed_labelled_and_restored(
     assert sizes == [4, 3]
     call(alice, "POST", "/versions/999999/restore", 404)
     call(alice, "PUT", f"/versions/{version['id']}/label", 400, json={"label": 5})
+
+
+def test_a_bulk_restore_lists_what_failed_and_restores_the_rest(
+    live_server: LiveServer, alice: RestUser
+) -> None:
+    dav = alice.basic
+    assert dav.request("MKCOL", alice.dav("d")).status_code == 201
+    assert dav.put(alice.dav("d/f.txt"), data=b"f").status_code == 201
+    assert dav.put(alice.dav("g.txt"), data=b"g").status_code == 201
+    assert dav.delete(alice.dav("d/f.txt")).status_code == 204
+    assert dav.delete(alice.dav("d")).status_code == 204
+    assert dav.delete(alice.dav("g.txt")).status_code == 204
+    assert dav.put(alice.dav("d"), data=b"now a file").status_code == 201
+    items = {item["path"]: item["id"] for item in call(alice, "GET", "/trash")["items"]}
+    ids = [items["/d/f.txt"], items["/g.txt"]]
+    answer = call(alice, "POST", "/trash/restore", json={"ids": ids})
+    assert [entry["path"] for entry in answer["restored"]] == ["/g.txt"]
+    [failed] = answer["failed"]
+    assert failed["id"] == items["/d/f.txt"] and "is a file" in failed["error"]
+    assert dav.get(alice.dav("g.txt")).content == b"g"
+
+
+def test_a_version_whose_bytes_are_gone_is_not_found(
+    live_server: LiveServer, alice: RestUser
+) -> None:
+    dav = alice.basic
+    assert dav.put(alice.dav("plan.txt"), data=b"one").status_code == 201
+    assert dav.put(alice.dav("plan.txt"), data=b"two!").status_code == 204
+    store = live_server.services.store
+    [info] = store.list_files(alice.user.owner)
+    [version] = store.versions_of(alice.user.owner, info.id)
+    (store.versions_dir / str(alice.user.owner.id) / version.disk_name).unlink()
+    call(alice, "POST", f"/versions/{version.id}/restore", 404)
+    assert dav.get(alice.dav("plan.txt")).content == b"two!"

@@ -61,7 +61,7 @@ def test_a_deleted_file_comes_back_with_its_id_flag_properties_and_inode(
         info.id,
     )
     # Renamed, not copied, and outside the home.
-    trashed = store.trash_dir / str(owner.id) / str(entry.id)
+    trashed = store.trash_dir / str(owner.id) / entry.disk_name
     assert trashed.stat().st_ino == inode
     assert store.usage(owner).used_files == 0
     restored = store.trash_restore(owner, entry.id)
@@ -142,7 +142,7 @@ def test_an_overwrite_keeps_a_version_unless_unchanged_or_coalesced(
     store.write_bytes(owner, p("/f"), b"three")  # within the window: coalesced
     [version] = store.versions_of(owner, info.id)
     assert (version.size, version.author) == (3, "alice")
-    path = store.versions_dir / str(owner.id) / str(version.id)
+    path = store.versions_dir / str(owner.id) / version.disk_name
     assert path.read_bytes() == b"one"
     assert store.usage(owner).used_bytes == 3 + 5
     restored = store.version_restore(owner, version.id)
@@ -224,7 +224,7 @@ def test_permanent_delete_of_one_item_or_all(services: Services, owner: Owner) -
 
 
 def version(number: int, created_at: float, label: str | None = None) -> VersionInfo:
-    return VersionInfo(number, 1, 1, None, None, created_at, created_at, "alice", label)
+    return VersionInfo(number, 1, 1, None, None, created_at, created_at, "alice", label, "")
 
 
 def test_thinning_keeps_the_newest_then_one_per_hour_day_and_week() -> None:
@@ -286,7 +286,7 @@ def test_a_restore_whose_rename_fails_leaves_the_item_in_the_trash(
     store.write_bytes(owner, p("/f"), b"data")
     store.delete(owner, p("/f"))
     [entry] = store.trash_list(owner)
-    trashed = store.trash_dir / str(owner.id) / str(entry.id)
+    trashed = store.trash_dir / str(owner.id) / entry.disk_name
     os.rename(trashed, trashed.with_name("elsewhere"))
     with pytest.raises(FileNotFoundError):
         store.trash_restore(owner, entry.id)
@@ -306,8 +306,8 @@ def test_fsck_checks_trash_and_versions_against_the_disk(services: Services, own
     assert store.fsck(owner).clean
     [entry] = store.trash_list(owner)
     [kept] = store.versions_of(owner, info.id)
-    (store.trash_dir / str(owner.id) / str(entry.id)).unlink()
-    (store.versions_dir / str(owner.id) / str(kept.id)).unlink()
+    (store.trash_dir / str(owner.id) / entry.disk_name).unlink()
+    (store.versions_dir / str(owner.id) / kept.disk_name).unlink()
     (store.versions_dir / str(owner.id) / "stray").write_bytes(b"?")
     report = store.fsck(owner, repair=Repair.ALL)
     kinds = sorted((f.path, f.kind, f.repaired) for f in report.findings if f.kind != "usage")

@@ -3,6 +3,8 @@
 Adds trash_items (one deleted file or folder), trashed_nodes and trashed_properties (its
 records, ids kept for the restore), file_versions (earlier contents of files) and leases (the
 retention purge runs in one process at a time). Existing tables and rows are untouched.
+Kept bytes are named on disk by a random ``disk_name``, not by the row id, which SQLite
+hands out again after a rollback.
 
 Revision ID: 0005
 Revises: 0004 (written beside 0003 and 0004 on 0002; chained after them)
@@ -39,6 +41,7 @@ def upgrade() -> None:
         sa.Column("created_at", sa.Float(), nullable=False),
         sa.Column("author", sa.String(length=64), nullable=False),
         sa.Column("label", sa.Text(), nullable=True),
+        sa.Column("disk_name", sa.String(length=32), nullable=False),
         sa.ForeignKeyConstraint(["owner_id"], ["users.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
         sqlite_autoincrement=True,
@@ -61,6 +64,7 @@ def upgrade() -> None:
         sa.Column("files", sa.BigInteger(), nullable=False),
         sa.Column("deleted_at", sa.Float(), nullable=False),
         sa.Column("origin", sa.String(length=64), nullable=True),
+        sa.Column("disk_name", sa.String(length=32), nullable=False),
         sa.ForeignKeyConstraint(["owner_id"], ["users.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
         sqlite_autoincrement=True,
