@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+from davfiles.db.wal_sync import WalSync
 from davfiles.db.writer_queue import WriterQueue
 
 # Execution option of a connection whose transactions write (BEGIN IMMEDIATE on SQLite).
@@ -63,15 +64,18 @@ def _configure_postgres(engine: Engine) -> None:
 
 
 def _configure_sqlite(engine: Engine) -> None:
+    grouped = sqlite_file(engine) is not None
+
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy, not the sqlite3 module, decide when transactions begin.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
-        # FULL syncs the WAL at every commit: a 201 promises that the record survives a power
-        # cut, which NORMAL (synced only at checkpoints) does not.
-        cursor.execute("PRAGMA synchronous=FULL")
+        # A 201 promises that the record survives a power cut. On a database file the log is
+        # synced after each commit, outside the write lock, by ``WalSync`` (group commit);
+        # anywhere else SQLite syncs it inside the commit (FULL).
+        cursor.execute(f"PRAGMA synchronous={'NORMAL' if grouped else 'FULL'}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
@@ -96,6 +100,8 @@ class Database:
         self._sessions = sessionmaker(engine, expire_on_commit=False)
         # SQLite has one writer at a time: queue the writers of all processes (writer_queue.py).
         self._writers: AbstractContextManager[Any] = writer_queue(engine)
+        database = sqlite_file(engine)
+        self.wal_sync = WalSync(database) if database is not None else None
         # SQLite's single reads keep one connection per thread (see ``connect``).
         self._readers = _ThreadReaders(engine) if engine.dialect.name == "sqlite" else None
 
@@ -128,7 +134,8 @@ class Database:
 
     @contextmanager
     def write(self) -> Iterator[Session]:
-        """A transaction committed on success and rolled back on any exception."""
+        """A transaction committed on success and rolled back on any exception; on success it
+        is on disk when this returns."""
         with self._writers, self._sessions() as session:
             # Acquiring the connection begins the transaction (BEGIN IMMEDIATE on SQLite).
             session.connection(execution_options={WRITE_OPTION: True})
@@ -138,6 +145,8 @@ class Database:
             except BaseException:
                 session.rollback()
                 raise
+        if self.wal_sync is not None:
+            self.wal_sync.sync()
 
     def dispose(self) -> None:
         if self._readers is not None:
@@ -153,10 +162,21 @@ def writer_queue(engine: Engine) -> AbstractContextManager[Any]:
     an in-memory database; nothing for PostgreSQL."""
     if engine.dialect.name != "sqlite":
         return nullcontext()
+    database = sqlite_file(engine)
+    if database is None:
+        return threading.RLock()
+    return WriterQueue(Path(f"{database}-writers.lock"))
+
+
+def sqlite_file(engine: Engine) -> Path | None:
+    """The database file of a SQLite engine given by path; None for PostgreSQL, an in-memory
+    database or a ``file:`` URI."""
+    if engine.dialect.name != "sqlite":
+        return None
     database = engine.url.database
     if not database or database == ":memory:" or database.startswith("file:"):
-        return threading.RLock()
-    return WriterQueue(Path(database + "-writers.lock"))
+        return None
+    return Path(database)
 
 
 class _ThreadReaders:

@@ -23,8 +23,9 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, inspect, text
 
 from davfiles import __version__
-from davfiles.db.engine import WRITE_OPTION, writer_queue
+from davfiles.db.engine import WRITE_OPTION, sqlite_file, writer_queue
 from davfiles.db.models import Base
+from davfiles.db.wal_sync import WalSync
 from davfiles.errors import DavfilesError
 
 MIGRATIONS = "davfiles.db:migrations"
@@ -144,6 +145,10 @@ def locked(engine: Engine) -> Iterator[Connection]:
         finally:
             if sqlite:
                 connection.connection.driver_connection.execute("PRAGMA foreign_keys=ON")
+    database = sqlite_file(engine)
+    if database is not None:
+        # Its commit wrote the log unsynced, as every commit (wal_sync.py).
+        WalSync(database).sync()
 
 
 def _check_foreign_keys(connection: Connection) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from sqlalchemy import select, update
 from davfiles.db import schema
 from davfiles.db.engine import SQLITE_CACHE_KIB, Database, make_engine
 from davfiles.db.models import User
+from davfiles.db.wal_sync import WalSync
 
 AUTH_VERSION = select(User.auth_version).where(User.name == "alice")
 
@@ -70,10 +72,53 @@ def test_every_connection_keeps_a_small_page_cache(db: Database) -> None:
         )
 
 
-def test_every_commit_is_synced_to_disk(db: Database) -> None:
-    """WAL with synchronous FULL: a commit survives a power cut, not only a process crash."""
-    synchronous_full = 2
+def test_every_commit_is_synced_to_disk_before_write_returns(db: Database) -> None:
+    """WAL without a sync inside the commit (NORMAL); ``write`` syncs the log after it."""
+    synchronous_normal = 1
+    assert db.wal_sync is not None
     with db.write() as session:
         connection = session.connection()
         assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
-        assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == synchronous_full
+        assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == synchronous_normal
+    before = db.wal_sync.syncs
+    for version in range(5):
+        with db.write() as session:
+            session.execute(update(User).values(auth_version=version))
+    assert db.wal_sync.syncs == before + 5
+
+
+class _WatchedSync(WalSync):
+    """Records how many commits each sync covers; each sync takes a while, as a disk's does."""
+
+    def __init__(self, database: Path) -> None:
+        super().__init__(database)
+        self.covered: list[int] = []
+
+    def _sync_files(self) -> None:
+        self.covered.append(self._commits)
+        time.sleep(0.02)
+        super()._sync_files()
+
+
+def test_commits_made_during_a_sync_share_the_next_one(tmp_path: Path) -> None:
+    """Group commit: callers that arrive during a sync share the next one instead of each
+    starting their own, and when all have returned every commit is covered by a sync."""
+    database = tmp_path / "test.sqlite3"
+    database.write_bytes(b"")
+    syncer = _WatchedSync(database)
+    callers = 12
+    start = threading.Barrier(callers)
+
+    def commit_and_sync() -> None:
+        start.wait(timeout=10)
+        syncer.sync()
+
+    threads = [threading.Thread(target=commit_and_sync) for _ in range(callers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+        assert not thread.is_alive()
+    assert syncer._synced == callers
+    assert syncer.syncs == len(syncer.covered) < callers
+    assert syncer.covered == sorted(syncer.covered)
