@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -16,6 +17,7 @@ from sqlalchemy import (
     bindparam,
     delete,
     func,
+    insert,
     or_,
     select,
     update,
@@ -92,6 +94,34 @@ def _row_info(row: Sequence[Any]) -> FileInfo:
 def _path(parent: str, name: str) -> UserPath:
     """The UserPath of a record from its stored parent text and name."""
     return UserPath((*parent.split("/"), name) if parent else ((name,) if name else ()))
+
+
+_INSERT = insert(_NODES).returning(_NODES.c.id)
+
+
+def insert_file(session: Session, info: FileInfo) -> FileInfo:
+    """Add the record of a new file described by ``info`` (its ``id`` is ignored); the record
+    as stored, with its new id. A plain INSERT: the ORM's object and flush cost five times it
+    on every small upload."""
+    values = {
+        "owner_id": info.owner_id,
+        "parent": info.path.parent.text,
+        "name": info.path.name,
+        "is_dir": False,
+        "size": info.size,
+        "content_type": info.content_type,
+        "md5": info.md5,
+        "sha1": info.sha1,
+        "created_at": info.created_at,
+        "modified_at": info.modified_at,
+        "description": info.description,
+        "original_name": info.original_name,
+        "public": False,
+        "tree_size": 0,
+        "tree_version": 0,
+    }
+    new_id = session.connection().execute(_INSERT, values).scalar_one()
+    return dataclasses.replace(info, id=new_id, is_dir=False, public=False)
 
 
 def new_folder(owner_id: int, path: UserPath, now: float) -> Node:

@@ -211,29 +211,43 @@ class Upload:
                 versions.keep(self._store, session, changes, self._owner, existing, now)
             if self._lease.slot_id is not None:
                 slots.release(session, self._lease.slot_id)
-            node = existing or Node(
-                owner_id=self._owner.id,
-                parent=self._path.parent.text,
-                name=self._path.name,
-                is_dir=False,
-                created_at=now,
-            )
             renamed = self._path != self._requested
-            node.original_name = self._requested.name if renamed else None
-            node.size = blob.size
-            node.md5 = blob.md5
-            node.sha1 = blob.sha1
-            node.modified_at = mtime
-            node.content_type = self._store.content_type_for(self._path.name, options.content_type)
-            if options.description is not None:
-                node.description = options.description
-            session.add(node)
-            session.flush()
+            original_name = self._requested.name if renamed else None
+            content_type = self._store.content_type_for(self._path.name, options.content_type)
+            if existing is None:
+                self.result = nodes.insert_file(
+                    session,
+                    FileInfo(
+                        id=0,
+                        owner_id=self._owner.id,
+                        path=self._path,
+                        is_dir=False,
+                        size=blob.size,
+                        content_type=content_type,
+                        md5=blob.md5,
+                        sha1=blob.sha1,
+                        created_at=now,
+                        modified_at=mtime,
+                        description=options.description,
+                        public=False,
+                        original_name=original_name,
+                    ),
+                )
+            else:
+                existing.original_name = original_name
+                existing.size = blob.size
+                existing.md5 = blob.md5
+                existing.sha1 = blob.sha1
+                existing.modified_at = mtime
+                existing.content_type = content_type
+                if options.description is not None:
+                    existing.description = options.description
+                session.flush()
+                self.result = nodes.to_info(existing)
             nodes.touch_ancestors(
                 session, self._owner.id, self._path.parent, blob.size - replaced_size
             )
             changes.replace_file(lambda path: blob.install(path, mtime), target)
-            self.result = nodes.to_info(node)
         # Only once committed: after a failed commit ``abort`` still gives both back.
         self._lease = slots.Lease(None)
         self._reserved_bytes = self._reserved_files = self._overdrawn = 0
