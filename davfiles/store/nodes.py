@@ -39,6 +39,7 @@ _AT = select(_NODES).where(
     _NODES.c.parent == bindparam("parent"),
     _NODES.c.name == bindparam("name"),
 )
+_AT_FOR_UPDATE = _AT.with_for_update()
 _CHILDREN = (
     select(_NODES)
     .where(
@@ -50,10 +51,13 @@ _CHILDREN = (
 )
 
 
-def info_at(connection: Connection, owner_id: int, path: UserPath) -> FileInfo | None:
-    """The record at ``path``, read without the ORM."""
+def info_at(
+    connection: Connection, owner_id: int, path: UserPath, *, for_update: bool = False
+) -> FileInfo | None:
+    """The record at ``path``, read without the ORM (and locked, ``for_update``, on PostgreSQL)."""
     row = connection.execute(
-        _AT, {"owner_id": owner_id, "parent": path.parent.text, "name": path.name}
+        _AT_FOR_UPDATE if for_update else _AT,
+        {"owner_id": owner_id, "parent": path.parent.text, "name": path.name},
     ).first()
     return _row_info(row) if row is not None else None
 

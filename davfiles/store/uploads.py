@@ -117,10 +117,13 @@ class Upload:
 
     def _check_target(self, session: Session, *, lock: bool) -> Node | None:
         # Locking the parent row serialises commits into one folder on PostgreSQL.
-        parent = nodes.get(session, self._owner.id, self._path.parent, for_update=lock)
+        connection = session.connection()
+        parent = nodes.info_at(connection, self._owner.id, self._path.parent, for_update=lock)
         if parent is None or not parent.is_dir:
             raise Conflict("the parent folder does not exist")
-        existing = nodes.get(session, self._owner.id, self._path)
+        # Read without the ORM first: most uploads are new files, with no record to change.
+        found = nodes.info_at(connection, self._owner.id, self._path)
+        existing = nodes.get(session, self._owner.id, self._path) if found else None
         if existing is not None and self._options.if_exists == "rename":
             self._path = self._free_path(session)
             return None
