@@ -64,8 +64,10 @@ def info_at(
 
 def infos_in(connection: Connection, owner_id: int, path: UserPath) -> list[FileInfo]:
     """The records of a folder's members, by name, read without the ORM."""
-    rows = connection.execute(_CHILDREN, {"owner_id": owner_id, "parent": path.text})
-    return [_row_info(row) for row in rows]
+    rows = connection.execute(_CHILDREN, {"owner_id": owner_id, "parent": path.text}).all()
+    # Fetched at once and with the folder's path built once: a listing may hold 10,000 rows.
+    parent, name = path.parts, _POSITIONS["name"]
+    return [_row_info(row, UserPath((*parent, row[name]))) for row in rows]
 
 
 # Positions of FileInfo's fields in a row of ``select(_NODES)``; unpacking a row by position
@@ -73,13 +75,13 @@ def infos_in(connection: Connection, owner_id: int, path: UserPath) -> list[File
 _POSITIONS = {column.name: index for index, column in enumerate(_NODES.columns)}
 
 
-def _row_info(row: Sequence[Any]) -> FileInfo:
+def _row_info(row: Sequence[Any], path: UserPath | None = None) -> FileInfo:
+    """The FileInfo of a row; ``path`` where the caller knows it already."""
     at = _POSITIONS
-    parent, name = row[at["parent"]], row[at["name"]]
     return FileInfo(
         id=row[at["id"]],
         owner_id=row[at["owner_id"]],
-        path=_path(parent, name),
+        path=path if path is not None else _path(row[at["parent"]], row[at["name"]]),
         is_dir=row[at["is_dir"]],
         size=row[at["size"]],
         content_type=row[at["content_type"]],
