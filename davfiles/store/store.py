@@ -593,8 +593,19 @@ class Store:
         since: float | None = None,
         until: float | None = None,
         origin: str | None = None,
+        door: str | None = None,
+        agent: str | None = None,
     ) -> list[TrashEntry]:
-        return trash.listing(self, owner, folder=folder, since=since, until=until, origin=origin)
+        return trash.listing(
+            self,
+            owner,
+            folder=folder,
+            since=since,
+            until=until,
+            origin=origin,
+            door=door,
+            agent=agent,
+        )
 
     def trash_entry(self, owner: Owner, item_id: int) -> TrashEntry | None:
         return trash.entry(self, owner, item_id)
