@@ -159,7 +159,7 @@ def _add_trash_and_versions_commands(commands: Any, common: argparse.ArgumentPar
     filters.add_argument("--until", metavar="TIME", help="deleted at or before (ISO 8601, UTC)")
     filters.add_argument("--origin", metavar="ADDRESS", help="deleted by this client address")
     filters.add_argument(
-        "--door", metavar="DOOR", help="deleted through this door (webdav, fast, rest:<dialect>)"
+        "--door", metavar="DOOR", help="deleted through this door (webdav, rest:<dialect>)"
     )
     filters.add_argument(
         "--agent", metavar="TEXT", help="deleted by a client whose User-Agent contains TEXT"

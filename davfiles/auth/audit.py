@@ -37,7 +37,8 @@ The client address comes from one place: ``AuditScope``, a WSGI middleware that 
 request's ``REMOTE_ADDR`` (and this log) to the thread serving it, so the store and the
 account code, which know no HTTP, record events with ``record`` and the address is filled in.
 Outside a request (the command line) ``Accounts`` writes to its log with no address, and the
-store writes nothing.
+store writes nothing. The store's trash asks the same binding who deletes (``current_caller``:
+address, door, User-Agent) to record it with the trash item.
 
 Passwords, tokens and ``Authorization`` headers are never written: callers pass names, ids and
 addresses only. Fields are cut to 256 characters, so a client cannot make lines huge. Each line

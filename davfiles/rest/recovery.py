@@ -148,7 +148,7 @@ class Recovery(Dialect):
             "origin": {"type": "string", "description": "client address, exactly"},
             "door": {
                 "type": "string",
-                "description": "door, exactly: webdav, fast, nextcloud, rest:<dialect>",
+                "description": "door, exactly: webdav or rest:<dialect>",
             },
             "agent": {"type": "string", "description": "part of the User-Agent, any case"},
         }
