@@ -144,7 +144,7 @@ class _Request:
 @dataclass(frozen=True)
 class Caller:
     """Who is behind the request in progress: address, door (``protocol_door``), User-Agent
-    (cut to 256 characters)."""
+    (cut to 256 characters, control characters as ``?``)."""
 
     client: str | None
     door: str
@@ -166,8 +166,8 @@ def current_caller() -> Caller | None:
     request = _current.get()
     if request is None:
         return None
-    agent = request.environ.get("HTTP_USER_AGENT") or None
-    return Caller(request.client, protocol_door(request.environ), _cut(agent))
+    agent = _printable(_cut(request.environ.get("HTTP_USER_AGENT") or None))
+    return Caller(request.client, protocol_door(request.environ), agent)
 
 
 def record(event: AuditEvent, *, user: str | None, target: str | None = None) -> None:
@@ -198,6 +198,13 @@ class AuditScope:
 
 def _cut(value: str | None) -> str | None:
     return None if value is None else value[:_FIELD_MAX]
+
+
+def _printable(value: str | None) -> str | None:
+    """Control characters as ``?``: a client may send any, PostgreSQL stores no NUL."""
+    if value is None or value.isprintable():
+        return value
+    return "".join(char if char.isprintable() else "?" for char in value)
 
 
 def _utc_now() -> str:

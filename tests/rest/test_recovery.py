@@ -5,12 +5,17 @@ restored; every answer matches /openapi.json (checked by the live_server fixture
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import requests
 
+from davfiles.app import create_services
+from davfiles.config import Settings
 from davfiles.store import parse_user_path as p
+from tests.deployment import NewDatabase
 from tests.harness import LiveServer
 from tests.rest.conftest import RestUser
+from tests.security.rawhttp import basic, raw_request
 
 API = "/davfiles/api"
 
@@ -155,3 +160,22 @@ def test_one_clients_mass_delete_is_found_by_door_and_agent_and_restored_in_one_
     assert purged["bytes"] == len(b"sync/c.txt")
     assert call(alice, "GET", "/trash", params={"agent": "%"})["items"] == []
     call(alice, "POST", "/trash/restore", 400, json={"all": True, "door": 5})
+
+
+def test_a_user_agent_with_control_characters_is_kept_printable(
+    new_database: NewDatabase, tmp_path: Path
+) -> None:
+    """A NUL in a User-Agent (which PostgreSQL stores in no text) does not fail the delete."""
+    services = create_services(Settings(data_dir=tmp_path / "data", database_url=new_database()))
+    server = LiveServer(services)
+    try:
+        user = server.add_user("alice")
+        assert server.session(user).put(server.url("/dav/f.txt"), data=b"f").status_code == 201
+        headers = {"Authorization": basic(user), "User-Agent": "sync\x00tool\x01 caf\xe9"}
+        status, _answer = raw_request(server.port, "DELETE", b"/dav/f.txt", headers)
+        assert status == 204
+        [entry] = services.store.trash_list(user.owner)
+        assert entry.agent == "sync?tool? caf\xe9"
+    finally:
+        server.stop()
+        services.close()
