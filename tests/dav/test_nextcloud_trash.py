@@ -5,6 +5,7 @@ Android app: list, restore by MOVE to ``restore/``, delete, empty, label by PROP
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from urllib.parse import quote
 
 import requests
 from sqlalchemy import event
@@ -292,9 +293,14 @@ def test_the_web_app_browses_a_trashed_folder_and_downloads_trashed_files(
     files = live_server.url(f"{DAV_ROOT}/files/alice")
     for folder in ("Project", "Project/sub"):
         assert session.request("MKCOL", f"{files}/{folder}").status_code == 201
-    contents = {"Project/a.txt": b"alpha", "Project/sub/b.bin": b"bbbb", "top café.txt": b"top"}
+    contents = {
+        "Project/a.txt": b"alpha",
+        "Project/sub/b.bin": b"bbbb",
+        "Project/sub/x #1 ü.txt": b"x",
+        "top café.txt": b"top",
+    }
     for name, data in contents.items():
-        assert session.put(f"{files}/{name}", data=data).status_code == 201
+        assert session.put(f"{files}/{quote(name)}", data=data).status_code == 201
     ids = {
         info.path.text: info.id for info in live_server.services.store.list_tree(user.owner, ROOT)
     }
@@ -317,7 +323,7 @@ def test_the_web_app_browses_a_trashed_folder_and_downloads_trashed_files(
 
     project_href, project = by_name["Project"]
     assert project_href.endswith("/")
-    assert (project[D + "resourcetype"], project[OC + "size"]) == ("collection", "9")
+    assert (project[D + "resourcetype"], project[OC + "size"]) == ("collection", "10")
     inside = listing(session, live_server.url(project_href), TRASH_PROPFIND_28)
     assert set(inside) == {f"{project_href}a.txt", f"{project_href}sub/"}
     a_file = inside[f"{project_href}a.txt"]
@@ -326,9 +332,12 @@ def test_the_web_app_browses_a_trashed_folder_and_downloads_trashed_files(
     assert (a_file[OC + "fileid"], a_file[OC + "permissions"]) == (str(ids["Project/a.txt"]), "G")
     assert (a_file[D + "getcontentlength"], a_file[NC + "trashbin-deleted-by-id"]) == ("5", "alice")
     sub = inside[f"{project_href}sub/"]
-    assert (sub[D + "resourcetype"], sub[OC + "size"]) == ("collection", "4")
+    assert (sub[D + "resourcetype"], sub[OC + "size"]) == ("collection", "5")
     deeper = listing(session, live_server.url(f"{project_href}sub/"), TRASH_PROPFIND_28)
-    assert list(deeper) == [f"{project_href}sub/b.bin"]
+    odd = quote("x #1 ü.txt")
+    assert sorted(deeper) == [f"{project_href}sub/b.bin", f"{project_href}sub/{odd}"]
+    assert deeper[f"{project_href}sub/{odd}"][NC + "trashbin-filename"] == "x #1 ü.txt"
+    assert session.get(live_server.url(f"{project_href}sub/{odd}")).content == b"x"
     b_url = live_server.url(f"{project_href}sub/b.bin")
     assert session.get(b_url).content == b"bbbb"
     ranged = session.get(b_url, headers={"Range": "bytes=1-2"})
