@@ -158,6 +158,12 @@ def _add_trash_and_versions_commands(commands: Any, common: argparse.ArgumentPar
     filters.add_argument("--since", metavar="TIME", help="deleted at or after (ISO 8601, UTC)")
     filters.add_argument("--until", metavar="TIME", help="deleted at or before (ISO 8601, UTC)")
     filters.add_argument("--origin", metavar="ADDRESS", help="deleted by this client address")
+    filters.add_argument(
+        "--door", metavar="DOOR", help="deleted through this door (webdav, rest:<dialect>)"
+    )
+    filters.add_argument(
+        "--agent", metavar="TEXT", help="deleted by a client whose User-Agent contains TEXT"
+    )
     listing = trash.add_parser("list", parents=[common, filters], help="list a user's trash")
     listing.add_argument("name")
     listing.set_defaults(handler=cmd_trash_list)
@@ -517,6 +523,8 @@ def _trash_selection(args: argparse.Namespace, services: Services) -> list[Trash
         since=_moment(args.since),
         until=_moment(args.until),
         origin=args.origin,
+        door=args.door,
+        agent=args.agent,
     )
     if getattr(args, "ids", None):
         wanted = set(args.ids)
@@ -534,13 +542,17 @@ def _when(timestamp: float) -> str:
 
 def cmd_trash_list(args: argparse.Namespace) -> int:
     services = _services(args)
-    print(f"{'ID':>8}  {'DELETED (UTC)':<20} {'BYTES':>12} {'VERSIONS':>10}  {'ORIGIN':<16} PATH")
+    print(
+        f"{'ID':>8}  {'DELETED (UTC)':<20} {'BYTES':>12} {'VERSIONS':>10}  "
+        f"{'ORIGIN':<16} {'DOOR':<14} PATH"
+    )
     for entry in _trash_selection(args, services):
         path = "/" + entry.original_path.text + ("/" if entry.is_dir else "")
         pinned = " (pinned)" if entry.pinned else ""
         print(
             f"{entry.id:>8}  {_when(entry.deleted_at):<20} {entry.size:>12} "
-            f"{entry.version_bytes:>10}  {entry.origin or '-':<16} {path}{pinned}"
+            f"{entry.version_bytes:>10}  {entry.origin or '-':<16} {entry.door or '-':<14} "
+            f"{path}{pinned}"
         )
     return 0
 

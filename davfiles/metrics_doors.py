@@ -28,6 +28,13 @@ def door_of(environ: dict[str, Any]) -> str:
     return WEBDAV if environ.get("wsgidav.provider") is not None else OTHER
 
 
+def protocol_door(environ: dict[str, Any]) -> str:
+    """The door as a user knows it: the fast door is WebDAV's shortcut, so it counts as
+    ``webdav`` (what the trash records as the door that deleted)."""
+    door = door_of(environ)
+    return WEBDAV if door == FAST else door
+
+
 def user_of(environ: dict[str, Any]) -> str | None:
     """The authenticated user: set by a REST dialect, or by WsgiDAV's authenticator."""
     return environ.get(USER_KEY) or environ.get("wsgidav.auth.user_name") or None

@@ -22,7 +22,7 @@ from davfiles.db.engine import make_engine
 from davfiles.db.models import Base, Node, Token
 from davfiles.store import parse_user_path
 from tests.deployment import NewDatabase, check, config_for, copy_rows, populate, shape, table_rows
-from tests.harness import LiveServer
+from tests.harness import LiveServer, TestUser
 from tests.test_cli import assert_one_line_error, davfiles
 
 
@@ -216,6 +216,46 @@ def test_revision_0005_adds_trash_and_versions_keeping_every_row(
         assert store.trash_restore(owner, entry.id).id == kept.id
         assert store.fsck(owner, hashes=True).clean
     finally:
+        services.close()
+
+
+def test_revision_0006_adds_the_deleting_door_and_agent_keeping_every_trash_item(
+    new_database: NewDatabase, tmp_path: Path
+) -> None:
+    """Trash items of 0005 survive the upgrade with no door or agent; a delete through a
+    door afterwards records both."""
+    url = new_database()
+    data_dir = tmp_path / "data"
+    services = create_services(Settings(data_dir=data_dir, database_url=url))
+    try:
+        owner = services.accounts.add_user("erin", "pw", max_bytes=None, max_files=None)
+        for name in ("/old.txt", "/new.txt"):
+            services.store.write_bytes(owner, parse_user_path(name), name.encode())
+        services.store.delete(owner, parse_user_path("/old.txt"))
+    finally:
+        services.close()
+    engine = make_engine(url, threads=1)
+    try:
+        with schema.locked(engine) as connection:
+            command.downgrade(schema.alembic_config(connection), "0005")
+        old_shape = shape(engine)
+        assert "door" not in old_shape["trash_items"]
+        before = table_rows(engine, old_shape)
+        schema.upgrade(engine)
+        assert table_rows(engine, old_shape) == before
+    finally:
+        engine.dispose()
+    services = create_services(Settings(data_dir=data_dir, database_url=url))
+    server = LiveServer(services)
+    try:
+        user = TestUser("erin", "pw", owner)
+        answer = server.session(user).delete(server.url("/dav/new.txt"))
+        assert answer.status_code == 204
+        trash = services.store.trash_list(owner)
+        who = [(entry.name, entry.door, entry.agent is not None) for entry in trash]
+        assert who == [("new.txt", "webdav", True), ("old.txt", None, False)]
+    finally:
+        server.stop()
         services.close()
 
 

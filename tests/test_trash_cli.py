@@ -9,6 +9,7 @@ from pathlib import Path
 from davfiles.app import create_services
 from davfiles.config import Settings
 from davfiles.store import Owner, parse_user_path
+from tests.harness import LiveServer, TestUser
 from tests.test_cli import assert_one_line_error, davfiles
 
 
@@ -100,3 +101,42 @@ def test_trash_restore_reports_an_item_that_fails_and_restores_the_others(
     left = davfiles(data, "trash", "restore", "erin", "--all")
     assert left.returncode == 1
     assert [line.split()[-1] for line in left.stdout.splitlines()] == ["/other.txt"]
+
+
+def test_trash_list_and_restore_by_door_and_agent(tmp_path: Path) -> None:
+    """Deletes through a live server name their door and User-Agent; the command line
+    selects rclone's by them, beside those from the command line's own store (no door)."""
+    data = tmp_path / "data"
+    owner, _file_id = prepared(data)
+    services = create_services(Settings(data_dir=data))
+    server = LiveServer(services)
+    try:
+        session = server.session(TestUser("erin", "pw", owner))
+        for name, agent in (("r1", "rclone/v1.60.1"), ("r2", "rclone/v1.60.1"), ("w", "curl")):
+            assert session.put(server.url(f"/dav/{name}.txt"), data=b"x").status_code == 201
+            answer = session.delete(server.url(f"/dav/{name}.txt"), headers={"User-Agent": agent})
+            assert answer.status_code == 204
+    finally:
+        server.stop()
+        services.close()
+    listed = davfiles(data, "trash", "list", "erin", "--door", "webdav")
+    assert listed.returncode == 0, listed.stderr
+    rows = [line.split() for line in listed.stdout.splitlines()[1:]]
+    assert [(row[-2], row[-1]) for row in rows] == [
+        ("webdav", "/w.txt"),
+        ("webdav", "/r2.txt"),
+        ("webdav", "/r1.txt"),
+    ]
+    restored = davfiles(data, "trash", "restore", "erin", "--all", "--agent", "RClone")
+    assert restored.returncode == 0, restored.stderr
+    assert sorted(line.split()[-1] for line in restored.stdout.splitlines()) == [
+        "/r1.txt",
+        "/r2.txt",
+    ]
+    left = davfiles(data, "trash", "list", "erin").stdout.splitlines()[1:]
+    assert [line.split()[-2:] for line in left] == [
+        ["webdav", "/w.txt"],
+        ["-", "/other.txt"],
+        ["-", "/sync/b.txt"],
+        ["-", "/sync/a.txt"],
+    ]

@@ -37,7 +37,8 @@ The client address comes from one place: ``AuditScope``, a WSGI middleware that 
 request's ``REMOTE_ADDR`` (and this log) to the thread serving it, so the store and the
 account code, which know no HTTP, record events with ``record`` and the address is filled in.
 Outside a request (the command line) ``Accounts`` writes to its log with no address, and the
-store writes nothing.
+store writes nothing. The store's trash asks the same binding who deletes (``current_caller``:
+address, door, User-Agent) to record it with the trash item.
 
 Passwords, tokens and ``Authorization`` headers are never written: callers pass names, ids and
 addresses only. Fields are cut to 256 characters, so a client cannot make lines huge. Each line
@@ -57,6 +58,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from davfiles.metrics_doors import protocol_door
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -133,6 +136,19 @@ class AuditLog:
 class _Request:
     log: AuditLog
     client: str | None
+    # The request's environ, read when asked: the door names itself in it after this scope
+    # bound it (``metrics_doors``).
+    environ: WSGIEnvironment
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is behind the request in progress: address, door (``protocol_door``), User-Agent
+    (cut to 256 characters, control characters as ``?``)."""
+
+    client: str | None
+    door: str
+    agent: str | None
 
 
 _current: ContextVar[_Request | None] = ContextVar("davfiles_audit_request", default=None)
@@ -142,6 +158,16 @@ def current_client() -> str | None:
     """The address of the client whose request this thread is serving (None outside one)."""
     request = _current.get()
     return None if request is None else request.client
+
+
+def current_caller() -> Caller | None:
+    """The client, door and User-Agent of the request this thread is serving (None outside
+    one: the command line)."""
+    request = _current.get()
+    if request is None:
+        return None
+    agent = _printable(_cut(request.environ.get("HTTP_USER_AGENT") or None))
+    return Caller(request.client, protocol_door(request.environ), agent)
 
 
 def record(event: AuditEvent, *, user: str | None, target: str | None = None) -> None:
@@ -156,7 +182,9 @@ class AuditScope:
 
     The binding is left in place after the answer (a server thread serves nothing but
     requests, and the next one replaces it), so a body streamed after ``__call__`` returns is
-    still covered and the response iterable passes through untouched.
+    still covered and the response iterable passes through untouched. It keeps the environ
+    (one per server thread, until its next request) so the door is read when a store
+    operation asks, after the door has named itself.
     """
 
     def __init__(self, app: Any, log: AuditLog) -> None:
@@ -164,12 +192,19 @@ class AuditScope:
         self._log = log
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        _current.set(_Request(self._log, environ.get("REMOTE_ADDR") or None))
+        _current.set(_Request(self._log, environ.get("REMOTE_ADDR") or None, environ))
         return self.app(environ, start_response)  # type: ignore[no-any-return]
 
 
 def _cut(value: str | None) -> str | None:
     return None if value is None else value[:_FIELD_MAX]
+
+
+def _printable(value: str | None) -> str | None:
+    """Control characters as ``?``: a client may send any, PostgreSQL stores no NUL."""
+    if value is None or value.isprintable():
+        return value
+    return "".join(char if char.isprintable() else "?" for char in value)
 
 
 def _utc_now() -> str:

@@ -195,7 +195,10 @@ class TrashItem(Base):
     Its bytes wait, renamed, in ``data_dir/trash/<owner id>/<disk_name>``; the records of
     the tree wait in ``trashed_nodes`` and ``trashed_properties`` with their ids, so a
     restore brings back the same ids, public flags and dead properties. ``origin`` is the
-    client address that deleted it (None from the command line).
+    client address that deleted it, ``door`` the door it came through (``metrics_doors``:
+    ``webdav``, ``fast``, ``rest:<dialect>``...) and ``agent`` its User-Agent, cut to 256
+    characters; all three are None from the command line, and door and agent for items
+    deleted before revision 0006.
     """
 
     __tablename__ = "trash_items"
@@ -215,6 +218,8 @@ class TrashItem(Base):
     files: Mapped[int] = mapped_column(BigInteger, default=0)
     deleted_at: Mapped[float] = mapped_column(Float)
     origin: Mapped[str | None] = mapped_column(String(64))
+    door: Mapped[str | None] = mapped_column(String(64))
+    agent: Mapped[str | None] = mapped_column(String(256))
     # The bytes' name in the trash folder: random, never the id, which SQLite hands out
     # again after a rollback (a crash could leave an entry under a reused id).
     disk_name: Mapped[str] = mapped_column(String(32), default=new_disk_name)

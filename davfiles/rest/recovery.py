@@ -1,9 +1,10 @@
 """davfiles' own JSON API for the trash and file versions (``/davfiles/api/...``).
 
-List the trash with filters (original folder and below, deletion time range, deleting client
-address), restore or purge in bulk (by ids, or everything the filters select: one call
-undoes a sync client's mass delete), list a file's versions, restore and label one. Any
-credential the REST side accepts works; the store does the work.
+List the trash with filters (original folder and below, deletion time range, and who
+deleted: client address, door, part of the User-Agent), restore or purge in bulk (by ids, or
+everything the filters select: one call undoes a sync client's mass delete), list a file's
+versions, restore and label one. Any credential the REST side accepts works; the store does
+the work.
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ from davfiles.store import Owner, parse_user_path
 from davfiles.store.trash import TrashEntry
 from davfiles.store.versions import VersionInfo
 
-_FILTERS = ("folder", "since", "until", "origin")
+# Filters matched as text: the client address and door exactly, the User-Agent in part.
+_WHO = ("origin", "door", "agent")
+_FILTERS = ("folder", "since", "until", *_WHO)
 
 
 class Recovery(Dialect):
@@ -44,13 +47,16 @@ class Recovery(Dialect):
         for value in times:
             if value is not None and (isinstance(value, bool) or not _is_number(value)):
                 raise InvalidName("since and until are unix seconds")
-        origin = filters.get("origin")
+        who = {name: filters.get(name) for name in _WHO}
+        for name, value in who.items():
+            if value is not None and not isinstance(value, str):
+                raise InvalidName(f"{name} must be text")
         return self.store.trash_list(
             owner,
             folder=parse_user_path(folder) if folder else None,
             since=float(times[0]) if times[0] is not None else None,
             until=float(times[1]) if times[1] is not None else None,
-            origin=str(origin) if origin is not None else None,
+            **who,
         )
 
     def trash_list(self, request: Request, owner: Owner) -> Response:
@@ -118,6 +124,8 @@ class Recovery(Dialect):
                 "pinned": {"type": "boolean"},
                 "deleted_at": {"type": "string"},
                 "origin": {"type": ["string", "null"]},
+                "door": {"type": ["string", "null"]},
+                "agent": {"type": ["string", "null"]},
             },
             "required": ["id", "file_id", "path", "is_dir", "size", "deleted_at", "pinned"],
         }
@@ -136,6 +144,14 @@ class Recovery(Dialect):
             },
             "required": ["id", "file_id", "size", "replaced_at", "author", "label"],
         }
+        who_filters = {
+            "origin": {"type": "string", "description": "client address, exactly"},
+            "door": {
+                "type": "string",
+                "description": "door, exactly: webdav or rest:<dialect>",
+            },
+            "agent": {"type": "string", "description": "part of the User-Agent, any case"},
+        }
         bulk_body = {
             "required": True,
             "content": {
@@ -148,7 +164,7 @@ class Recovery(Dialect):
                             "folder": {"type": "string"},
                             "since": {"type": "number"},
                             "until": {"type": "number"},
-                            "origin": {"type": "string"},
+                            **who_filters,
                         },
                     }
                 }
@@ -169,7 +185,10 @@ class Recovery(Dialect):
             {"name": "folder", "in": "query", "schema": {"type": "string"}},
             {"name": "since", "in": "query", "schema": {"type": "number"}},
             {"name": "until", "in": "query", "schema": {"type": "number"}},
-            {"name": "origin", "in": "query", "schema": {"type": "string"}},
+            *(
+                {"name": name, "in": "query", "schema": schema}
+                for name, schema in who_filters.items()
+            ),
         ]
         version_id = [
             {"name": "version_id", "in": "path", "required": True, "schema": {"type": "integer"}}
@@ -179,7 +198,8 @@ class Recovery(Dialect):
         return {
             "/api/trash": {
                 "get": {
-                    "summary": "The trash, newest first: by original folder, time, client",
+                    "summary": "The trash, newest first: by original folder, time, and who "
+                    "deleted (client address, door, User-Agent)",
                     "parameters": filters,
                     "responses": answer(shape(items={"type": "array", "items": item})),
                 }
@@ -270,6 +290,8 @@ def _item(entry: TrashEntry) -> dict[str, Any]:
         "pinned": entry.pinned,
         "deleted_at": iso_time(entry.deleted_at),
         "origin": entry.origin,
+        "door": entry.door,
+        "agent": entry.agent,
     }
 
 

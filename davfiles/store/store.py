@@ -23,7 +23,17 @@ from davfiles.auth.audit import AuditLog
 from davfiles.db.engine import Database
 from davfiles.db.models import DeadProperty, Node, User
 from davfiles.errors import AlreadyExists, Conflict, DavfilesError, NotFound, PermissionDenied
-from davfiles.store import blobs, fsck, nodes, quota, retention, slots, trash, versions
+from davfiles.store import (
+    blobs,
+    fsck,
+    nodes,
+    quota,
+    retention,
+    slots,
+    trash,
+    trash_browse,
+    versions,
+)
 from davfiles.store.chunks import ChunkedUploads
 from davfiles.store.disk_changes import DiskChanges
 from davfiles.store.fsck import FsckReport, Repair
@@ -593,11 +603,35 @@ class Store:
         since: float | None = None,
         until: float | None = None,
         origin: str | None = None,
+        door: str | None = None,
+        agent: str | None = None,
     ) -> list[TrashEntry]:
-        return trash.listing(self, owner, folder=folder, since=since, until=until, origin=origin)
+        return trash.listing(
+            self,
+            owner,
+            folder=folder,
+            since=since,
+            until=until,
+            origin=origin,
+            door=door,
+            agent=agent,
+        )
 
     def trash_entry(self, owner: Owner, item_id: int) -> TrashEntry | None:
         return trash.entry(self, owner, item_id)
+
+    def trash_inside(self, owner: Owner, entry: TrashEntry, relative: UserPath) -> FileInfo | None:
+        """What lay at ``relative`` in a trashed tree (``trash_browse``)."""
+        return trash_browse.inside(self, owner, entry, relative)
+
+    def trash_roots(self, owner: Owner, entries: list[TrashEntry]) -> dict[int, FileInfo]:
+        return trash_browse.roots(self, owner, entries)
+
+    def trash_members(self, owner: Owner, entry: TrashEntry, folder: FileInfo) -> list[FileInfo]:
+        return trash_browse.members(self, owner, entry, folder)
+
+    def trash_open(self, owner: Owner, entry: TrashEntry, info: FileInfo) -> BinaryIO:
+        return trash_browse.open_file(self, owner, entry, info)
 
     def trash_restore(self, owner: Owner, item_id: int) -> FileInfo:
         """Put a trash item back (see ``trash.restore``); answer what it became."""

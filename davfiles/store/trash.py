@@ -66,7 +66,11 @@ class TrashEntry:
     size: int
     files: int
     deleted_at: float
+    # Who deleted it: client address, door (``metrics_doors``) and User-Agent; None from the
+    # command line (and door and agent for items older than revision 0006).
     origin: str | None
+    door: str | None
+    agent: str | None
     # Bytes of the versions of its files, which go and come back with it.
     version_bytes: int
     pinned: bool
@@ -124,6 +128,7 @@ def discard(
         quota.adjust(session, owner.id, -(size + freed), -count)
         changes.remove(source)
         return
+    caller = audit.current_caller()
     item = TrashItem(
         owner_id=owner.id,
         node_id=node.id,
@@ -133,7 +138,9 @@ def discard(
         size=size,
         files=count,
         deleted_at=time.time(),
-        origin=audit.current_client(),
+        origin=caller.client if caller else None,
+        door=caller.door if caller else None,
+        agent=caller.agent if caller else None,
     )
     session.add(item)
     session.flush()
@@ -306,6 +313,8 @@ def entries_of(session: Session, items: Iterable[TrashItem]) -> list[TrashEntry]
             files=item.files,
             deleted_at=item.deleted_at,
             origin=item.origin,
+            door=item.door,
+            agent=item.agent,
             version_bytes=extra.get(item.id, (0, 0))[0],
             pinned=extra.get(item.id, (0, 0))[1] > 0,
             disk_name=item.disk_name,
@@ -333,9 +342,12 @@ def listing(
     since: float | None = None,
     until: float | None = None,
     origin: str | None = None,
+    door: str | None = None,
+    agent: str | None = None,
 ) -> list[TrashEntry]:
     """The owner's trash, newest deletion first; filters by original folder (the folder
-    itself and everything below), deletion time range and deleting client."""
+    itself and everything below), deletion time range, and who deleted: client address and
+    door exactly, a part of the User-Agent in any case (``rclone`` finds ``rclone/v1.60.1``)."""
     query = select(TrashItem).where(TrashItem.owner_id == owner.id)
     if folder is not None and not folder.is_root:
         prefix = folder.text + "/"
@@ -350,6 +362,10 @@ def listing(
         query = query.where(TrashItem.deleted_at <= until)
     if origin is not None:
         query = query.where(TrashItem.origin == origin)
+    if door is not None:
+        query = query.where(TrashItem.door == door)
+    if agent is not None:
+        query = query.where(TrashItem.agent.icontains(agent, autoescape=True))
     with store.db.read() as session:
         items = session.scalars(query.order_by(TrashItem.deleted_at.desc(), TrashItem.id.desc()))
         return entries_of(session, items)

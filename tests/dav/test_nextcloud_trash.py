@@ -5,12 +5,13 @@ Android app: list, restore by MOVE to ``restore/``, delete, empty, label by PROP
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from urllib.parse import quote
 
 import requests
 from sqlalchemy import event
 
 from davfiles.db.models import TrashItem
-from davfiles.store import parse_user_path
+from davfiles.store import ROOT, parse_user_path
 from tests.harness import LiveServer
 
 DAV_ROOT = "/remote.php/dav"
@@ -25,6 +26,11 @@ TRASH_PROPFIND = b"""<?xml version="1.0"?>
     <oc:fileid/><oc:permissions/><oc:size/><d:getcontentlength/>
   </d:prop>
 </d:propfind>"""
+# What the web app of Nextcloud 28 and later asks (``files_trashbin/src/services/trashbin.ts``).
+TRASH_PROPFIND_28 = TRASH_PROPFIND.replace(
+    b"<nc:trashbin-title/>",
+    b"<nc:trashbin-title/><nc:trashbin-deleted-by-id/><nc:trashbin-deleted-by-display-name/>",
+)
 VERSIONS_PROPFIND = b"""<?xml version="1.0"?>
 <d:propfind xmlns:d="DAV:" xmlns:oc="http://owncloud.org/ns" xmlns:nc="http://nextcloud.org/ns">
   <d:prop>
@@ -151,6 +157,8 @@ def test_the_web_app_lists_labels_and_restores_versions(live_server: LiveServer)
         for v in listing(session, versions_url, VERSIONS_PROPFIND).values()
     )
     assert sizes == [str(len(b"first draft")), str(len(b"second"))]
+    copied = session.request("COPY", live_server.url(href), headers={"Destination": url + ".old"})
+    assert copied.status_code == 403
     assert session.delete(live_server.url(href)).status_code == 204
     assert len(listing(session, versions_url, VERSIONS_PROPFIND)) == 1
     missing = live_server.url(f"{DAV_ROOT}/versions/alice/versions/999999")
@@ -248,7 +256,7 @@ def test_a_trash_listing_costs_the_same_statements_for_many_items(
         statements: list[str] = []
 
         def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
-            if "FROM trash_items" in statement:
+            if "FROM trash_items" in statement or "FROM trashed_nodes" in statement:
                 statements.append(statement)
 
         engine = server.services.db.engine
@@ -270,5 +278,115 @@ def test_a_trash_listing_costs_the_same_statements_for_many_items(
     assert session.request("PROPFIND", trash, headers={"Depth": "0"}).status_code == 207
     few = selects()
     trash_files(30)
-    # One listing of the trash, not one more per item.
-    assert selects() == few == 1
+    # The listing, its versions' totals and the items' own records: none more per item.
+    assert selects() == few == 3
+
+
+def test_the_web_app_browses_a_trashed_folder_and_downloads_trashed_files(
+    live_server: LiveServer,
+) -> None:
+    """GET of a trashed file reads it under its original name; PROPFIND of a trashed folder
+    lists what it held, down to any depth; nothing in the trash can be written, and what
+    lies inside an item is neither restored nor deleted on its own."""
+    user = live_server.add_user("alice")
+    session = live_server.session(user)
+    files = live_server.url(f"{DAV_ROOT}/files/alice")
+    for folder in ("Project", "Project/sub"):
+        assert session.request("MKCOL", f"{files}/{folder}").status_code == 201
+    contents = {
+        "Project/a.txt": b"alpha",
+        "Project/sub/b.bin": b"bbbb",
+        "Project/sub/x #1 ü.txt": b"x",
+        "top café.txt": b"top",
+    }
+    for name, data in contents.items():
+        assert session.put(f"{files}/{quote(name)}", data=data).status_code == 201
+    ids = {
+        info.path.text: info.id for info in live_server.services.store.list_tree(user.owner, ROOT)
+    }
+    assert session.delete(files + "/Project").status_code == 204
+    assert session.delete(files + "/top café.txt").status_code == 204
+
+    trash = live_server.url(f"{DAV_ROOT}/trashbin/alice/trash")
+    items = listing(session, trash, TRASH_PROPFIND_28)
+    by_name = {values[NC + "trashbin-filename"]: (href, values) for href, values in items.items()}
+    for _href, values in by_name.values():
+        assert values[NC + "trashbin-deleted-by-id"] == "alice"
+        assert values[NC + "trashbin-deleted-by-display-name"] == "alice"
+    top_href, top = by_name["top café.txt"]
+    assert (top[D + "getcontenttype"], top[OC + "size"]) == ("text/plain", "3")
+    answer = session.get(live_server.url(top_href))
+    assert (answer.status_code, answer.content) == (200, b"top")
+    assert answer.headers["Content-Disposition"] == (
+        "attachment; filename=\"top cafe.txt\"; filename*=UTF-8''top%20caf%C3%A9.txt"
+    )
+
+    project_href, project = by_name["Project"]
+    assert project_href.endswith("/")
+    assert (project[D + "resourcetype"], project[OC + "size"]) == ("collection", "10")
+    inside = listing(session, live_server.url(project_href), TRASH_PROPFIND_28)
+    assert set(inside) == {f"{project_href}a.txt", f"{project_href}sub/"}
+    a_file = inside[f"{project_href}a.txt"]
+    assert a_file[NC + "trashbin-original-location"] == "Project/a.txt"
+    assert a_file[NC + "trashbin-deletion-time"] == project[NC + "trashbin-deletion-time"]
+    assert (a_file[OC + "fileid"], a_file[OC + "permissions"]) == (str(ids["Project/a.txt"]), "G")
+    assert (a_file[D + "getcontentlength"], a_file[NC + "trashbin-deleted-by-id"]) == ("5", "alice")
+    sub = inside[f"{project_href}sub/"]
+    assert (sub[D + "resourcetype"], sub[OC + "size"]) == ("collection", "5")
+    deeper = listing(session, live_server.url(f"{project_href}sub/"), TRASH_PROPFIND_28)
+    odd = quote("x #1 ü.txt")
+    assert sorted(deeper) == [f"{project_href}sub/b.bin", f"{project_href}sub/{odd}"]
+    assert deeper[f"{project_href}sub/{odd}"][NC + "trashbin-filename"] == "x #1 ü.txt"
+    assert session.get(live_server.url(f"{project_href}sub/{odd}")).content == b"x"
+    b_url = live_server.url(f"{project_href}sub/b.bin")
+    assert session.get(b_url).content == b"bbbb"
+    ranged = session.get(b_url, headers={"Range": "bytes=1-2"})
+    assert (ranged.status_code, ranged.content) == (206, b"bb")
+
+    # Read-only, as in Nextcloud: 403 with a reason, and nothing changed.
+    project_url = live_server.url(project_href.rstrip("/"))
+    restore = live_server.url(f"{DAV_ROOT}/trashbin/alice/restore/b.bin")
+    refused = [
+        session.put(f"{project_url}/new.txt", data=b"x"),
+        session.put(b_url, data=b"over"),
+        session.request("MKCOL", f"{project_url}/made"),
+        session.delete(b_url),
+        session.request("MOVE", b_url, headers={"Destination": restore}),
+        session.put(live_server.url(top_href), data=b"over"),
+        session.request("COPY", b_url, headers={"Destination": files + "/b.bin"}),
+    ]
+    assert [answer.status_code for answer in refused] == [403] * len(refused)
+    assert "restore" in refused[0].text and "whole trash item" in refused[3].text
+    assert session.get(b_url).content == b"bbbb"
+    assert len(live_server.services.store.trash_list(user.owner)) == 2
+    # Nothing else is found there, and no path climbs out of the item.
+    for missing, status in (
+        ("/nothing.txt", 404),
+        ("/sub/nothing", 404),
+        ("/a.txt/below", 404),
+        ("/sub/%2e%2e/%2e%2e/%2e%2e/files/alice", 400),
+    ):
+        answer = session.request("PROPFIND", project_url + missing, headers={"Depth": "0"})
+        assert answer.status_code == status, missing
+    restored = session.request("MOVE", project_url, headers={"Destination": restore})
+    assert restored.status_code == 201
+    assert session.get(files + "/Project/sub/b.bin").content == b"bbbb"
+
+
+def test_another_user_never_reaches_an_item_of_this_trash(live_server: LiveServer) -> None:
+    """Bob's trash does not hold Alice's item, whatever its name; her trash is not his."""
+    alice = live_server.add_user("alice")
+    session = live_server.session(alice)
+    files = live_server.url(f"{DAV_ROOT}/files/alice")
+    assert session.request("MKCOL", files + "/secret").status_code == 201
+    assert session.put(files + "/secret/plan.txt", data=b"plan").status_code == 201
+    assert session.delete(files + "/secret").status_code == 204
+    [href] = listing(session, live_server.url(f"{DAV_ROOT}/trashbin/alice/trash"), TRASH_PROPFIND)
+    item = href.rstrip("/").rpartition("/")[2]
+    bob = live_server.session(live_server.add_user("bob"))
+    for path in (f"{item}", f"{item}/plan.txt"):
+        answer = bob.get(live_server.url(f"{DAV_ROOT}/trashbin/bob/trash/{path}"))
+        assert answer.status_code == 404, path
+        answer = bob.get(live_server.url(f"{DAV_ROOT}/trashbin/alice/trash/{path}"))
+        assert answer.status_code == 403, path
+    assert session.get(live_server.url(f"{href}plan.txt")).content == b"plan"
