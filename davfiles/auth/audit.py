@@ -166,7 +166,7 @@ def current_caller() -> Caller | None:
     request = _current.get()
     if request is None:
         return None
-    agent = _printable(_cut(request.environ.get("HTTP_USER_AGENT") or None))
+    agent = printable(_cut(request.environ.get("HTTP_USER_AGENT") or None))
     return Caller(request.client, protocol_door(request.environ), agent)
 
 
@@ -200,7 +200,7 @@ def _cut(value: str | None) -> str | None:
     return None if value is None else value[:_FIELD_MAX]
 
 
-def _printable(value: str | None) -> str | None:
+def printable(value: str | None) -> str | None:
     """Control characters as ``?``: a client may send any, PostgreSQL stores no NUL."""
     if value is None or value.isprintable():
         return value

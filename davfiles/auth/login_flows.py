@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from sqlalchemy import delete, func, select, update
 
 from davfiles.auth.accounts import Accounts
+from davfiles.auth.audit import printable
 from davfiles.auth.secrets import token_digest
 from davfiles.db.engine import Database
 from davfiles.db.models import LoginFlow, User
@@ -85,7 +86,7 @@ class LoginFlows:
                 LoginFlow(
                     poll_sha256=token_digest(flow.poll_token),
                     login_sha256=token_digest(flow.login_token),
-                    label=label[:200],
+                    label=printable(label[:200]),
                     client_sha256=client_sha256,
                     user_id=None,
                     expires_at=now + self._lifetime,

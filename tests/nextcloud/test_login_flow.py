@@ -270,6 +270,16 @@ def test_waiting_flows_are_bounded_and_the_oldest_go_first(services: Services) -
         assert session.query(LoginFlow).count() == 3
 
 
+def test_an_app_name_with_control_characters_is_kept_with_question_marks(
+    services: Services,
+) -> None:
+    """The name comes from any client's User-Agent; PostgreSQL refused a NUL in it with 500."""
+    flows = LoginFlows(services.db, services.accounts)
+    flows.start("Files\0app\x1b", "192.0.2.7")
+    with services.db.read() as session:
+        assert [flow.label for flow in session.query(LoginFlow)] == ["Files?app?"]
+
+
 def test_one_address_cannot_push_out_other_peoples_flows(live_server: LiveServer) -> None:
     """Past MAX_FLOWS_PER_CLIENT waiting flows an address gets 429; others still start."""
     first = start(live_server)
