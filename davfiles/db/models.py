@@ -1,5 +1,6 @@
 """SQLAlchemy models: users, tokens, file records, dead properties, locks, upload slots,
-login throttling state, Digest nonce counts, trash, file versions and job leases."""
+login throttling state, Digest nonce counts, trash, file versions, job leases and the commit
+marks of disk journals."""
 
 from __future__ import annotations
 
@@ -312,3 +313,14 @@ class LoginFlow(Base):
     client_sha256: Mapped[str] = mapped_column(String(64), index=True, default="")
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     expires_at: Mapped[float] = mapped_column(Float, index=True)
+
+
+class DiskJournal(Base):
+    """The mark of a committed store write whose disk steps a journal file records
+    (``store/journal.py``): present once the write committed, so a process killed before its
+    journal was finished is completed or undone from it. Deleted once the journal is gone."""
+
+    __tablename__ = "disk_journal"
+
+    token: Mapped[str] = mapped_column(String(32), primary_key=True)
+    created_at: Mapped[float] = mapped_column(Float)

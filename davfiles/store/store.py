@@ -6,6 +6,7 @@ once. Each write is one database transaction around the disk change it describes
 
 from __future__ import annotations
 
+import logging
 import mimetypes
 import os
 import time
@@ -23,10 +24,11 @@ from davfiles.auth.audit import AuditLog
 from davfiles.db.engine import Database
 from davfiles.db.models import DeadProperty, Node, User
 from davfiles.errors import AlreadyExists, Conflict, DavfilesError, NotFound, PermissionDenied
-from davfiles.store import blobs, fsck, nodes, quota, retention, slots, trash, versions
+from davfiles.store import blobs, fsck, journal, nodes, quota, retention, slots, trash, versions
 from davfiles.store.chunks import ChunkedUploads
 from davfiles.store.disk_changes import DiskChanges
 from davfiles.store.fsck import FsckReport, Repair
+from davfiles.store.journal import Journal
 from davfiles.store.models import FileInfo, Owner, QuotaFigures
 from davfiles.store.paths import (
     ROOT,
@@ -40,6 +42,8 @@ from davfiles.store.retention import Keeping
 from davfiles.store.trash import TrashEntry
 from davfiles.store.uploads import Upload, UploadOptions
 from davfiles.store.versions import VersionInfo
+
+log = logging.getLogger(__name__)
 
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
 MAX_DEAD_PROPERTIES = 200
@@ -124,6 +128,10 @@ class Store:
             self._keeper.stop()
 
     def sweep_staging(self, older_than: float | None = None) -> int:
+        """Remove the staging leftovers of killed processes, once the writes they were making
+        are completed or undone (``journal.py``): a journal's removed trees may be needed."""
+        for owner_id, line in journal.recover(self):
+            log.warning("user id %d: %s", owner_id, line)
         return blobs.sweep_staging(self.staging_dir, older_than)
 
     def fsck(
@@ -321,15 +329,20 @@ class Store:
     @contextmanager
     def changing(self, owner: Owner) -> Iterator[tuple[Session, DiskChanges]]:
         """A write transaction on ``owner``'s tree whose disk changes are undone if it fails
-        (``DiskChanges``)."""
-        changes = DiskChanges(self.staging_dir)
+        (``DiskChanges``), and completed or undone after a crash (``journal.py``)."""
+        changes: DiskChanges | None = None
         try:
             with self.db.write() as session:
                 nodes.lock_owner(session, owner.id)
+                changes = DiskChanges(
+                    self.staging_dir, Journal(self.staging_dir, owner.id, session)
+                )
                 yield session, changes
         except BaseException:
-            changes.undo()
+            if changes is not None:
+                changes.undo()
             raise
+        assert changes is not None
         changes.discard_done()
 
     def _remove(self, session: Session, changes: DiskChanges, owner: Owner, node: Node) -> None:
