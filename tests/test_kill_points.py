@@ -27,9 +27,10 @@ from sqlalchemy.orm import Session
 
 from davfiles.app import Services, create_services
 from davfiles.config import Settings
-from davfiles.db.models import FileVersion, TrashItem
+from davfiles.db.models import DiskJournal, FileVersion, TrashItem
 from davfiles.store import Owner, Store
 from davfiles.store.fsck import INTERRUPTED, USAGE, Repair
+from davfiles.store.journal import FINISHED_BATCH
 from davfiles.store.paths import parse_user_path
 from tests.kept import disk_bytes
 
@@ -233,3 +234,16 @@ def test_a_kill_anywhere_leaves_the_old_or_the_new_state(
     # Killed before its commit the operation left nothing; killed after it, all of it.
     assert outcomes[0] == "old" and outcomes[-1] == "new"
     assert outcomes == sorted(outcomes, key=("old", "new").index)
+
+
+def test_commit_marks_do_not_pile_up(services: Services) -> None:
+    """Writes delete the marks of the journals their process finished before, a batch at a
+    time."""
+    owner = services.accounts.add_user("many", "pw", max_bytes=None, max_files=None)
+    for number in range(150):
+        services.store.write_bytes(owner, p(f"/f{number % 3}"), b"%d" % number)
+    services.store.delete(owner, p("/f0"))
+    with services.db.read() as session:
+        marks = session.scalars(select(DiskJournal.token)).all()
+    assert 1 <= len(marks) <= FINISHED_BATCH + 1
+    assert list(services.store.staging_dir.iterdir()) == []

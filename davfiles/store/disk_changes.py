@@ -114,7 +114,7 @@ class DiskChanges:
             shutil.rmtree(aside, ignore_errors=True)
         self._trash.clear()
         self._undo.clear()
-        self._journal.close()
+        self._journal.close(committed=True)
         steps, self._after_commit = self._after_commit, []
         for step in steps:
             step()
@@ -134,4 +134,4 @@ class DiskChanges:
             with contextlib.suppress(OSError):
                 aside.rmdir()
         self._trash.clear()
-        self._journal.close()
+        self._journal.close(committed=False)

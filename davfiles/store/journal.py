@@ -11,12 +11,14 @@ A process killed (SIGKILL, out of memory, power) anywhere in between leaves its 
 or undoes the steps of one that never committed, the last first, so the disk matches the
 records again, old state or new. The start-up check runs it before sweeping the staging
 folder, ``davfiles fsck --repair`` and the retention keeper run it too. A commit mark whose
-journal is gone is garbage, and ``recover`` deletes it.
+journal is gone is garbage: the next write of the same process deletes it, ``recover`` any
+that are left.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import os
@@ -28,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, insert, select
 from sqlalchemy.orm import Session
 
 from davfiles.db.models import DiskJournal
@@ -48,6 +50,12 @@ MARK_GRACE = 60.0
 EMPTY_GRACE = 60.0
 
 
+@functools.cache
+def _own_start(pid: int) -> str | None:
+    """This process's start time (a forked child has another pid)."""
+    return _process_start(pid)
+
+
 def _process_start(pid: int) -> str | None:
     """The start time of a running process (``/proc``), None once it is gone or a zombie."""
     try:
@@ -59,6 +67,12 @@ def _process_start(pid: int) -> str | None:
 
 
 _HOST = socket.gethostname()
+# Tokens of this process's committed journals whose marks are garbage now (list operations
+# are atomic between threads).
+_FINISHED: list[str] = []
+FINISHED_BATCH = 32
+_MARK = insert(DiskJournal)
+_UNMARK = delete(DiskJournal).where(DiskJournal.token.in_(bindparam("tokens", expanding=True)))
 
 
 class Journal:
@@ -87,19 +101,32 @@ class Journal:
             "owner": self._owner_id,
             "host": _HOST,
             "pid": os.getpid(),
-            "start": _process_start(os.getpid()),
+            "start": _own_start(os.getpid()),
         }
         os.write(self._fd, (json.dumps(header) + "\n").encode())
-        self._session.add(DiskJournal(token=token, created_at=time.time()))
-        self._session.flush()
+        # On the session's connection, statements built once: the ORM's unit of work cost
+        # more than the rest of the journal.
+        connection = self._session.connection()
+        connection.execute(_MARK, {"token": token, "created_at": time.time()})
+        # The marks of this process's finished journals go with this transaction, a batch at
+        # a time; if it rolls back, they stay until ``recover`` collects them.
+        if len(_FINISHED) >= FINISHED_BATCH:
+            batch: list[str] = []
+            with contextlib.suppress(IndexError):  # another thread took the rest
+                while len(batch) < FINISHED_BATCH:
+                    batch.append(_FINISHED.pop())
+            connection.execute(_UNMARK, {"tokens": batch})
 
-    def close(self) -> None:
-        """The steps are finished (deleted or undone): the journal goes."""
+    def close(self, *, committed: bool) -> None:
+        """The steps are finished (deleted or undone): the journal goes, and the commit mark
+        with the next write."""
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
         if self.path is not None:
             self.path.unlink(missing_ok=True)
+            if committed:
+                _FINISHED.append(self.path.name[len(PREFIX) :])
 
 
 @dataclass(frozen=True)
