@@ -1,4 +1,5 @@
-"""SIGKILL at every step of a delete, an overwrite, a MOVE over a file, a restore and a purge.
+"""SIGKILL at every step of a delete, an overwrite, a MOVE over a file, the MOVE of Word's save
+that gives a document its content back, a restore and a purge.
 
 Each operation runs in a forked child on its own copy of a prepared data dir (real SQLite,
 real files). The child counts its file system calls and its database commits and kills
@@ -49,7 +50,7 @@ def settings_for(data_dir: Path) -> Settings:
 
 @pytest.fixture(scope="module")
 def base(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A home with versions, folders, a temporary and two trash items."""
+    """A home with versions, folders, a temporary, two trash items and a Word save half-way."""
     data_dir = tmp_path_factory.mktemp("kill-points") / "base"
     services = create_services(settings_for(data_dir))
     try:
@@ -66,6 +67,10 @@ def base(tmp_path_factory: pytest.TempPathFactory) -> Path:
         store.write_bytes(owner, p("/deep/old/x.txt"), b"newer x")
         store.delete(owner, p("/deep/old"))
         store.delete(owner, p("/deep"))
+        # Word's save, half-way: the document renamed away, the new content beside it.
+        store.write_bytes(owner, p("/report.docx"), b"report one")
+        store.write_bytes(owner, p("/~WRD0000.tmp"), b"report two")
+        store.move(owner, p("/report.docx"), p("/~WRL0001.tmp"), overwrite=False)
     finally:
         services.close()
     return data_dir
@@ -85,6 +90,9 @@ OPERATIONS: dict[str, Callable[[Store, Owner], object]] = {
     "overwrite": lambda store, owner: store.write_bytes(owner, p("/docs/a.txt"), b"third a"),
     "move over a file": lambda store, owner: store.move(
         owner, p("/docs/b.txt"), p("/docs/a.txt"), overwrite=True
+    ),
+    "word's rename into place": lambda store, owner: store.move(
+        owner, p("/~WRD0000.tmp"), p("/report.docx"), overwrite=False
     ),
     "restore": lambda store, owner: store.trash_restore(owner, trash_item(store, owner, "old")),
     "purge": lambda store, owner: store.trash_purge(owner),

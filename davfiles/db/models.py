@@ -1,6 +1,6 @@
 """SQLAlchemy models: users, tokens, file records, dead properties, locks, upload slots,
-login throttling state, Digest nonce counts, trash, file versions, job leases and the commit
-marks of disk journals."""
+login throttling state, Digest nonce counts, trash, file versions, job leases, the commit
+marks of disk journals and files renamed away by a safe save."""
 
 from __future__ import annotations
 
@@ -324,3 +324,20 @@ class DiskJournal(Base):
 
     token: Mapped[str] = mapped_column(String(32), primary_key=True)
     created_at: Mapped[float] = mapped_column(Float)
+
+
+class Departure(Base):
+    """A file just renamed from its name to a temporary one (``store/saves.py``): Word's save
+    renames the document away before renaming the new content to its name, which then takes
+    over the document's id and versions."""
+
+    __tablename__ = "departures"
+
+    owner_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    # The name the file left.
+    parent: Mapped[str] = mapped_column(Text, primary_key=True)
+    name: Mapped[str] = mapped_column(Text, primary_key=True)
+    node_id: Mapped[int] = mapped_column(BigInteger)
+    left_at: Mapped[float] = mapped_column(Float)

@@ -24,7 +24,18 @@ from davfiles.auth.audit import AuditLog
 from davfiles.db.engine import Database
 from davfiles.db.models import DeadProperty, Node, User
 from davfiles.errors import AlreadyExists, Conflict, DavfilesError, NotFound, PermissionDenied
-from davfiles.store import blobs, fsck, journal, nodes, quota, retention, slots, trash, versions
+from davfiles.store import (
+    blobs,
+    fsck,
+    journal,
+    nodes,
+    quota,
+    retention,
+    saves,
+    slots,
+    trash,
+    versions,
+)
 from davfiles.store.chunks import ChunkedUploads
 from davfiles.store.disk_changes import DiskChanges
 from davfiles.store.fsck import FsckReport, Repair
@@ -394,19 +405,51 @@ class Store:
         return False
 
     def move(self, owner: Owner, source: UserPath, target: UserPath, *, overwrite: bool) -> bool:
-        """Rename ``source`` to ``target``; the id and properties go along. True if created."""
+        """Rename ``source`` to ``target``; the id and properties go along. True if created.
+
+        A file moved over a file, or to the name a file left for a temporary moments ago,
+        is a new content of that file, which keeps its id and versions (``saves.py``).
+        """
         if source.is_root:
             raise PermissionDenied("the home folder cannot be moved")
         with self.changing(owner) as (session, changes):
             node = self._existing(session, owner, source)
             if node.is_dir:
                 check_tree_move(source, target, nodes.paths_below(session, owner.id, source))
+            elif source != target:
+                saved = self._save_by_move(session, changes, owner, node, target, overwrite)
+                if saved is not None:
+                    return saved
             created = self._prepare_destination(session, changes, owner, source, target, overwrite)
+            saves.note_departure(self, session, owner, node, source, target)
             nodes.rename_tree(session, owner.id, node, target)
             self._touch_both_sides(session, owner, node, source, target)
             home = self.home(owner)
             changes.rename(disk_path(home, source), disk_path(home, target))
             return created
+
+    def _save_by_move(
+        self,
+        session: Session,
+        changes: DiskChanges,
+        owner: Owner,
+        node: Node,
+        target: UserPath,
+        overwrite: bool,
+    ) -> bool | None:
+        """Apply an editor's safe save (``saves.py``) to moving the file ``node`` to
+        ``target``; answer whether ``target`` was created, None for an ordinary move."""
+        existing = nodes.get(session, owner.id, target, for_update=True)
+        if existing is None:
+            heir = saves.returning(self, session, owner, target)
+            if heir is None:
+                return None
+            saves.swap_back(self, session, changes, owner, node, heir, target)
+            return True
+        if existing.is_dir or not overwrite or not self.keeping.versions_enabled:
+            return None
+        saves.replace_by_move(self, session, changes, owner, node, existing)
+        return False
 
     def _touch_both_sides(
         self, session: Session, owner: Owner, node: Node, source: UserPath, target: UserPath
