@@ -31,7 +31,6 @@ from davfiles.config import Settings
 from davfiles.db.models import DiskJournal, FileVersion, TrashItem
 from davfiles.store import Owner, Store
 from davfiles.store.fsck import INTERRUPTED, USAGE, Repair
-from davfiles.store.journal import FINISHED_BATCH
 from davfiles.store.paths import parse_user_path
 from tests.kept import disk_bytes
 
@@ -245,13 +244,12 @@ def test_a_kill_anywhere_leaves_the_old_or_the_new_state(
 
 
 def test_commit_marks_do_not_pile_up(services: Services) -> None:
-    """Writes delete the marks of the journals their process finished before, a batch at a
-    time."""
+    """Each write deletes the marks of the journals its process finished before."""
     owner = services.accounts.add_user("many", "pw", max_bytes=None, max_files=None)
     for number in range(150):
         services.store.write_bytes(owner, p(f"/f{number % 3}"), b"%d" % number)
     services.store.delete(owner, p("/f0"))
     with services.db.read() as session:
         marks = session.scalars(select(DiskJournal.token)).all()
-    assert 1 <= len(marks) <= FINISHED_BATCH + 1
+    assert len(marks) == 1
     assert list(services.store.staging_dir.iterdir()) == []

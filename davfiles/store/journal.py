@@ -108,13 +108,13 @@ class Journal:
         # more than the rest of the journal.
         connection = self._session.connection()
         connection.execute(_MARK, {"token": token, "created_at": time.time()})
-        # The marks of this process's finished journals go with this transaction, a batch at
-        # a time; if it rolls back, they stay until ``recover`` collects them.
-        if len(_FINISHED) >= FINISHED_BATCH:
-            batch: list[str] = []
-            with contextlib.suppress(IndexError):  # another thread took the rest
-                while len(batch) < FINISHED_BATCH:
-                    batch.append(_FINISHED.pop())
+        # The marks of this process's finished journals go with this transaction; if it rolls
+        # back, they stay until ``recover`` collects them.
+        batch: list[str] = []
+        with contextlib.suppress(IndexError):  # another thread took the rest
+            while len(batch) < FINISHED_BATCH:
+                batch.append(_FINISHED.pop())
+        if batch:
             connection.execute(_UNMARK, {"tokens": batch})
 
     def close(self, *, committed: bool) -> None:

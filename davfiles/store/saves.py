@@ -10,15 +10,20 @@ content of the same document:
 
 - A file MOVEd over a file (with versions on) replaces its content, as a PUT would: the
   target keeps its id, public flag, dead properties and versions, the replaced content is
-  kept as a version by a PUT's rules (``versions.wanted``); the moved file's versions and
-  dead properties join the target's and its record goes. With versions off the target is
-  trashed, as every replaced target was before.
+  kept as a version (``versions.wanted``, without the coalescing window: a save by
+  replacement is a deliberate save, not an autosave's rewrite; it needs no room, the bytes
+  were counted); the moved file's versions and dead properties join the target's and its
+  record goes. With versions off the target is trashed, as every replaced target was
+  before.
 - A file renamed from a name to a temporary one leaves a departure (table ``departures``).
   A file MOVEd to that name, still free, within ``DEPARTURE_SECONDS`` swaps contents with
   the departed file: the departed record takes its name back with the new content (its id
   and versions, the previous content kept as a version), the moved record takes the
   temporary name with the previous content. The client's DELETE of the temporary then
-  finds what it expects, and the previous content lives on as the version.
+  finds what it expects, and the previous content lives on as the version (no coalescing
+  either). Without room for that version the temporary counts as departed itself: a
+  departed file deleted before anything takes its name back goes to the trash, temporary
+  name or not.
 
 Nextcloud keeps a version of a file that a MOVE replaces too (files_versions' pre-rename
 hook), but keys versions by path, so Word's rename-away leaves the history under the
@@ -95,6 +100,21 @@ def returning(store: Store, session: Session, owner: Owner, target: UserPath) ->
     return node if skips(store.keeping.trash_skip, node.name) else None
 
 
+def departed(session: Session, owner: Owner, node: Node) -> bool:
+    """Whether ``node`` left a name for its temporary one moments ago: deleting it then
+    deletes a document, which goes to the trash whatever its name (``trash.py``)."""
+    found = session.execute(
+        select(Departure.node_id)
+        .where(
+            Departure.owner_id == owner.id,
+            Departure.node_id == node.id,
+            Departure.left_at >= time.time() - DEPARTURE_SECONDS,
+        )
+        .limit(1)
+    ).first()
+    return found is not None
+
+
 def _inherit(session: Session, moved: Node, heir: Node) -> None:
     """The moved file's versions and dead properties go to the file whose content it becomes
     (its properties win over the heir's of the same name)."""
@@ -129,7 +149,7 @@ def replace_by_move(
     source, target = nodes.to_info(moved).path, nodes.to_info(replaced).path
     old_size = replaced.size
     kept = versions.wanted(
-        store, session, replaced, moved.sha1, owner.name, now
+        store, session, replaced, moved.sha1, owner.name, now, coalesce=False
     ) and os.path.lexists(disk_path(home, target))
     if kept:
         # The replaced bytes become the version: they stay counted, nothing new is stored.
@@ -162,12 +182,26 @@ def swap_back(
     # The previous content stays under the temporary until its DELETE: its version is stored
     # beside it and needs room.
     kept = (
-        versions.wanted(store, session, heir, moved.sha1, owner.name, now, name=target.name)
+        versions.wanted(
+            store, session, heir, moved.sha1, owner.name, now, name=target.name, coalesce=False
+        )
         and os.path.lexists(disk_path(home, temporary))
         and store.try_reserve(session, changes, owner, heir.size, 0)
     )
     if kept:
         versions.keep(store, session, changes, owner, heir, now)
+    else:
+        # Without its version, the temporary holding the previous content counts as a
+        # departed document: its DELETE puts it into the trash.
+        session.add(
+            Departure(
+                owner_id=owner.id,
+                parent=target.parent.text,
+                name=target.name,
+                node_id=moved.id,
+                left_at=now,
+            )
+        )
     _inherit(session, moved, heir)
     _take_content(store, heir, moved, target.name)
     nodes.rename_tree(session, owner.id, heir, target)

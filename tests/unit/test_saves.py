@@ -167,3 +167,55 @@ def test_a_departure_counts_only_for_a_while_and_for_a_temporary(
     assert renamed is not None and renamed.id == plain.id
     assert store.stat_id(owner, late.id) is not None
     assert_consistent(saving, owner)
+
+
+def test_a_document_renamed_to_a_temporary_and_deleted_goes_to_the_trash(
+    saving: Services, owner: Owner
+) -> None:
+    """A save that stops after renaming the document away: its deletion keeps it."""
+    store = saving.store
+    document = store.write_bytes(owner, p("/thesis.docx"), b"only copy")
+    store.move(owner, p("/thesis.docx"), p("/~WRL0003.tmp"), overwrite=False)
+    store.delete(owner, p("/~WRL0003.tmp"))
+    [entry] = store.trash_list(owner)
+    assert (entry.name, entry.node_id) == ("~WRL0003.tmp", document.id)
+    # An ordinary temporary still skips the trash.
+    store.write_bytes(owner, p("/~WRD0004.tmp"), b"scratch")
+    store.delete(owner, p("/~WRD0004.tmp"))
+    assert len(store.trash_list(owner)) == 1
+    assert_consistent(saving, owner)
+
+
+def test_a_word_save_without_room_for_the_version_trashes_the_previous_content(
+    saving: Services,
+) -> None:
+    store = saving.store
+    owner = saving.accounts.add_user("full", "pw", max_bytes=25, max_files=None)
+    document = store.write_bytes(owner, p("/report.docx"), b"a" * 10)
+    word_save(store, owner, "/report.docx", b"b" * 10)
+    info = store.stat(owner, p("/report.docx"))
+    assert info is not None and info.id == document.id
+    assert store.versions_of(owner, document.id) == []
+    [entry] = store.trash_list(owner)
+    assert entry.name == "~WRL0001.tmp"
+    kept = store.trash_dir / str(owner.id) / entry.disk_name
+    assert kept.read_bytes() == b"a" * 10
+    assert_consistent(saving, owner)
+
+
+def test_saves_by_replacement_keep_a_version_even_right_after_another(tmp_path: Path) -> None:
+    """The coalescing window drops autosaves' rewrites in place, not a save by replacement."""
+    services = create_services(Settings(data_dir=tmp_path / "data"))
+    try:
+        owner = services.accounts.add_user("ed", "pw", max_bytes=None, max_files=None)
+        store = services.store
+        document = store.write_bytes(owner, p("/report.docx"), b"one")
+        store.write_bytes(owner, p("/report.docx"), b"two")
+        word_save(store, owner, "/report.docx", b"three")
+        store.write_bytes(owner, p("/lu1.tmp"), b"four")
+        store.move(owner, p("/lu1.tmp"), p("/report.docx"), overwrite=True)
+        assert contents(store, owner, document.id) == [b"three", b"two", b"one"]
+        store.write_bytes(owner, p("/report.docx"), b"five")
+        assert len(store.versions_of(owner, document.id)) == 3
+    finally:
+        services.close()
