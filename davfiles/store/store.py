@@ -442,7 +442,7 @@ class Store:
         existing = nodes.get(session, owner.id, target, for_update=True)
         if existing is None:
             heir = saves.returning(self, session, owner, target)
-            if heir is None:
+            if heir is None or heir.id == node.id:  # renamed back: an ordinary move
                 return None
             saves.swap_back(self, session, changes, owner, node, heir, target)
             return True

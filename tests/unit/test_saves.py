@@ -219,3 +219,16 @@ def test_saves_by_replacement_keep_a_version_even_right_after_another(tmp_path: 
         assert len(store.versions_of(owner, document.id)) == 3
     finally:
         services.close()
+
+
+def test_a_document_renamed_to_a_temporary_and_back_is_only_renamed(
+    saving: Services, owner: Owner
+) -> None:
+    store = saving.store
+    document = store.write_bytes(owner, p("/plan.docx"), b"plan")
+    store.move(owner, p("/plan.docx"), p("/plan.tmp"), overwrite=False)
+    assert store.move(owner, p("/plan.tmp"), p("/plan.docx"), overwrite=False) is True
+    info = store.stat(owner, p("/plan.docx"))
+    assert info is not None and (info.id, info.md5) == (document.id, document.md5)
+    assert store.versions_of(owner, document.id) == []
+    assert_consistent(saving, owner)
