@@ -33,6 +33,7 @@ from davfiles.store import Owner, Store
 from davfiles.store.fsck import INTERRUPTED, USAGE, Repair
 from davfiles.store.paths import parse_user_path
 from tests.kept import disk_bytes
+from tests.test_cli import davfiles
 
 # Far more steps than any of these operations takes: every loop ends.
 MAX_KILL_POINTS = 60
@@ -253,3 +254,25 @@ def test_commit_marks_do_not_pile_up(services: Services) -> None:
         marks = session.scalars(select(DiskJournal.token)).all()
     assert len(marks) == 1
     assert list(services.store.staging_dir.iterdir()) == []
+
+
+def test_davfiles_fsck_reports_and_finishes_an_interrupted_write(
+    base: Path, tmp_path: Path
+) -> None:
+    """The command line: ``davfiles fsck`` names the killed write, ``--repair`` finishes it,
+    and after a start's sweep everything agrees."""
+    for kill_at in range(1, MAX_KILL_POINTS):
+        attempt = tmp_path / f"kill-{kill_at}"
+        shutil.copytree(base, attempt)
+        assert run_killed(attempt, "overwrite", kill_at), "the overwrite left no journal"
+        if list((attempt / "tmp").glob("journal-*")):
+            break
+    reported = davfiles(attempt, "fsck")
+    assert reported.returncode != 0
+    assert "kim: interrupted-write: a write killed after" in reported.stdout
+    repaired = davfiles(attempt, "fsck", "--repair")
+    assert "kim: interrupted-write" in repaired.stdout and "(repaired)" in repaired.stdout
+    assert not list((attempt / "tmp").glob("journal-*"))
+    with opened(attempt) as (services, _owner):
+        restart(services, fsck_first=False)
+    assert checked_state(attempt) == checked_state(base)

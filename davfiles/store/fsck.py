@@ -1,9 +1,11 @@
 """Compare the records with the disk, and repair what can be repaired without losing a byte.
 
 The disk is the truth about what exists: a file or folder without a record gets one, a record
-whose file vanished is dropped, sizes and hashes are taken from the bytes. Nothing on disk is
-ever deleted or changed. Usage counters are recomputed from the records, except while staging
-files exist: an upload in flight holds a reservation that no record shows yet.
+whose file vanished is dropped, sizes and hashes are taken from the bytes. Nothing the records
+hold is ever deleted or changed on disk; only a write killed half-way is first completed or
+undone from its journal (``journal.py``), whose bytes no record holds. Usage counters are
+recomputed from the records, except while staging files exist: an upload in flight holds a
+reservation that no record shows yet.
 
 Each home is compared inside one write transaction that locks the user's records and row, so
 no store operation of any process changes that home half-way through; hashing, the slow part,

@@ -6,7 +6,8 @@ is taken, and the transaction adds a ``disk_journal`` row with the journal's tok
 exists exactly when the write committed. After the commit the removed trees are deleted, then
 the journal; after a rollback the steps are undone, then the journal is deleted.
 
-A process killed (SIGKILL, out of memory, power) anywhere in between leaves its journal.
+A process killed (SIGKILL, the out-of-memory killer) anywhere in between leaves its journal
+(not synced to disk: a power cut in the middle of a write is not covered).
 ``recover`` finishes it once its writer is dead: it deletes what a committed write removed,
 or undoes the steps of one that never committed, the last first, so the disk matches the
 records again, old state or new. The start-up check runs it before sweeping the staging
@@ -70,6 +71,7 @@ _HOST = socket.gethostname()
 # Tokens of this process's committed journals whose marks are garbage now (list operations
 # are atomic between threads).
 _FINISHED: list[str] = []
+# At most this many of them are deleted by one write.
 FINISHED_BATCH = 32
 _MARK = insert(DiskJournal)
 _UNMARK = delete(DiskJournal).where(DiskJournal.token.in_(bindparam("tokens", expanding=True)))
