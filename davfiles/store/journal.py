@@ -67,7 +67,17 @@ def _process_start(pid: int) -> str | None:
     return None if fields[0] in ("Z", "X") else fields[19]
 
 
+def _pid_namespace() -> int:
+    """Process ids name processes only within their pid namespace (containers with the same
+    host name may share a data dir)."""
+    try:
+        return os.stat("/proc/self/ns/pid").st_ino
+    except OSError:
+        return 0
+
+
 _HOST = socket.gethostname()
+_NAMESPACE = _pid_namespace()
 # Tokens of this process's committed journals whose marks are garbage now (list operations
 # are atomic between threads).
 _FINISHED: list[str] = []
@@ -102,6 +112,7 @@ class Journal:
         header = {
             "owner": self._owner_id,
             "host": _HOST,
+            "namespace": _NAMESPACE,
             "pid": os.getpid(),
             "start": _own_start(os.getpid()),
         }
@@ -151,8 +162,9 @@ def _read(path: Path) -> _Found | None:
         return None
     header = lines[0]
     start = header.get("start")
-    if header.get("host") != _HOST or (start and _process_start(header["pid"]) == start):
-        # Another host's, or its writer still runs: that writer finishes it.
+    elsewhere = (header.get("host"), header.get("namespace")) != (_HOST, _NAMESPACE)
+    if elsewhere or (start and _process_start(header["pid"]) == start):
+        # Another host's (or container's), or its writer still runs: that writer finishes it.
         return None
     return _Found(path, path.name[len(PREFIX) :], int(header["owner"]), lines[1:])
 
