@@ -1,5 +1,5 @@
-"""SIGKILL at every step of a delete, an overwrite, a MOVE over a file, the MOVE of Word's save
-that gives a document its content back, a restore and a purge.
+"""SIGKILL at every step of a delete, an overwrite (one evicting trash for room), a MOVE over a
+file, the MOVE of Word's save that gives a document its content back, a restore and a purge.
 
 Each operation runs in a forked child on its own copy of a prepared data dir (real SQLite,
 real files). The child counts its file system calls and its database commits and kills
@@ -50,7 +50,8 @@ def settings_for(data_dir: Path) -> Settings:
 
 @pytest.fixture(scope="module")
 def base(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A home with versions, folders, a temporary, two trash items and a Word save half-way."""
+    """A home with versions, folders, a temporary, two trash items and a Word save half-way;
+    another user's home full but for its trash."""
     data_dir = tmp_path_factory.mktemp("kill-points") / "base"
     services = create_services(settings_for(data_dir))
     try:
@@ -71,13 +72,23 @@ def base(tmp_path_factory: pytest.TempPathFactory) -> Path:
         store.write_bytes(owner, p("/report.docx"), b"report one")
         store.write_bytes(owner, p("/~WRD0000.tmp"), b"report two")
         store.move(owner, p("/report.docx"), p("/~WRL0001.tmp"), overwrite=False)
+        # A user whose next overwrite must evict the trash for room.
+        tight = services.accounts.add_user("quo", "pw", max_bytes=100, max_files=None)
+        store.write_bytes(tight, p("/gone.bin"), b"g" * 40)
+        store.delete(tight, p("/gone.bin"))
+        store.write_bytes(tight, p("/big.bin"), b"o" * 30)
     finally:
         services.close()
     return data_dir
 
 
-def owner_of(services: Services) -> Owner:
-    return services.accounts.owner("kim")
+USERS = ("kim", "quo")
+# The user each operation acts for, when not kim.
+ACTS_FOR = {"overwrite evicting the trash": "quo"}
+
+
+def owner_of(services: Services, operation: str = "") -> Owner:
+    return services.accounts.owner(ACTS_FOR.get(operation, "kim"))
 
 
 def trash_item(store: Store, owner: Owner, name: str) -> int:
@@ -93,6 +104,9 @@ OPERATIONS: dict[str, Callable[[Store, Owner], object]] = {
     ),
     "word's rename into place": lambda store, owner: store.move(
         owner, p("/~WRD0000.tmp"), p("/report.docx"), overwrite=False
+    ),
+    "overwrite evicting the trash": lambda store, owner: store.write_bytes(
+        owner, p("/big.bin"), b"n" * 70
     ),
     "restore": lambda store, owner: store.trash_restore(owner, trash_item(store, owner, "old")),
     "purge": lambda store, owner: store.trash_purge(owner),
@@ -169,7 +183,7 @@ def run_killed(data_dir: Path, operation: str, kill_at: int) -> bool:
         code = 1
         try:
             services = create_services(settings_for(data_dir))
-            owner = owner_of(services)
+            owner = owner_of(services, operation)
             _arm(kill_at)
             OPERATIONS[operation](services.store, owner)
             code = 0
@@ -194,14 +208,14 @@ def opened(data_dir: Path) -> Iterator[tuple[Services, Owner]]:
         services.close()
 
 
-def restart(services: Services, *, fsck_first: bool) -> None:
+def restart(services: Services, *, fsck_first: bool, user: str = "kim") -> None:
     """What follows a crash: ``davfiles fsck --repair`` (if asked), then a server's start,
     which sweeps the staging folder and recounts usage; then everything must be clean."""
     store = services.store
     if fsck_first:
         journals = list(store.staging_dir.glob("journal-*"))
         reported = [f for f in store.fsck().findings if f.kind == INTERRUPTED]
-        assert [(f.user, f.repaired) for f in reported] == [("kim", False)] * len(journals)
+        assert [(f.user, f.repaired) for f in reported] == [(user, False)] * len(journals)
         report = store.fsck(repair=Repair.ALL)
         assert {finding.kind for finding in report.findings} <= {INTERRUPTED, USAGE}
         assert all(f.repaired for f in report.findings if f.kind == INTERRUPTED)
@@ -211,10 +225,14 @@ def restart(services: Services, *, fsck_first: bool) -> None:
 
 
 def checked_state(data_dir: Path) -> dict[str, Any]:
-    with opened(data_dir) as (services, owner):
-        found = state(services, owner)
-        assert found["usage"][0] == disk_bytes(services, owner)
-        return found
+    """Every user's state, each with its usage equal to the disk."""
+    found = {}
+    with opened(data_dir) as (services, _owner):
+        for name in USERS:
+            owner = services.accounts.owner(name)
+            found[name] = state(services, owner)
+            assert found[name]["usage"][0] == disk_bytes(services, owner)
+    return found
 
 
 @pytest.mark.parametrize("operation", OPERATIONS)
@@ -234,7 +252,7 @@ def test_a_kill_anywhere_leaves_the_old_or_the_new_state(
         if not run_killed(attempt, operation, kill_at):
             break
         with opened(attempt) as (services, _owner):
-            restart(services, fsck_first=kill_at % 2 == 0)
+            restart(services, fsck_first=kill_at % 2 == 0, user=owner_of(services, operation).name)
         after = checked_state(attempt)
         assert after in (old, new), f"killed at step {kill_at}"
         outcomes.append("new" if after == new else "old")
