@@ -181,18 +181,19 @@ def swap_back(
     previous = (heir.size, heir.md5, heir.sha1, heir.modified_at, heir.content_type)
     # The previous content stays under the temporary until its DELETE: its version is stored
     # beside it and needs room.
+    wanted = versions.wanted(
+        store, session, heir, moved.sha1, owner.name, now, name=target.name, coalesce=False
+    )
     kept = (
-        versions.wanted(
-            store, session, heir, moved.sha1, owner.name, now, name=target.name, coalesce=False
-        )
+        wanted
         and os.path.lexists(disk_path(home, temporary))
         and store.try_reserve(session, changes, owner, heir.size, 0)
     )
     if kept:
         versions.keep(store, session, changes, owner, heir, now)
-    else:
-        # Without its version, the temporary holding the previous content counts as a
-        # departed document: its DELETE puts it into the trash.
+    elif wanted:
+        # No room for the version: the temporary holding the previous content counts as a
+        # departed document, which its DELETE puts into the trash.
         session.add(
             Departure(
                 owner_id=owner.id,

@@ -232,3 +232,16 @@ def test_a_document_renamed_to_a_temporary_and_back_is_only_renamed(
     assert info is not None and (info.id, info.md5) == (document.id, document.md5)
     assert store.versions_of(owner, document.id) == []
     assert_consistent(saving, owner)
+
+
+def test_a_word_save_of_unchanged_content_keeps_nothing_more(
+    saving: Services, owner: Owner
+) -> None:
+    store = saving.store
+    document = store.write_bytes(owner, p("/same.docx"), b"same")
+    word_save(store, owner, "/same.docx", b"same")
+    info = store.stat(owner, p("/same.docx"))
+    assert info is not None and info.id == document.id
+    assert store.versions_of(owner, document.id) == []
+    assert store.trash_list(owner) == []
+    assert_consistent(saving, owner)
