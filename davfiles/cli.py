@@ -113,7 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--repair",
         action="store_true",
         help="record unrecorded files, drop records of vanished ones, take sizes, hashes and "
-        "usage from the disk; never deletes a file",
+        "usage from the disk, finish writes killed half-way; never deletes a recorded file",
     )
     fsck.add_argument(
         "--hashes", action="store_true", help="also read every file and compare MD5 and SHA-1"

@@ -1,5 +1,6 @@
 """SQLAlchemy models: users, tokens, file records, dead properties, locks, upload slots,
-login throttling state, Digest nonce counts, trash, file versions and job leases."""
+login throttling state, Digest nonce counts, trash, file versions, job leases, the commit
+marks of disk journals and files renamed away by a safe save."""
 
 from __future__ import annotations
 
@@ -317,3 +318,31 @@ class LoginFlow(Base):
     client_sha256: Mapped[str] = mapped_column(String(64), index=True, default="")
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     expires_at: Mapped[float] = mapped_column(Float, index=True)
+
+
+class DiskJournal(Base):
+    """The mark of a committed store write whose disk steps a journal file records
+    (``store/journal.py``): present once the write committed, so a process killed before its
+    journal was finished is completed or undone from it. Deleted once the journal is gone."""
+
+    __tablename__ = "disk_journal"
+
+    token: Mapped[str] = mapped_column(String(32), primary_key=True)
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+class Departure(Base):
+    """A file just renamed from its name to a temporary one (``store/saves.py``): Word's save
+    renames the document away before renaming the new content to its name, which then takes
+    over the document's id and versions."""
+
+    __tablename__ = "departures"
+
+    owner_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    # The name the file left.
+    parent: Mapped[str] = mapped_column(Text, primary_key=True)
+    name: Mapped[str] = mapped_column(Text, primary_key=True)
+    node_id: Mapped[int] = mapped_column(BigInteger)
+    left_at: Mapped[float] = mapped_column(Float)

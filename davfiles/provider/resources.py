@@ -150,8 +150,11 @@ class _StoreResourceMixin:
             )
         self.remove_all_locks(recursive=True)  # type: ignore[attr-defined]
         if self.info is not None:
-            # The id survives the move; ownCloud clients compare it with their journal's.
-            self.provider.add_response_header(self.environ, "OC-FileId", str(self.info.id))
+            # The id survives the move; ownCloud clients compare it with their journal's. A
+            # file moved over a file takes that file's id (store/saves.py).
+            moved = self.info if self.info.is_dir else self.store.stat(self.owner, target)
+            if moved is not None:
+                self.provider.add_response_header(self.environ, "OC-FileId", str(moved.id))
         self._finish_copy_or_move(target, created)
         return True
 

@@ -6,9 +6,9 @@ a rename the disk refuses, a database error. Removed trees are therefore only re
 staging folder until the commit, and every step knows its undo, so a failure puts the old
 files back where the records, rolled back, say they are.
 
-A process killed between a removal and its commit leaves the removed tree in the staging
-folder, where the next start-up sweeps it away while the record stays; ``davfiles fsck``
-reports such a record.
+Every step is first written to the transaction's journal (``journal.py``), so a process killed
+between a step and its commit, or between the commit and the deletions, leaves a journal from
+which the next start-up (or ``davfiles fsck --repair``) completes or undoes the write.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from davfiles.store.blobs import make_dir, new_trash_dir, remove_tree
+from davfiles.store.journal import Journal
 
 log = logging.getLogger(__name__)
 
@@ -30,8 +31,9 @@ class DiskChanges:
     """The disk steps of one transaction: ``discard_done`` after its commit, ``undo`` after a
     rollback."""
 
-    def __init__(self, staging_dir: Path) -> None:
+    def __init__(self, staging_dir: Path, journal: Journal) -> None:
         self._staging_dir = staging_dir
+        self._journal = journal
         self._undo: list[Callable[[], None]] = []
         self._trash: list[Path] = []
         self._after_commit: list[Callable[[], None]] = []
@@ -41,8 +43,9 @@ class DiskChanges:
         if not os.path.lexists(path):
             return
         aside = new_trash_dir(self._staging_dir)
-        os.replace(path, aside / "x")
         self._trash.append(aside)
+        self._journal.log("remove", path=path, aside=aside)
+        os.replace(path, aside / "x")
         self._undo.append(lambda: os.replace(aside / "x", path))
 
     def replace_file(self, install: Callable[[Path], None], target: Path) -> None:
@@ -52,11 +55,14 @@ class DiskChanges:
         the replace and an undo puts it back; a new file is removed by an undo.
         """
         kept: Path | None = None
+        aside: Path | None = None
         if os.path.lexists(target):
             aside = new_trash_dir(self._staging_dir)
             kept = aside / "x"
-            os.link(target, kept)
             self._trash.append(aside)
+        self._journal.log("replace", path=target, aside=aside)
+        if kept is not None:
+            os.link(target, kept)
         try:
             install(target)
         except BaseException:
@@ -69,6 +75,7 @@ class DiskChanges:
             self._undo.append(lambda: os.replace(kept, target))
 
     def rename(self, source: Path, target: Path) -> None:
+        self._journal.log("rename", source=source, target=target)
         os.rename(source, target)
         self._undo.append(lambda: os.rename(target, source))
 
@@ -85,16 +92,19 @@ class DiskChanges:
 
     def link(self, existing: Path, new: Path) -> None:
         """Give the file at ``existing`` a second name (a version keeps replaced content)."""
+        self._journal.log("link", path=new)
         os.link(existing, new)
         self._undo.append(lambda: new.unlink(missing_ok=True))
 
     def make_dir(self, path: Path) -> None:
         """Create the folder at ``path`` (a restore recreates missing parents)."""
+        self._journal.log("make_dir", path=path)
         make_dir(path)
         self._undo.append(lambda: path.rmdir())
 
     def install(self, staged: Path, target: Path) -> None:
         """Move a tree built in the staging folder to ``target``, which must be free."""
+        self._journal.log("install", path=target)
         os.replace(staged, target)
         self._undo.append(lambda: remove_tree(target, self._staging_dir))
 
@@ -104,6 +114,7 @@ class DiskChanges:
             shutil.rmtree(aside, ignore_errors=True)
         self._trash.clear()
         self._undo.clear()
+        self._journal.close(committed=True)
         steps, self._after_commit = self._after_commit, []
         for step in steps:
             step()
@@ -123,3 +134,4 @@ class DiskChanges:
             with contextlib.suppress(OSError):
                 aside.rmdir()
         self._trash.clear()
+        self._journal.close(committed=False)

@@ -1,9 +1,11 @@
 """Compare the records with the disk, and repair what can be repaired without losing a byte.
 
 The disk is the truth about what exists: a file or folder without a record gets one, a record
-whose file vanished is dropped, sizes and hashes are taken from the bytes. Nothing on disk is
-ever deleted or changed. Usage counters are recomputed from the records, except while staging
-files exist: an upload in flight holds a reservation that no record shows yet.
+whose file vanished is dropped, sizes and hashes are taken from the bytes. Nothing the records
+hold is ever deleted or changed on disk; only a write killed half-way is first completed or
+undone from its journal (``journal.py``), whose bytes no record holds. Usage counters are
+recomputed from the records, except while staging files exist: an upload in flight holds a
+reservation that no record shows yet.
 
 Each home is compared inside one write transaction that locks the user's records and row, so
 no store operation of any process changes that home half-way through; hashing, the slow part,
@@ -26,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from davfiles.db.models import Node, User
 from davfiles.errors import InvalidName
-from davfiles.store import kept_check, nodes, quota
+from davfiles.store import journal, kept_check, nodes, quota
 from davfiles.store.models import Owner
 from davfiles.store.paths import ROOT, UserPath, disk_path, parse_user_path
 
@@ -47,6 +49,7 @@ TREE_SIZE = "tree-size"  # a folder's recorded total differs from the files belo
 UNSUPPORTED = "unsupported"  # on disk but no record can hold it (link, device, bad name)
 ORPHAN_HOME = "orphan-home"  # an entry in data_dir/users that belongs to no user
 ORPHAN_VERSION = "orphan-version"  # a version whose file is neither live nor trashed
+INTERRUPTED = "interrupted-write"  # the journal of a write whose process was killed
 
 
 class Repair(enum.Enum):
@@ -431,10 +434,30 @@ def _all_owners(store: Store, report: FsckReport) -> list[Owner]:
     return owners
 
 
+def _check_journals(
+    store: Store, owners: list[Owner], only: Owner | None, repair: Repair, report: FsckReport
+) -> None:
+    """Writes whose process was killed half-way: completed or undone first (``journal.py``)
+    with any repair, since the comparison below would take their half-done disk for truth."""
+    names = {owner.id: owner.name for owner in owners}
+    owner_id = only.id if only is not None else None
+    if repair is Repair.NOTHING:
+        found = [
+            (each.owner_id, f"a write killed after {len(each.steps)} disk steps; --repair ends it")
+            for each in journal.interrupted(store, owner_id)
+        ]
+    else:
+        found = journal.recover(store, owner_id)
+    for each_id, line in found:
+        user = names.get(each_id, str(each_id))
+        report.findings.append(Finding(user, "", INTERRUPTED, line, repair is not Repair.NOTHING))
+
+
 def check(store: Store, owner: Owner | None, *, hashes: bool, repair: Repair) -> FsckReport:
     """Check one user's home, or every user's plus the entries of data_dir/users."""
     report = FsckReport()
     owners = [owner] if owner is not None else _all_owners(store, report)
+    _check_journals(store, owners, owner, repair, report)
     for each in owners:
         home_check = _HomeCheck(store, each, hashes=hashes, repair=repair)
         home_check.run()

@@ -35,7 +35,7 @@ from davfiles.auth import audit
 from davfiles.auth.audit import AuditEvent, AuditLog
 from davfiles.db.engine import Database
 from davfiles.db.models import FileVersion, Lease, Node, TrashedNode, TrashItem, User
-from davfiles.store import quota, trash, versions
+from davfiles.store import journal, quota, trash, versions
 from davfiles.store.disk_changes import DiskChanges
 from davfiles.store.models import Owner
 from davfiles.store.skips import DEFAULT_SKIP
@@ -356,6 +356,9 @@ class Keeper:
         while not self._stop.wait(interval):
             try:
                 if take_lease(self._store.db, PURGE_LEASE, holder, interval, time.time()):
+                    # Writes of this host's killed workers, while the others serve on.
+                    for owner_id, line in journal.recover(self._store):
+                        log.warning("user id %d: %s", owner_id, line)
                     purge_expired(self._store, self._audit_log)
             except Exception:
                 log.exception("the retention purge failed; it runs again in %.0f s", interval)

@@ -6,6 +6,7 @@ once. Each write is one database transaction around the disk change it describes
 
 from __future__ import annotations
 
+import logging
 import mimetypes
 import os
 import time
@@ -26,9 +27,11 @@ from davfiles.errors import AlreadyExists, Conflict, DavfilesError, NotFound, Pe
 from davfiles.store import (
     blobs,
     fsck,
+    journal,
     nodes,
     quota,
     retention,
+    saves,
     slots,
     trash,
     trash_browse,
@@ -37,6 +40,7 @@ from davfiles.store import (
 from davfiles.store.chunks import ChunkedUploads
 from davfiles.store.disk_changes import DiskChanges
 from davfiles.store.fsck import FsckReport, Repair
+from davfiles.store.journal import Journal
 from davfiles.store.models import FileInfo, Owner, QuotaFigures
 from davfiles.store.paths import (
     ROOT,
@@ -50,6 +54,8 @@ from davfiles.store.retention import Keeping
 from davfiles.store.trash import TrashEntry
 from davfiles.store.uploads import Upload, UploadOptions
 from davfiles.store.versions import VersionInfo
+
+log = logging.getLogger(__name__)
 
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
 MAX_DEAD_PROPERTIES = 200
@@ -134,6 +140,10 @@ class Store:
             self._keeper.stop()
 
     def sweep_staging(self, older_than: float | None = None) -> int:
+        """Remove the staging leftovers of killed processes, once the writes they were making
+        are completed or undone (``journal.py``): a journal's removed trees may be needed."""
+        for owner_id, line in journal.recover(self):
+            log.warning("user id %d: %s", owner_id, line)
         return blobs.sweep_staging(self.staging_dir, older_than)
 
     def fsck(
@@ -331,15 +341,20 @@ class Store:
     @contextmanager
     def changing(self, owner: Owner) -> Iterator[tuple[Session, DiskChanges]]:
         """A write transaction on ``owner``'s tree whose disk changes are undone if it fails
-        (``DiskChanges``)."""
-        changes = DiskChanges(self.staging_dir)
+        (``DiskChanges``), and completed or undone after a crash (``journal.py``)."""
+        changes: DiskChanges | None = None
         try:
             with self.db.write() as session:
                 nodes.lock_owner(session, owner.id)
+                changes = DiskChanges(
+                    self.staging_dir, Journal(self.staging_dir, owner.id, session)
+                )
                 yield session, changes
         except BaseException:
-            changes.undo()
+            if changes is not None:
+                changes.undo()
             raise
+        assert changes is not None
         changes.discard_done()
 
     def _remove(self, session: Session, changes: DiskChanges, owner: Owner, node: Node) -> None:
@@ -391,19 +406,51 @@ class Store:
         return False
 
     def move(self, owner: Owner, source: UserPath, target: UserPath, *, overwrite: bool) -> bool:
-        """Rename ``source`` to ``target``; the id and properties go along. True if created."""
+        """Rename ``source`` to ``target``; the id and properties go along. True if created.
+
+        A file moved over a file, or to the name a file left for a temporary moments ago,
+        is a new content of that file, which keeps its id and versions (``saves.py``).
+        """
         if source.is_root:
             raise PermissionDenied("the home folder cannot be moved")
         with self.changing(owner) as (session, changes):
             node = self._existing(session, owner, source)
             if node.is_dir:
                 check_tree_move(source, target, nodes.paths_below(session, owner.id, source))
+            elif source != target:
+                saved = self._save_by_move(session, changes, owner, node, target, overwrite)
+                if saved is not None:
+                    return saved
             created = self._prepare_destination(session, changes, owner, source, target, overwrite)
+            saves.note_departure(self, session, owner, node, source, target)
             nodes.rename_tree(session, owner.id, node, target)
             self._touch_both_sides(session, owner, node, source, target)
             home = self.home(owner)
             changes.rename(disk_path(home, source), disk_path(home, target))
             return created
+
+    def _save_by_move(
+        self,
+        session: Session,
+        changes: DiskChanges,
+        owner: Owner,
+        node: Node,
+        target: UserPath,
+        overwrite: bool,
+    ) -> bool | None:
+        """Apply an editor's safe save (``saves.py``) to moving the file ``node`` to
+        ``target``; answer whether ``target`` was created, None for an ordinary move."""
+        existing = nodes.get(session, owner.id, target, for_update=True)
+        if existing is None:
+            heir = saves.returning(self, session, owner, target)
+            if heir is None or heir.id == node.id:  # renamed back: an ordinary move
+                return None
+            saves.swap_back(self, session, changes, owner, node, heir, target)
+            return True
+        if existing.is_dir or not overwrite or not self.keeping.versions_enabled:
+            return None
+        saves.replace_by_move(self, session, changes, owner, node, existing)
+        return False
 
     def _touch_both_sides(
         self, session: Session, owner: Owner, node: Node, source: UserPath, target: UserPath

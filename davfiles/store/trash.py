@@ -6,8 +6,8 @@ replaces its target, every REST dialect's delete. The tree is renamed (no copy) 
 move to ``trashed_nodes`` and ``trashed_properties`` with their ids, so a restore brings back
 the same ids, public flags, dead properties and (keyed by id) versions. Temporaries of
 editors and desktops (``skips.DEFAULT_SKIP``) are deleted for good instead, unless they hold
-versions (an Office save renames the document to ``~WRL0001.tmp`` before deleting it):
-a file with versions, and every folder, goes to the trash whatever its name. Turning the
+versions or left a document's name moments ago (``saves.py``): such a file, and every folder,
+goes to the trash whatever its name. Turning the
 trash off never drops a labelled version silently either: a tree holding one is trashed.
 
 The bytes stay in the byte quota while trashed (the disk holds them); the file-count quota
@@ -38,7 +38,7 @@ from davfiles.db.models import (
     TrashItem,
 )
 from davfiles.errors import Conflict, NotFound
-from davfiles.store import nodes, quota, versions
+from davfiles.store import nodes, quota, saves, versions
 from davfiles.store.disk_changes import DiskChanges
 from davfiles.store.models import Owner
 from davfiles.store.paths import MAX_NAME_BYTES, UserPath, disk_path
@@ -90,7 +90,7 @@ def _keeps(store: Store, session: Session, owner: Owner, node: Node, source: Pat
     keeping = store.keeping
     if keeping.trash_enabled:
         keep = node.is_dir or not skips(keeping.trash_skip, node.name)
-        keep = keep or versions.exist(session, [node.id])
+        keep = keep or versions.exist(session, [node.id]) or saves.departed(session, owner, node)
     else:
         keep = versions.exist(session, _tree_ids(owner, node), pinned=True)
     if keep and not os.path.lexists(source):

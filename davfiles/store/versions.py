@@ -75,15 +75,25 @@ _NEWEST = (
 
 
 def wanted(
-    store: Store, session: Session, node: Node, new_sha1: str, author: str, now: float
+    store: Store,
+    session: Session,
+    node: Node,
+    new_sha1: str | None,
+    author: str,
+    now: float,
+    *,
+    name: str | None = None,
+    coalesce: bool = True,
 ) -> bool:
-    """Whether replacing ``node``'s content by ``new_sha1`` keeps the old one as a version."""
+    """Whether replacing ``node``'s content by ``new_sha1`` keeps the old one as a version;
+    ``name``: the file's name once replaced, when it differs, and ``coalesce=False`` for a
+    save that replaces a file by another one, never an autosave's rewrite (``saves.py``)."""
     keeping = store.keeping
     if not keeping.versions_enabled or node.sha1 == new_sha1:
         return False
-    if skips(keeping.trash_skip, node.name):
+    if skips(keeping.trash_skip, name or node.name):
         return False
-    if keeping.versions_coalesce_seconds <= 0:
+    if keeping.versions_coalesce_seconds <= 0 or not coalesce:
         return True
     newest = session.execute(_NEWEST, {"node_id": node.id}).first()
     if newest is None or newest.author != author:

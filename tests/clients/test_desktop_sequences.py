@@ -1,5 +1,6 @@
-"""Request sequences of clients that cannot run here: Windows Explorer, macOS Finder, KDE and
-Microsoft Office, written from their documented behaviour (see shared/CLIENTS.md)."""
+"""Request sequences of clients that cannot run here: Windows Explorer, macOS Finder, KDE,
+Microsoft Office and the safe saves of Word, LibreOffice and macOS apps, written from their
+documented behaviour (see shared/CLIENTS.md)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ import xml.etree.ElementTree as ET
 import requests
 from requests.auth import HTTPDigestAuth
 
+from davfiles.store import parse_user_path
 from tests.dav.helpers import LOCK_BODY, propfind
-from tests.harness import LiveServer
+from tests.harness import LiveServer, TestUser
 
 WIN32_PROPPATCH = """<?xml version="1.0" encoding="utf-8" ?>
 <D:propertyupdate xmlns:D="DAV:" xmlns:Z="urn:schemas-microsoft-com:"><D:set><D:prop>
@@ -155,3 +157,111 @@ def test_davfs2_lock_creates_an_empty_locked_file(live_server: LiveServer) -> No
         ).status_code
         == 204
     )
+
+
+def saved_versions(live_server: LiveServer, user: TestUser, file_id: int) -> list[bytes]:
+    """A file's versions as Nextcloud's versions WebDAV serves them, newest first."""
+    session = live_server.session(user)
+    url = live_server.url(f"/remote.php/dav/versions/{user.name}/versions/{file_id}")
+    answer = session.request("PROPFIND", url, headers={"Depth": "1"})
+    assert answer.status_code == 207
+    hrefs = [node.text or "" for node in ET.fromstring(answer.content).iter("{DAV:}href")]
+    newest_first = sorted(hrefs[1:], key=lambda href: -int(href.rsplit("/", 1)[1]))
+    return [session.get(live_server.url(href)).content for href in newest_first]
+
+
+def test_a_word_save_keeps_the_documents_id_and_previous_content(
+    live_server: LiveServer,
+) -> None:
+    """Word through the mini-redirector: its owner file, the new content to ~WRD0000.tmp, the
+    locked document renamed to ~WRL0001.tmp, the new content renamed into place, the old one
+    deleted, the document locked again."""
+    user = live_server.add_user("word", "word-pw")
+    session = live_server.session(user)
+    session.headers.update(MINIREDIR)
+
+    def dav(name: str) -> str:
+        return live_server.url(f"/dav/Reports/{name}")
+
+    assert session.request("MKCOL", live_server.url("/dav/Reports")).status_code == 201
+    assert session.put(dav("report.docx"), data=b"version one").status_code == 201
+    [original] = live_server.services.store.list_files(user.owner)
+    assert session.put(dav("~$report.docx"), data=b"owner: word").status_code == 201
+    locked = session.request("LOCK", dav("report.docx"), data=LOCK_BODY)
+    assert locked.status_code == 200
+    token = locked.headers["Lock-Token"]
+    assert session.put(dav("~WRD0000.tmp"), data=b"version two").status_code == 201
+    away = session.request(
+        "MOVE",
+        dav("report.docx"),
+        headers={"Destination": dav("~WRL0001.tmp"), "Overwrite": "F", "If": f"({token})"},
+    )
+    assert away.status_code == 201
+    back = session.request(
+        "MOVE", dav("~WRD0000.tmp"), headers={"Destination": dav("report.docx"), "Overwrite": "F"}
+    )
+    assert back.status_code == 201
+    assert back.headers["OC-FileId"] == str(original.id)
+    assert session.delete(dav("~WRL0001.tmp")).status_code == 204
+    relocked = session.request("LOCK", dav("report.docx"), data=LOCK_BODY)
+    assert relocked.status_code == 200
+    unlock = {"Lock-Token": relocked.headers["Lock-Token"]}
+    assert session.request("UNLOCK", dav("report.docx"), headers=unlock).status_code == 204
+    assert session.delete(dav("~$report.docx")).status_code == 204
+
+    assert session.get(dav("report.docx")).content == b"version two"
+    store = live_server.services.store
+    [document] = store.list_files(user.owner)
+    assert (document.path.text, document.id) == ("Reports/report.docx", original.id)
+    assert saved_versions(live_server, user, original.id) == [b"version one"]
+    assert store.trash_list(user.owner) == []
+    assert store.fsck(hashes=True).findings == []
+
+
+def test_libreoffice_and_finder_saves_replace_the_documents_content(
+    live_server: LiveServer,
+) -> None:
+    """LibreOffice (through gvfs or davfs2) writes lu*.tmp beside the document and renames it
+    over it, with its .~lock file around; a macOS app (TextEdit through Finder's WebDAV) writes
+    into .TemporaryItems and renames the new content over the document."""
+    user = live_server.add_user("writer", "writer-pw")
+    session = live_server.session(user)
+    store = live_server.services.store
+
+    def dav(path: str) -> str:
+        return live_server.url(f"/dav/{path}")
+
+    def replace_by_move(temporary: str, document: str) -> requests.Response:
+        return session.request(
+            "MOVE", dav(temporary), headers={"Destination": dav(document), "Overwrite": "T"}
+        )
+
+    assert session.put(dav("notes.odt"), data=b"odt one").status_code == 201
+    assert session.put(dav("diary.txt"), data=b"txt one").status_code == 201
+    odt = store.stat(user.owner, parse_user_path("/notes.odt"))
+    txt = store.stat(user.owner, parse_user_path("/diary.txt"))
+    assert odt is not None and txt is not None
+
+    assert session.put(dav(".~lock.notes.odt%23"), data=b",writer,host,").status_code == 201
+    assert session.put(dav("lu1q2w3e.tmp"), data=b"odt two").status_code == 201
+    moved = replace_by_move("lu1q2w3e.tmp", "notes.odt")
+    assert (moved.status_code, moved.headers["OC-FileId"]) == (204, str(odt.id))
+    assert session.delete(dav(".~lock.notes.odt%23")).status_code == 204
+
+    assert session.request("MKCOL", dav(".TemporaryItems")).status_code == 201
+    temporary = ".TemporaryItems/(A Document Being Saved By TextEdit)"
+    assert session.request("MKCOL", dav(temporary)).status_code == 201
+    assert session.put(dav(f"{temporary}/diary.txt"), data=b"txt two").status_code == 201
+    moved = replace_by_move(f"{temporary}/diary.txt", "diary.txt")
+    assert (moved.status_code, moved.headers["OC-FileId"]) == (204, str(txt.id))
+    assert session.delete(dav(temporary)).status_code == 204
+
+    assert session.get(dav("notes.odt")).content == b"odt two"
+    assert session.get(dav("diary.txt")).content == b"txt two"
+    assert saved_versions(live_server, user, odt.id) == [b"odt one"]
+    assert saved_versions(live_server, user, txt.id) == [b"txt one"]
+    # Only the emptied folder of the macOS save went to the trash.
+    assert [entry.name for entry in store.trash_list(user.owner)] == [
+        "(A Document Being Saved By TextEdit)"
+    ]
+    assert store.fsck(hashes=True).findings == []

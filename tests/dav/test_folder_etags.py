@@ -8,7 +8,7 @@ and ``oc:size`` of a folder is the total below it. A file's ETag and id survive 
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from urllib.parse import quote
 
 import requests
@@ -161,13 +161,15 @@ def test_move_changes_both_sides_and_keeps_the_moved_etags_and_ids(
         8,
     ]
     assert entry(tree.session, tree.url("x/y/c/d/deep.bin")) == moved_file
-    # A file moved and renamed keeps its ETag and id; the move overwrites: 204.
+    # A file moved over a file is that file's new content (store/saves.py): the ETag is the
+    # moved content's, the id the target's; the move overwrites: 204.
     tree.put("a/over.bin", b"old")
+    target = entry(tree.session, tree.url("a/over.bin"))
     before = tree.folders("", "a", "x", "x/y", "z")
     response = tree.move("x/y/c/d/deep.bin", "a/over.bin")
     assert response.status_code == 204
-    assert response.headers["OC-FileId"] == moved_file.id
-    assert entry(tree.session, tree.url("a/over.bin")) == moved_file
+    assert response.headers["OC-FileId"] == target.id
+    assert entry(tree.session, tree.url("a/over.bin")) == replace(moved_file, id=target.id)
     after = tree.folders("", "a", "x", "x/y", "z")
     assert changed(before, after) == {"", "a", "x", "x/y"}
     assert [after[path].size for path in ("", "a", "x", "x/y", "z")] == [108, 100, 0, 0, 8]

@@ -177,12 +177,12 @@ def test_the_capabilities_announce_trash_and_versions(live_server: LiveServer) -
     assert {name: files[name] for name in wanted} == dict.fromkeys(wanted, True)
 
 
-def test_a_word_save_keeps_the_old_content_and_its_labelled_version(
+def test_a_word_save_keeps_the_document_its_old_content_and_labelled_version(
     live_server: LiveServer,
 ) -> None:
     """Word saves doc.docx by writing ~WRD0000.tmp, renaming the document to ~WRL0001.tmp,
-    the new one to doc.docx, and deleting ~WRL0001.tmp: a temporary's name, but it holds
-    the document's old content and versions."""
+    the new one to doc.docx, and deleting ~WRL0001.tmp: doc.docx keeps its id and versions,
+    its old content becomes one (store/saves.py), nothing needs the trash."""
     user = live_server.add_user("alice")
     session = live_server.session(user)
     files = live_server.url(f"{DAV_ROOT}/files/alice")
@@ -208,17 +208,12 @@ def test_a_word_save_keeps_the_old_content_and_its_labelled_version(
     assert session.get(files + "/doc.docx").content == b"third"
 
     trash = live_server.url(f"{DAV_ROOT}/trashbin/alice/trash")
-    [(item_href, item)] = listing(session, trash, TRASH_PROPFIND).items()
-    assert item[NC + "trashbin-filename"] == "~WRL0001.tmp"
-    restored = session.request(
-        "MOVE",
-        live_server.url(item_href),
-        headers={"Destination": live_server.url(f"{DAV_ROOT}/trashbin/alice/restore/x")},
-    )
-    assert restored.status_code == 201
-    assert session.get(files + "/~WRL0001.tmp").content == b"second"
-    [version] = listing(session, versions_url, VERSIONS_PROPFIND).values()
-    assert version[NC + "version-label"] == "Signed"
+    assert listing(session, trash, TRASH_PROPFIND) == {}
+    [document] = live_server.services.store.list_files(user.owner)
+    assert document.id == record.id
+    kept = listing(session, versions_url, VERSIONS_PROPFIND)
+    assert [session.get(live_server.url(href)).content for href in kept] == [b"second", b"first"]
+    assert [version[NC + "version-label"] for version in kept.values()] == ["", "Signed"]
 
 
 def test_two_items_of_one_name_deleted_in_one_second_stay_apart(

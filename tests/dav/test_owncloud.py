@@ -157,10 +157,15 @@ def test_the_headers_and_codes_sync_clients_insist_on(live_server: LiveServer) -
     assert renamed.status_code == 201
     assert renamed.headers["OC-FileId"] == file_id
     session.put(url, data=b"other")
+    replaced_id = oc_props(session, url)[base + "Docs/a.txt"]["id"]
+    assert replaced_id != file_id
     overwritten = session.request(
         "MOVE", live_server.url(base + "Docs/b.txt"), headers={"Destination": base + "Docs/a.txt"}
     )
     assert overwritten.status_code == 204
-    assert oc_props(session, url)[base + "Docs/a.txt"]["id"] == file_id
+    # A file moved over a file is that file's new content: the target keeps its id
+    # (store/saves.py), and the answer names it.
+    assert overwritten.headers["OC-FileId"] == replaced_id
+    assert oc_props(session, url)[base + "Docs/a.txt"]["id"] == replaced_id
     assert session.delete(url).status_code == 204
     assert session.delete(live_server.url(base + "Docs")).status_code == 204

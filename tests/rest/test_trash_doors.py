@@ -1,5 +1,5 @@
 """Every door's delete lands in the trash with its documented answer unchanged: WebDAV DELETE
-(fast door and WsgiDAV's own path), COPY and MOVE over a target, and each REST dialect's
+(fast door and WsgiDAV's own path), COPY over a target, and each REST dialect's
 delete; the trashed item keeps the file's id, and a restore brings the same file back."""
 
 from __future__ import annotations
@@ -50,7 +50,9 @@ def test_webdav_delete_by_the_fast_door_and_by_wsgidav(alice: RestUser) -> None:
     assert alice.server.services.store.stat_id(alice.user.owner, full.id) is not None
 
 
-def test_copy_and_move_over_a_target_trash_the_target(alice: RestUser) -> None:
+def test_copy_over_a_target_trashes_it_and_move_over_one_keeps_it_as_a_version(
+    alice: RestUser,
+) -> None:
     stored(alice, "/source.txt", b"new")
     moved_over = stored(alice, "/moved-over.txt", b"old move target")
     copied_over = stored(alice, "/copied-over.txt", b"old copy target")
@@ -62,10 +64,13 @@ def test_copy_and_move_over_a_target_trash_the_target(alice: RestUser) -> None:
         "MOVE", alice.dav("source.txt"), headers={"Destination": alice.dav("moved-over.txt")}
     )
     assert answer.status_code == 204
-    assert sorted(trashed(alice)) == [
-        ("/copied-over.txt", copied_over.id),
-        ("/moved-over.txt", moved_over.id),
-    ]
+    assert trashed(alice) == [("/copied-over.txt", copied_over.id)]
+    # A MOVE over a file is a new content of that file (store/saves.py).
+    store = alice.server.services.store
+    moved = store.stat(alice.user.owner, parse_user_path("/moved-over.txt"))
+    assert moved is not None and moved.id == moved_over.id
+    [version] = store.versions_of(alice.user.owner, moved_over.id)
+    assert version.md5 == moved_over.md5
 
 
 def test_aptly_deletes_land_in_the_trash(live_server: LiveServer, alice: RestUser) -> None:

@@ -220,18 +220,22 @@ def test_folder_statements_read_only_the_folders_records_on_sqlite(services: Ser
             assert "parent>? AND parent<?" in plan, (statement, plan)
 
 
-def test_move_over_existing_needs_overwrite_and_frees_the_target(
+def test_move_over_existing_needs_overwrite_and_replaces_the_content(
     services: Services, owner: Owner
 ) -> None:
     services.store.write_bytes(owner, p("/src"), b"12345")
-    services.store.write_bytes(owner, p("/dst"), b"1234567890")
+    target = services.store.write_bytes(owner, p("/dst"), b"1234567890")
     with pytest.raises(AlreadyExists):
         services.store.move(owner, p("/src"), p("/dst"), overwrite=False)
     assert services.store.move(owner, p("/src"), p("/dst"), overwrite=True) is False
     usage = services.store.usage(owner)
-    # The replaced target waits in the trash: counted, but reclaimable.
+    # The replaced content is a version of the target: counted, but reclaimable.
     assert (usage.used_bytes, usage.used_files, usage.reclaimable_bytes) == (15, 1, 10)
-    assert [entry.name for entry in services.store.trash_list(owner)] == ["dst"]
+    moved = services.store.stat(owner, p("/dst"))
+    assert moved is not None and (moved.id, moved.size) == (target.id, 5)
+    [version] = services.store.versions_of(owner, target.id)
+    assert (version.size, version.md5) == (10, target.md5)
+    assert services.store.trash_list(owner) == []
 
 
 def test_copy_checks_quota_for_the_whole_tree(services: Services, owner: Owner) -> None:

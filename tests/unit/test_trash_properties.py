@@ -1,9 +1,10 @@
 """Property-based tests of trash and versions on a real SQLite database and disk.
 
-Random sequences of writes, overwrites, deletes, restores, purges, labels and retention runs
-by several users never take ``live + trash + versions`` past a quota, keep the counters equal
-to the records and to the disk, never lose a labelled version except by an explicit purge of
-its trash item, and evict in the documented order (trash oldest first, then versions).
+Random sequences of writes, overwrites, deletes, restores, purges, labels, retention runs,
+MOVEs over files and Word's saves by several users never take ``live + trash + versions``
+past a quota, keep the counters equal to the records and to the disk, never lose a labelled
+version except by an explicit purge of its trash item, and evict in the documented order
+(trash oldest first, then versions).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from sqlalchemy import select
 from davfiles.app import Services, create_services
 from davfiles.config import Settings
 from davfiles.db.models import FileVersion, TrashedNode, TrashItem
-from davfiles.errors import Conflict, NotFound, QuotaExceeded
+from davfiles.errors import AlreadyExists, Conflict, NotFound, QuotaExceeded
 from davfiles.store import ROOT, Owner, parse_user_path
 from davfiles.store.retention import DAY
 from tests.kept import disk_bytes, kept_bytes
@@ -43,6 +44,8 @@ OPERATIONS = st.lists(
         st.tuples(st.just("purge_all"), WHO, st.just(""), st.just(0)),
         st.tuples(st.just("label"), WHO, st.just(""), PICK),
         st.tuples(st.just("retention"), WHO, st.just(""), st.integers(0, 400)),
+        st.tuples(st.just("move_over"), WHO, NAMES, PICK),
+        st.tuples(st.just("word_save"), WHO, NAMES, SIZES),
     ),
     max_size=30,
 )
@@ -115,6 +118,16 @@ def apply(world: World, operation: tuple[str, int, str, int]) -> set[int]:
             world.pinned[owner.id].add(chosen)
     elif action == "retention":
         store.purge_expired(None, now=time.time() + number * DAY)
+    elif action == "move_over":
+        target = ["/a", "/b", "/f/x", "/f/y", "/f"][number % 5]
+        store.move(owner, parse_user_path(name), parse_user_path(target), overwrite=True)
+    elif action == "word_save":
+        # Word's save (store/saves.py); a step that fails leaves the rest undone, as Word would.
+        document, new, old = (parse_user_path(n) for n in (name, "/~WRD0000.tmp", "/~WRL0001.tmp"))
+        store.write_bytes(owner, new, bytes([97 + number % 26]) * number)
+        store.move(owner, document, old, overwrite=False)
+        store.move(owner, new, document, overwrite=False)
+        store.delete(owner, old)
     return set()
 
 
@@ -160,7 +173,7 @@ def test_live_trash_and_versions_stay_within_the_quota_and_equal_the_disk(
         released: set[int] = set()
         try:
             released = apply(world, operation)
-        except (QuotaExceeded, NotFound, Conflict):
+        except (QuotaExceeded, NotFound, Conflict, AlreadyExists):
             pass
         versions_after = world.versions(owner)
         trash_after = world.trash(owner)

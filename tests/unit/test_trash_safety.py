@@ -9,7 +9,6 @@ import json
 import os
 from collections.abc import Callable
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 from sqlalchemy import event, func, select
@@ -20,7 +19,6 @@ from davfiles.config import Settings
 from davfiles.db.models import FileVersion, Node, TrashItem
 from davfiles.errors import QuotaExceeded
 from davfiles.store import Owner, UploadOptions, parse_user_path
-from davfiles.store.disk_changes import DiskChanges
 from davfiles.store.fsck import MISSING_ON_DISK, NOT_RECORDED, ORPHAN_VERSION, Repair
 
 
@@ -147,14 +145,12 @@ def test_leftovers_of_a_crash_break_no_later_write_and_fsck_reports_them(
     )
 
 
-def test_a_rename_to_free_never_replaces_what_is_there(tmp_path: Path) -> None:
-    staging = tmp_path / "staging"
-    staging.mkdir()
-    source, target = tmp_path / "source", tmp_path / "target"
+def test_a_rename_to_free_never_replaces_what_is_there(services: Services, owner: Owner) -> None:
+    home = services.store.home(owner)
+    source, target = home / "source", home / "target"
     source.write_bytes(b"new")
     target.write_bytes(b"old")
-    changes = DiskChanges(staging)
-    with pytest.raises(FileExistsError):
+    with pytest.raises(FileExistsError), services.store.changing(owner) as (_session, changes):
         changes.rename_to_free(source, target)
     assert (source.read_bytes(), target.read_bytes()) == (b"new", b"old")
 
