@@ -248,8 +248,8 @@ def start_baseline(work: Path) -> Server:
         str(work / "baseline-root"),
         "--user",
         "admin",
-        "--password",
-        password,
+        # One argument: a password may begin with "-", which argparse takes for an option.
+        f"--password={password}",
     ]
     server = _launch("baseline", argv, work, _environment(), _announced)
     server.password = password
