@@ -12,9 +12,10 @@ before any answer reports it: syncs are batched, never skipped.
 
 from __future__ import annotations
 
-import os
 import threading
 from pathlib import Path
+
+from davfiles.durable import fsync_path
 
 
 class WalSync:
@@ -51,18 +52,9 @@ class WalSync:
                 self.syncs += 1
 
     def _sync_files(self) -> None:
-        # Any descriptor of a file syncs the pages every process wrote to it.
         try:
-            _fsync_path(self._log)
+            fsync_path(self._log)
         except FileNotFoundError:
             # The last connection checkpointed the log into the database and removed it; the
             # checkpoint synced the database, which is synced again here at no harm.
-            _fsync_path(self._database)
-
-
-def _fsync_path(path: Path) -> None:
-    descriptor = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
+            fsync_path(self._database)

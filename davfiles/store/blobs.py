@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 from typing import BinaryIO
 
+from davfiles.durable import fsync_path
 from davfiles.errors import InvalidName, StorageFull
 from davfiles.store.digests import Digests
 
@@ -165,12 +166,4 @@ def _unchanged_since(entry: Path, cutoff: float) -> bool:
 def make_durable(installed: Path) -> None:
     """Sync the folder of a file ``install`` renamed into place, so the rename survives a
     power cut. Readers and a killed process see the new file from the rename on."""
-    _sync_dir(installed.parent)
-
-
-def _sync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    fsync_path(installed.parent, folder=True)
