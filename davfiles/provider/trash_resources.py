@@ -159,9 +159,15 @@ class _Trashed(AreaMixin):
     info: FileInfo
     path: str
 
-    def _setup(
-        self, parent: _Folder | TrashedFolderResource, entry: TrashEntry, info: FileInfo
+    def __init__(
+        self,
+        parent: _Folder | TrashedFolderResource,
+        path: str,
+        entry: TrashEntry,
+        info: FileInfo,
     ) -> None:
+        # WsgiDAV's DAVNonCollection or DAVCollection, whichever the class also is.
+        super().__init__(path, parent.environ)  # type: ignore[call-arg]
         self.provider, self.owner, self.area = parent.provider, parent.owner, "trashbin"
         self.entry, self.info = entry, info
         self.relative = "trash/" + self.path.strip("/").split("/", 3)[3]
@@ -239,16 +245,6 @@ class _Trashed(AreaMixin):
 class TrashedFileResource(_Trashed, DAVNonCollection):
     """A trashed file: GET reads it (with Nextcloud's download name), nothing writes it."""
 
-    def __init__(
-        self,
-        parent: _Folder | TrashedFolderResource,
-        path: str,
-        entry: TrashEntry,
-        info: FileInfo,
-    ) -> None:
-        DAVNonCollection.__init__(self, path, parent.environ)
-        self._setup(parent, entry, info)
-
     def support_ranges(self) -> bool:
         return True
 
@@ -266,16 +262,6 @@ class TrashedFileResource(_Trashed, DAVNonCollection):
 
 class TrashedFolderResource(_Trashed, DAVCollection):
     """A trashed folder: PROPFIND lists what it held, nothing is created in it."""
-
-    def __init__(
-        self,
-        parent: _Folder | TrashedFolderResource,
-        path: str,
-        entry: TrashEntry,
-        info: FileInfo,
-    ) -> None:
-        DAVCollection.__init__(self, path, parent.environ)
-        self._setup(parent, entry, info)
 
     def _members(self) -> list[FileInfo]:
         with dav_errors():

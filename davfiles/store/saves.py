@@ -71,16 +71,15 @@ def note_departure(
             ),
         )
     )
-    session.add(
-        Departure(
-            owner_id=owner.id,
-            parent=source.parent.text,
-            name=source.name,
-            node_id=node.id,
-            left_at=now,
-        )
-    )
+    session.add(_departure(owner, source, node, now))
     session.flush()
+
+
+def _departure(owner: Owner, left: UserPath, node: Node, now: float) -> Departure:
+    """The record that ``node`` left the name ``left`` at ``now``."""
+    return Departure(
+        owner_id=owner.id, parent=left.parent.text, name=left.name, node_id=node.id, left_at=now
+    )
 
 
 def returning(store: Store, session: Session, owner: Owner, target: UserPath) -> Node | None:
@@ -194,15 +193,7 @@ def swap_back(
     elif wanted:
         # No room for the version: the temporary holding the previous content counts as a
         # departed document, which its DELETE puts into the trash.
-        session.add(
-            Departure(
-                owner_id=owner.id,
-                parent=target.parent.text,
-                name=target.name,
-                node_id=moved.id,
-                left_at=now,
-            )
-        )
+        session.add(_departure(owner, target, moved, now))
     _inherit(session, moved, heir)
     _take_content(store, heir, moved, target.name)
     nodes.rename_tree(session, owner.id, heir, target)
