@@ -35,6 +35,7 @@ from sqlalchemy import bindparam, delete, insert, select
 from sqlalchemy.orm import Session
 
 from davfiles.db.models import DiskJournal
+from davfiles.db.prepared import Prepared
 from davfiles.store import nodes
 from davfiles.store.blobs import remove_tree
 
@@ -83,7 +84,10 @@ _NAMESPACE = _pid_namespace()
 _FINISHED: list[str] = []
 # At most this many of them are deleted by one write.
 FINISHED_BATCH = 32
-_MARK = insert(DiskJournal)
+# Every write runs it: on the driver's cursor (``Prepared``).
+_MARK = Prepared(
+    insert(DiskJournal).values(token=bindparam("token"), created_at=bindparam("created_at"))
+)
 _UNMARK = delete(DiskJournal).where(DiskJournal.token.in_(bindparam("tokens", expanding=True)))
 
 
@@ -120,7 +124,7 @@ class Journal:
         # On the session's connection, statements built once: the ORM's unit of work cost
         # more than the rest of the journal.
         connection = self._session.connection()
-        connection.execute(_MARK, {"token": token, "created_at": time.time()})
+        _MARK.run(connection, {"token": token, "created_at": time.time()})
         # The marks of this process's finished journals go with this transaction; if it rolls
         # back, they stay until ``recover`` collects them.
         batch: list[str] = []

@@ -27,20 +27,22 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.visitors import InternalTraversal
 
 from davfiles.db.models import Node, User
+from davfiles.db.prepared import Prepared
 from davfiles.store.models import FileInfo
 from davfiles.store.paths import UserPath
 
 _NODES: Any = Node.__table__
 
-# Hot reads are built once and run on a plain connection: building a statement and loading
-# ORM objects cost more CPU than SQLite spends answering the query.
-_AT = select(_NODES).where(
+# Hot reads are built once and run on the driver's cursor (``Prepared``): building a
+# statement and loading ORM objects cost more CPU than SQLite spends answering the query.
+_AT_QUERY = select(_NODES).where(
     _NODES.c.owner_id == bindparam("owner_id"),
     _NODES.c.parent == bindparam("parent"),
     _NODES.c.name == bindparam("name"),
 )
-_AT_FOR_UPDATE = _AT.with_for_update()
-_CHILDREN = (
+_AT = Prepared(_AT_QUERY)
+_AT_FOR_UPDATE = Prepared(_AT_QUERY.with_for_update())
+_CHILDREN = Prepared(
     select(_NODES)
     .where(
         _NODES.c.owner_id == bindparam("owner_id"),
@@ -55,16 +57,15 @@ def info_at(
     connection: Connection, owner_id: int, path: UserPath, *, for_update: bool = False
 ) -> FileInfo | None:
     """The record at ``path``, read without the ORM (and locked, ``for_update``, on PostgreSQL)."""
-    row = connection.execute(
-        _AT_FOR_UPDATE if for_update else _AT,
-        {"owner_id": owner_id, "parent": path.parent.text, "name": path.name},
-    ).first()
+    row = (_AT_FOR_UPDATE if for_update else _AT).first(
+        connection, {"owner_id": owner_id, "parent": path.parent.text, "name": path.name}
+    )
     return _row_info(row) if row is not None else None
 
 
 def infos_in(connection: Connection, owner_id: int, path: UserPath) -> list[FileInfo]:
     """The records of a folder's members, by name, read without the ORM."""
-    rows = connection.execute(_CHILDREN, {"owner_id": owner_id, "parent": path.text}).all()
+    rows = _CHILDREN.all(connection, {"owner_id": owner_id, "parent": path.text})
     # Fetched at once and with the folder's path built once: a listing may hold 10,000 rows.
     parent, name = path.parts, _POSITIONS["name"]
     return [_row_info(row, UserPath((*parent, row[name]))) for row in rows]
@@ -102,7 +103,10 @@ def _path(parent: str, name: str) -> UserPath:
     return UserPath((*parent.split("/"), name) if parent else ((name,) if name else ()))
 
 
-_INSERT = insert(_NODES).returning(_NODES.c.id)
+_FILE_COLUMNS = [column.name for column in _NODES.columns if column.name != "id"]
+_INSERT = Prepared(
+    insert(_NODES).values({name: bindparam(name) for name in _FILE_COLUMNS}).returning(_NODES.c.id)
+)
 
 
 def insert_file(session: Session, info: FileInfo) -> FileInfo:
@@ -126,7 +130,7 @@ def insert_file(session: Session, info: FileInfo) -> FileInfo:
         "tree_size": 0,
         "tree_version": 0,
     }
-    new_id = session.connection().execute(_INSERT, values).scalar_one()
+    new_id = _INSERT.scalar(session.connection(), values)
     return dataclasses.replace(info, id=new_id, is_dir=False, public=False)
 
 
@@ -347,7 +351,7 @@ def by_id(session: Session, owner_id: int, node_id: int) -> Node | None:
 
 
 @functools.cache
-def _touch(depth: int) -> Any:
+def _touch(depth: int) -> Prepared:
     """The UPDATE of a chain of ``depth + 1`` folders, built once per depth.
 
     The keys are known from the path alone, so the whole chain is one UPDATE at any depth;
@@ -356,20 +360,19 @@ def _touch(depth: int) -> Any:
     """
     keys = [
         and_(
-            Node.owner_id == bindparam("owner"),
-            Node.parent == bindparam(f"p{level}"),
-            Node.name == bindparam(f"n{level}"),
+            _NODES.c.owner_id == bindparam("owner"),
+            _NODES.c.parent == bindparam(f"p{level}"),
+            _NODES.c.name == bindparam(f"n{level}"),
         )
         for level in range(depth + 1)
     ]
-    return (
-        update(Node)
+    return Prepared(
+        update(_NODES)
         .where(or_(*keys))
         .values(
-            tree_size=Node.tree_size + bindparam("delta", type_=BigInteger),
-            tree_version=Node.tree_version + 1,
+            tree_size=_NODES.c.tree_size + bindparam("delta", type_=BigInteger),
+            tree_version=_NODES.c.tree_version + 1,
         )
-        .execution_options(synchronize_session=False)
     )
 
 
@@ -383,7 +386,7 @@ def touch_ancestors(session: Session, owner_id: int, folder: UserPath, delta: in
         parameters[f"n{level}"] = parts[level - 1]
     # On the session's connection: the ORM's handling of an UPDATE cost three times the
     # statement, and every caller has flushed its own changes already.
-    session.connection().execute(_touch(len(parts)), parameters)
+    _touch(len(parts)).run(session.connection(), parameters)
 
 
 _LOCK_OWNER = select(User.id).where(User.id == bindparam("owner_id")).with_for_update()
