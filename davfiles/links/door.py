@@ -1,0 +1,513 @@
+"""The public door of share links: ``/s/<token>...``, answered without an account.
+
+URLs (``<sub>`` is a path below a shared folder, each name checked by the store):
+
+- ``GET /s/<token>``: the page: a file's details, a folder's listing, a drop's upload form
+- ``GET /s/<token>/browse/<sub>``: a folder below a shared folder
+- ``GET /s/<token>/download[/<sub>]``: a file's bytes (Range, ETag), or a folder as a zip
+- ``POST /s/<token>/password``: the password form (a body field, never the query string)
+- ``POST /s/<token>/upload[/<sub>]``: multipart upload (drop, or edit into ``<sub>``)
+- ``POST /s/<token>/delete/<sub>`` and ``POST /s/<token>/mkdir[/<sub>]``: edit links
+
+Every URL of a link with a password needs the link's cookie or HTTP Basic with the password
+(``access.py``). Answers: 404 for an unknown token or a target deleted for good, 410 for a
+link that exists but serves nothing now (target in the trash, expired, download limit reached,
+disabled), 401 with the password form, 429 while failed passwords must wait; each a small
+HTML page, never a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+from urllib.parse import quote
+
+from werkzeug.wrappers import Request, Response
+
+from davfiles.auth.throttle import LoginThrottled, client_network
+from davfiles.errors import (
+    AlreadyExists,
+    Busy,
+    Conflict,
+    DavfilesError,
+    Gone,
+    IncompleteUpload,
+    InvalidName,
+    NotFound,
+    PermissionDenied,
+    QuotaExceeded,
+    StorageFull,
+    TooLarge,
+)
+from davfiles.links.access import LinkGate
+from davfiles.links.pages import page, stylesheet
+from davfiles.links.zipstream import zip_chunks
+from davfiles.metrics_doors import DOOR_KEY
+from davfiles.rest.io import (
+    FilePart,
+    MultipartResult,
+    PartSink,
+    content_disposition,
+    file_response,
+    read_multipart,
+)
+from davfiles.store import FileInfo, Store
+from davfiles.store.links import LinkKind, Visit
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
+logger = logging.getLogger(__name__)
+
+PREFIX = "/s/"
+LINKS_DOOR = "links"
+STATIC = "-"
+# Shown in the browser: other types are downloaded, never rendered in this origin.
+_INLINE_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp", "text/plain")
+_DOWNLOAD_HEADERS = {
+    "Content-Security-Policy": "sandbox; default-src 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+_GONE_TEXT = {
+    "trashed": "The shared item is in its owner's trash.",
+    "expired": "This link has expired.",
+    "exhausted": "This link has reached its download limit.",
+    "disabled": "This link has been disabled by its owner.",
+}
+_STATUS = (
+    (Gone, 410),
+    (NotFound, 404),
+    (TooLarge, 413),
+    (PermissionDenied, 403),
+    (InvalidName, 400),
+    (IncompleteUpload, 400),
+    (AlreadyExists, 409),
+    (Conflict, 409),
+    (QuotaExceeded, 507),
+    (StorageFull, 507),
+    (Busy, 429),
+)
+
+
+@dataclass(frozen=True)
+class _Target:
+    """A request's link: the visit, its token, the action and the path below."""
+
+    visit: Visit
+    token: str
+    action: str
+    sub: str
+
+
+class LinkDoor:
+    """WSGI middleware answering ``/s/``; everything else goes on to ``app``."""
+
+    def __init__(self, app: WSGIApplication, store: Store, gate: LinkGate, block_size: int) -> None:
+        self.app = app
+        self._store = store
+        self._links = store.links
+        self._gate = gate
+        self._block_size = block_size
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if not (path.startswith(PREFIX) or path == "/s"):
+            return self.app(environ, start_response)
+        environ[DOOR_KEY] = LINKS_DOOR
+        request = Request(environ)
+        try:
+            response = self._dispatch(request)
+        except Exception:
+            logger.exception("%s %s failed", request.method, "/s/...")
+            response = _message(request, "Something went wrong", "Please try again later.", 500)
+        return response(environ, start_response)
+
+    def _dispatch(self, request: Request) -> Response:
+        token, _slash, rest = request.path[len(PREFIX) :].partition("/")
+        if token == STATIC and rest == "links.css":
+            return stylesheet()
+        action, _slash, sub = rest.partition("/")
+        try:
+            visit = self._links.open(token)
+        except DavfilesError as exc:
+            return self._error(request, exc)
+        target = _Target(visit, token, action or "page", sub)
+        try:
+            return self._serve(request, target)
+        except LoginThrottled as exc:
+            return _message(
+                request,
+                "Too many attempts",
+                "Too many wrong passwords: please wait and try again.",
+                429,
+                {"Retry-After": str(exc.retry_after)},
+            )
+        except DavfilesError as exc:
+            return self._error(request, exc, target)
+
+    def _serve(self, request: Request, target: _Target) -> Response:
+        methods = {
+            "page": ("GET", "HEAD"),
+            "browse": ("GET", "HEAD"),
+            "download": ("GET", "HEAD"),
+            "password": ("POST",),
+            "upload": ("POST",),
+            "delete": ("POST",),
+            "mkdir": ("POST",),
+        }
+        allowed = methods.get(target.action)
+        if allowed is None or (target.action == "page" and target.sub):
+            raise NotFound("no such page")
+        if request.method not in allowed:
+            return _message(
+                request,
+                "Not allowed",
+                "This address does not take that method.",
+                405,
+                {"Allow": ", ".join(allowed)},
+            )
+        if target.action == "password":
+            return self._password(request, target)
+        if not self._gate.admitted(request, target.visit):
+            return self._ask_password(request, target, None, 401)
+        handler: Callable[[Request, _Target], Response] = getattr(self, "_" + target.action)
+        return handler(request, target)
+
+    # --- password ------------------------------------------------------------------------
+
+    def _ask_password(
+        self, request: Request, target: _Target, error: str | None, status: int
+    ) -> Response:
+        return page(
+            "password.html",
+            status,
+            title=target.visit.link.label or "Shared link",
+            note=None,
+            base=_base(request, target.token),
+            static=_static(request),
+            next=request.path if request.method == "GET" else "",
+            error=error,
+        )
+
+    def _password(self, request: Request, target: _Target) -> Response:
+        visit = target.visit
+        base = _base(request, target.token)
+        if visit.link.password_hash is None:
+            return _redirect(base)
+        if not self._gate.check(request, visit, request.form.get("password", "")):
+            return self._ask_password(request, target, "Wrong password.", 401)
+        wanted = request.form.get("next", "")
+        inside = wanted.startswith(f"{PREFIX}{target.token}") and "//" not in wanted
+        response = _redirect(request.script_root + wanted if inside else base)
+        self._gate.set_cookie(request, response, visit, base)
+        return response
+
+    # --- reading -------------------------------------------------------------------------
+
+    def _page(self, request: Request, target: _Target) -> Response:
+        return self._browse(request, target)
+
+    def _browse(self, request: Request, target: _Target) -> Response:
+        visit = target.visit
+        base = _base(request, target.token)
+        common = {
+            "title": visit.link.label or visit.root.name,
+            "note": visit.link.note,
+            "base": base,
+            "static": _static(request),
+        }
+        if request.method == "GET":
+            self._links.note_view(visit.link.id)
+        if visit.link.kind == LinkKind.DROP:
+            return page(
+                "drop.html",
+                received=[],
+                error=None,
+                require_name=visit.link.require_name,
+                cap=visit.link.max_upload_bytes,
+                **common,
+            )
+        info = self._links.resolve(visit, target.sub)
+        if not info.is_dir:
+            if target.sub:
+                raise NotFound("not a folder")
+            return page("file.html", file=info, **common)
+        relative = self._links.relative(visit, info)
+        entries = [
+            _Entry(entry, base, self._links.relative(visit, entry))
+            for entry in self._links.list_folder(visit, info)
+        ]
+        return page(
+            "folder.html",
+            crumbs=_crumbs(base, visit.root.name, relative),
+            entries=entries,
+            zip_url=f"{base}/download/{_quoted(relative)}".rstrip("/"),
+            editable=visit.link.kind == LinkKind.EDIT,
+            upload_url=f"{base}/upload/{_quoted(relative)}".rstrip("/"),
+            mkdir_url=f"{base}/mkdir/{_quoted(relative)}".rstrip("/"),
+            **common,
+        )
+
+    def _download(self, request: Request, target: _Target) -> Response:
+        visit = target.visit
+        visit.may(LinkKind.VIEW, LinkKind.EDIT)
+        info = self._links.resolve(visit, target.sub)
+        if info.is_dir:
+            return self._zip(request, visit, info)
+        inline = info.content_type.split(";")[0].strip().lower() in _INLINE_TYPES
+        response = file_response(
+            request,
+            self._store,
+            visit.owner,
+            info,
+            download_name=None if inline else info.name,
+            headers=_DOWNLOAD_HEADERS,
+        )
+        if request.method != "GET" or response.status_code not in (200, 206):
+            return response
+        start = _range_start(response)
+        client = _client(request)
+        link_id = visit.link.id
+
+        def delivered(sent: int, _finished: bool) -> None:
+            self._links.note_delivery(link_id, client, info.etag, info.size, start, sent)
+
+        return _counted(response, delivered)
+
+    def _zip(self, request: Request, visit: Visit, folder: FileInfo) -> Response:
+        depth = len(folder.path.parts) - 1
+        members = [(folder.name, folder)] + [
+            ("/".join(info.path.parts[depth:]), info)
+            for info in self._links.list_tree(visit, folder)
+        ]
+        name = f"{folder.name}.zip"
+        response = Response(
+            zip_chunks(members, lambda info: self._links.open_file(visit, info)),
+            mimetype="application/zip",
+            headers={**_DOWNLOAD_HEADERS, "Content-Disposition": content_disposition(name)},
+            direct_passthrough=True,
+        )
+        if request.method != "GET":
+            response.response = []
+            return response
+        link_id = visit.link.id
+
+        def delivered(_sent: int, finished: bool) -> None:
+            if finished:
+                self._links.note_download(link_id)
+
+        return _counted(response, delivered)
+
+    # --- writing -------------------------------------------------------------------------
+
+    def _upload(self, request: Request, target: _Target) -> Response:
+        visit = target.visit
+        result = MultipartResult()
+
+        def open_upload(part: FilePart) -> PartSink | None:
+            if part.field_name != "file" or not part.filename:
+                return None
+            name = _base_name(part.filename)
+            if visit.link.kind == LinkKind.DROP:
+                if target.sub:
+                    raise NotFound("a drop takes files in its folder only")
+                return self._links.drop_upload(visit, name, result.fields.get("uploader"))
+            relative = f"{target.sub}/{name}" if target.sub else name
+            return self._links.edit_upload(visit, relative)
+
+        try:
+            read_multipart(request, self._block_size, open_upload, result)
+            if not result.files:
+                raise InvalidName("choose a file to send")
+        except DavfilesError as exc:
+            if visit.link.kind != LinkKind.DROP:
+                raise
+            return self._drop_page(request, target, _received(result), str(exc), _status_of(exc))
+        if visit.link.kind == LinkKind.DROP:
+            return self._drop_page(request, target, _received(result), None, 200)
+        return _redirect(_browse_url(request, target.token, target.sub))
+
+    def _drop_page(
+        self,
+        request: Request,
+        target: _Target,
+        received: list[tuple[str, int]],
+        error: str | None,
+        status: int,
+    ) -> Response:
+        link = target.visit.link
+        return page(
+            "drop.html",
+            status,
+            title=link.label or target.visit.root.name,
+            note=link.note,
+            base=_base(request, target.token),
+            static=_static(request),
+            received=received,
+            error=error,
+            require_name=link.require_name,
+            cap=link.max_upload_bytes,
+        )
+
+    def _delete(self, request: Request, target: _Target) -> Response:
+        info = self._links.edit_delete(target.visit, target.sub)
+        parent = "/".join(self._links.relative(target.visit, info).split("/")[:-1])
+        return _redirect(_browse_url(request, target.token, parent))
+
+    def _mkdir(self, request: Request, target: _Target) -> Response:
+        name = request.form.get("name", "")
+        relative = f"{target.sub}/{name}" if target.sub else name
+        self._links.edit_mkdir(target.visit, relative)
+        return _redirect(_browse_url(request, target.token, target.sub))
+
+    # --- errors --------------------------------------------------------------------------
+
+    def _error(
+        self, request: Request, exc: DavfilesError, target: _Target | None = None
+    ) -> Response:
+        status = _status_of(exc)
+        if isinstance(exc, Gone):
+            return _message(request, "Link unavailable", _GONE_TEXT.get(exc.reason, str(exc)), 410)
+        if status == 404:
+            return _message(request, "Not found", "There is nothing at this link.", 404)
+        if status == 500:
+            logger.error("link request failed: %s", exc)
+            return _message(request, "Something went wrong", "Please try again later.", 500)
+        return _message(request, "Refused", str(exc), status)
+
+
+@dataclass(frozen=True)
+class _Entry:
+    info: FileInfo
+    base: str
+    relative: str
+
+    @property
+    def browse(self) -> str:
+        return f"{self.base}/browse/{_quoted(self.relative)}"
+
+    @property
+    def download(self) -> str:
+        return f"{self.base}/download/{_quoted(self.relative)}"
+
+    @property
+    def delete(self) -> str:
+        return f"{self.base}/delete/{_quoted(self.relative)}"
+
+
+def _status_of(exc: DavfilesError) -> int:
+    for kind, status in _STATUS:
+        if isinstance(exc, kind):
+            return status
+    return 500
+
+
+def _message(
+    request: Request,
+    title: str,
+    message: str,
+    status: int,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    return page(
+        "message.html",
+        status,
+        headers,
+        title=title,
+        note=None,
+        message=message,
+        static=_static(request),
+    )
+
+
+def _quoted(relative: str) -> str:
+    return "/".join(quote(part, safe="") for part in relative.split("/") if part)
+
+
+def _base(request: Request, token: str) -> str:
+    return f"{request.script_root}{PREFIX}{token}"
+
+
+def _static(request: Request) -> str:
+    return f"{request.script_root}{PREFIX}{STATIC}"
+
+
+def _browse_url(request: Request, token: str, relative: str) -> str:
+    base = _base(request, token)
+    return f"{base}/browse/{_quoted(relative)}" if relative else base
+
+
+def _crumbs(base: str, root_name: str, relative: str) -> list[tuple[str, str]]:
+    crumbs = [(root_name, base)]
+    parts = [part for part in relative.split("/") if part]
+    for depth in range(1, len(parts) + 1):
+        crumbs.append((parts[depth - 1], f"{base}/browse/{_quoted('/'.join(parts[:depth]))}"))
+    return crumbs
+
+
+def _redirect(location: str) -> Response:
+    response = Response(status=303, headers={"Location": location})
+    response.headers.update({"Referrer-Policy": "no-referrer", "Cache-Control": "no-store"})
+    return response
+
+
+def _base_name(filename: str) -> str:
+    """The file's own name from what a browser sent (old ones send a whole Windows path)."""
+    return filename.replace("\\", "/").rsplit("/", 1)[-1]
+
+
+def _received(result: MultipartResult) -> list[tuple[str, int]]:
+    """What a visitor sent, by the names they gave (a renamed clash tells them nothing)."""
+    return [(_base_name(part.filename or ""), info.size) for part, info in result.files]
+
+
+def _client(request: Request) -> str | None:
+    address = request.remote_addr
+    return client_network(address) if address else None
+
+
+def _range_start(response: Response) -> int:
+    """Where the body starts in the file: 0, or the first byte of a 206's Content-Range."""
+    if response.status_code != 206:
+        return 0
+    content_range = response.content_range
+    return content_range.start if content_range and content_range.start is not None else 0
+
+
+class _Counted:
+    """A response body that reports the bytes the server has written (a block counts once
+    the server asks for the next, so it was handed on), and whether the whole body went out:
+    as soon as the last block went, or when the server closes the body early."""
+
+    def __init__(self, body: Iterable[bytes], report: Callable[[int, bool], None]) -> None:
+        self._body = body
+        self._report = report
+        self._sent = 0
+        self._reported = False
+
+    def __iter__(self) -> Iterator[bytes]:
+        for block in self._body:
+            yield block
+            self._sent += len(block)
+        self._end(finished=True)
+
+    def _end(self, *, finished: bool) -> None:
+        if not self._reported:
+            self._reported = True
+            self._report(self._sent, finished)
+
+    def close(self) -> None:
+        try:
+            close = getattr(self._body, "close", None)
+            if close is not None:
+                close()
+        finally:
+            self._end(finished=False)
+
+
+def _counted(response: Response, report: Callable[[int, bool], None]) -> Response:
+    response.response = _Counted(response.response, report)
+    return response
