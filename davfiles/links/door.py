@@ -219,6 +219,8 @@ class LinkDoor:
             "base": base,
             "static": _static(request),
         }
+        # Drops resolve nothing below their folder (PermissionDenied before any lookup).
+        info = self._links.resolve(visit, target.sub)
         if request.method == "GET":
             self._links.note_view(visit.link.id)
         if visit.link.kind == LinkKind.DROP:
@@ -230,7 +232,6 @@ class LinkDoor:
                 cap=visit.link.max_upload_bytes,
                 **common,
             )
-        info = self._links.resolve(visit, target.sub)
         if not info.is_dir:
             if target.sub:
                 raise NotFound("not a folder")
