@@ -110,6 +110,7 @@ class LinkListing:
     """A link as its owner sees it: where its node is now (None: in the trash or gone)."""
 
     link: LinkInfo
+    owner_name: str
     path: UserPath | None
     is_dir: bool | None
     trashed: bool
@@ -266,24 +267,29 @@ class ShareLinks:
     def listing(self, owner: Owner | None = None, node_id: int | None = None) -> list[LinkListing]:
         """Links of ``owner`` (everyone's with None), of one node when ``node_id`` is given,
         oldest first, each with its node's path now."""
-        query = select(ShareLink).order_by(ShareLink.id)
+        query = (
+            select(ShareLink, User.name)
+            .join(User, User.id == ShareLink.owner_id)
+            .order_by(ShareLink.id)
+        )
         if owner is not None:
             query = query.where(ShareLink.owner_id == owner.id)
         if node_id is not None:
             query = query.where(ShareLink.node_id == node_id)
         with self._db.read() as session:
-            rows = session.scalars(query).all()
-            ids = {row.node_id for row in rows}
+            rows = session.execute(query).all()
+            ids = {row.node_id for row, _name in rows}
             live = {node.id: node for node in session.scalars(select(Node).where(Node.id.in_(ids)))}
             trashed = set(
                 session.scalars(select(TrashedNode.id).where(TrashedNode.id.in_(ids))).all()
             )
             found = []
-            for row in rows:
+            for row, owner_name in rows:
                 node = live.get(row.node_id)
                 found.append(
                     LinkListing(
                         _to_info(row),
+                        owner_name,
                         nodes.path_of(node.parent, node.name) if node else None,
                         node.is_dir if node else None,
                         row.node_id in trashed,
