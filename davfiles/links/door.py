@@ -19,30 +19,23 @@ HTML page, never a traceback.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from werkzeug.wrappers import Request, Response
 
-from davfiles.auth.throttle import LoginThrottled, client_network
+from davfiles.auth.throttle import LoginThrottled
 from davfiles.errors import (
-    AlreadyExists,
-    Busy,
-    Conflict,
     DavfilesError,
     Gone,
-    IncompleteUpload,
     InvalidName,
     NotFound,
-    PermissionDenied,
-    QuotaExceeded,
-    StorageFull,
-    TooLarge,
 )
 from davfiles.links.access import LinkGate
 from davfiles.links.pages import page, stylesheet
+from davfiles.links.transfer import DOWNLOAD_HEADERS, counted, counted_download, status_of
 from davfiles.links.zipstream import zip_chunks
 from davfiles.metrics_doors import DOOR_KEY
 from davfiles.rest.io import (
@@ -50,7 +43,6 @@ from davfiles.rest.io import (
     MultipartResult,
     PartSink,
     content_disposition,
-    file_response,
     read_multipart,
 )
 from davfiles.store import FileInfo, Store
@@ -64,32 +56,12 @@ logger = logging.getLogger(__name__)
 PREFIX = "/s/"
 LINKS_DOOR = "links"
 STATIC = "-"
-# Shown in the browser: other types are downloaded, never rendered in this origin.
-_INLINE_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp", "text/plain")
-_DOWNLOAD_HEADERS = {
-    "Content-Security-Policy": "sandbox; default-src 'none'",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-}
 _GONE_TEXT = {
     "trashed": "The shared item is in its owner's trash.",
     "expired": "This link has expired.",
     "exhausted": "This link has reached its download limit.",
     "disabled": "This link has been disabled by its owner.",
 }
-_STATUS = (
-    (Gone, 410),
-    (NotFound, 404),
-    (TooLarge, 413),
-    (PermissionDenied, 403),
-    (InvalidName, 400),
-    (IncompleteUpload, 400),
-    (AlreadyExists, 409),
-    (Conflict, 409),
-    (QuotaExceeded, 507),
-    (StorageFull, 507),
-    (Busy, 429),
-)
 
 
 @dataclass(frozen=True)
@@ -258,25 +230,7 @@ class LinkDoor:
         info = self._links.resolve(visit, target.sub)
         if info.is_dir:
             return self._zip(request, visit, info)
-        inline = info.content_type.split(";")[0].strip().lower() in _INLINE_TYPES
-        response = file_response(
-            request,
-            self._store,
-            visit.owner,
-            info,
-            download_name=None if inline else info.name,
-            headers=_DOWNLOAD_HEADERS,
-        )
-        if request.method != "GET" or response.status_code not in (200, 206):
-            return response
-        start = _range_start(response)
-        client = _client(request)
-        link_id = visit.link.id
-
-        def delivered(sent: int, _finished: bool) -> None:
-            self._links.note_delivery(link_id, client, info.etag, info.size, start, sent)
-
-        return _counted(response, delivered)
+        return counted_download(request, self._store, visit, info)
 
     def _zip(self, request: Request, visit: Visit, folder: FileInfo) -> Response:
         depth = len(folder.path.parts) - 1
@@ -288,7 +242,7 @@ class LinkDoor:
         response = Response(
             zip_chunks(members, lambda info: self._links.open_file(visit, info)),
             mimetype="application/zip",
-            headers={**_DOWNLOAD_HEADERS, "Content-Disposition": content_disposition(name)},
+            headers={**DOWNLOAD_HEADERS, "Content-Disposition": content_disposition(name)},
             direct_passthrough=True,
         )
         if request.method != "GET":
@@ -300,7 +254,7 @@ class LinkDoor:
             if finished:
                 self._links.note_download(link_id)
 
-        return _counted(response, delivered)
+        return counted(response, delivered)
 
     # --- writing -------------------------------------------------------------------------
 
@@ -326,7 +280,7 @@ class LinkDoor:
         except DavfilesError as exc:
             if visit.link.kind != LinkKind.DROP:
                 raise
-            return self._drop_page(request, target, _received(result), str(exc), _status_of(exc))
+            return self._drop_page(request, target, _received(result), str(exc), status_of(exc))
         if visit.link.kind == LinkKind.DROP:
             return self._drop_page(request, target, _received(result), None, 200)
         return _redirect(_browse_url(request, target.token, target.sub))
@@ -369,7 +323,7 @@ class LinkDoor:
     def _error(
         self, request: Request, exc: DavfilesError, target: _Target | None = None
     ) -> Response:
-        status = _status_of(exc)
+        status = status_of(exc)
         if isinstance(exc, Gone):
             return _message(request, "Link unavailable", _GONE_TEXT.get(exc.reason, str(exc)), 410)
         if status == 404:
@@ -397,13 +351,6 @@ class _Entry:
     @property
     def delete(self) -> str:
         return f"{self.base}/delete/{_quoted(self.relative)}"
-
-
-def _status_of(exc: DavfilesError) -> int:
-    for kind, status in _STATUS:
-        if isinstance(exc, kind):
-            return status
-    return 500
 
 
 def _message(
@@ -463,52 +410,3 @@ def _base_name(filename: str) -> str:
 def _received(result: MultipartResult) -> list[tuple[str, int]]:
     """What a visitor sent, by the names they gave (a renamed clash tells them nothing)."""
     return [(_base_name(part.filename or ""), info.size) for part, info in result.files]
-
-
-def _client(request: Request) -> str | None:
-    address = request.remote_addr
-    return client_network(address) if address else None
-
-
-def _range_start(response: Response) -> int:
-    """Where the body starts in the file: 0, or the first byte of a 206's Content-Range."""
-    if response.status_code != 206:
-        return 0
-    content_range = response.content_range
-    return content_range.start if content_range and content_range.start is not None else 0
-
-
-class _Counted:
-    """A response body that reports the bytes the server has written (a block counts once
-    the server asks for the next, so it was handed on), and whether the whole body went out:
-    as soon as the last block went, or when the server closes the body early."""
-
-    def __init__(self, body: Iterable[bytes], report: Callable[[int, bool], None]) -> None:
-        self._body = body
-        self._report = report
-        self._sent = 0
-        self._reported = False
-
-    def __iter__(self) -> Iterator[bytes]:
-        for block in self._body:
-            yield block
-            self._sent += len(block)
-        self._end(finished=True)
-
-    def _end(self, *, finished: bool) -> None:
-        if not self._reported:
-            self._reported = True
-            self._report(self._sent, finished)
-
-    def close(self) -> None:
-        try:
-            close = getattr(self._body, "close", None)
-            if close is not None:
-                close()
-        finally:
-            self._end(finished=False)
-
-
-def _counted(response: Response, report: Callable[[int, bool], None]) -> Response:
-    response.response = _Counted(response.response, report)
-    return response
