@@ -191,7 +191,7 @@ def create_app(services: Services) -> Any:
     )
     webdav_paths = [path for mount in DAV_MOUNTS for path in (mount, mount + "/<path:rest>")]
     reserved = any_method("WebDAV", webdav_paths) + any_method("Nextcloud", NEXTCLOUD_PATHS)
-    reserved += any_method("share links", ["/s/<path:rest>"])
+    reserved += any_method("share links", ["/s/<path:rest>", "/public.php/<path:rest>"])
     dialects = build_dialects(settings, context, reserved)
     quiet_wsgidav_about_streams()
     dav = XmlGuard(HideServerFaults(KeepStreamsAlive(WsgiDAVApp(wsgidav_config(services)))))

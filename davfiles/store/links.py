@@ -387,7 +387,7 @@ class ShareLinks:
         """The file or folder at ``relative`` below the shared folder ("" for the shared
         item itself). Names are checked one by one (no "..", no empty or encoded slash), so
         nothing outside the shared item is ever reached. Drops resolve nothing below."""
-        path = self._inside(visit, relative)
+        path = self.inside(visit, relative)
         if path == visit.root.path:
             return visit.root
         visit.may(LinkKind.VIEW, LinkKind.EDIT)
@@ -397,7 +397,8 @@ class ShareLinks:
         return info
 
     @staticmethod
-    def _inside(visit: Visit, relative: str) -> UserPath:
+    def inside(visit: Visit, relative: str) -> UserPath:
+        """The owner's path of ``relative`` below the shared item (names checked)."""
         below = parse_user_path(relative)
         if below.parts and not visit.root.is_dir:
             raise NotFound("a shared file has nothing below it")
@@ -449,7 +450,7 @@ class ShareLinks:
     def edit_upload(self, visit: Visit, relative: str, size: int | None = None) -> Upload:
         """Write (create or replace, which keeps a version) the file at ``relative``."""
         visit.may(LinkKind.EDIT)
-        path = self._inside(visit, relative)
+        path = self.inside(visit, relative)
         if path == visit.root.path:
             raise Conflict("the shared folder is not a file")
         return self._store.upload(visit.owner, path, UploadOptions(expected_size=size))
@@ -457,14 +458,14 @@ class ShareLinks:
     def edit_delete(self, visit: Visit, relative: str) -> FileInfo:
         """Delete below the shared folder (to the owner's trash); never the folder itself."""
         visit.may(LinkKind.EDIT)
-        path = self._inside(visit, relative)
+        path = self.inside(visit, relative)
         if path == visit.root.path:
             raise PermissionDenied("the shared folder itself cannot be deleted through its link")
         return self._store.delete(visit.owner, path)
 
     def edit_mkdir(self, visit: Visit, relative: str) -> FileInfo:
         visit.may(LinkKind.EDIT)
-        return self._store.mkdir(visit.owner, self._inside(visit, relative))
+        return self._store.mkdir(visit.owner, self.inside(visit, relative))
 
     # --- counters ------------------------------------------------------------------------
 
