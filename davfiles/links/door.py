@@ -178,7 +178,7 @@ class LinkDoor:
             return self._ask_password(request, target, "Wrong password.", 401)
         wanted = request.form.get("next", "")
         inside = wanted.startswith(f"{PREFIX}{target.token}") and "//" not in wanted
-        response = _redirect(request.script_root + wanted if inside else base)
+        response = _redirect(request.script_root + quote(wanted) if inside else base)
         self._gate.set_cookie(request, response, visit, base)
         return response
 
