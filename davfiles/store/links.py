@@ -581,5 +581,13 @@ def _new_token(session: Session) -> str:
     raise RuntimeError("no free link token found")
 
 
+def retire_tokens_of(session: Session, owner_id: int) -> None:
+    """Keep the tokens of a user's links from ever being handed out again: called in the
+    transaction that deletes the user (whose links go with it)."""
+    tokens = session.scalars(select(ShareLink.token).where(ShareLink.owner_id == owner_id)).all()
+    for token in tokens:
+        _retire(session, token)
+
+
 def _retire(session: Session, token: str) -> None:
     session.add(RetiredLinkToken(token_sha256=_sha256(token), retired_at=time.time()))

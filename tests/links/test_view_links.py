@@ -3,6 +3,7 @@ trash, restore, purge), regenerate, expiry, disable; path escapes refused; stric
 
 from __future__ import annotations
 
+import hashlib
 import io
 import time
 import zipfile
@@ -10,6 +11,7 @@ from urllib.parse import quote
 
 import requests
 
+from davfiles.db.models import RetiredLinkToken
 from davfiles.store import parse_user_path as p
 from tests.harness import LiveServer, TestUser
 from tests.links.helpers import Page, make_link, wait_for
@@ -203,3 +205,14 @@ def test_a_user_cannot_share_what_is_not_theirs(live_server: LiveServer) -> None
     else:
         raise AssertionError("bob changed alice's link")
     assert links.get(alice.owner, link.id).path == p("a.txt")
+
+
+def test_a_deleted_users_links_die_and_their_tokens_stay_retired(live_server: LiveServer) -> None:
+    alice = live_server.add_user("alice")
+    put(live_server, alice, "a.txt", b"a")
+    link = make_link(live_server, alice, "a.txt")
+    live_server.services.accounts.delete_user("alice")
+    assert get(live_server, f"/s/{link.token}").status_code == 404
+    with live_server.services.db.read() as session:
+        retired = session.get(RetiredLinkToken, hashlib.sha256(link.token.encode()).hexdigest())
+        assert retired is not None
