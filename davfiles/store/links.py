@@ -30,17 +30,26 @@ import json
 import secrets
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
-from enum import StrEnum
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from davfiles.auth.secrets import hash_password, verify_password
+from davfiles.auth.secrets import verify_password
 from davfiles.db.models import LinkTransfer, Node, RetiredLinkToken, ShareLink, TrashedNode, User
 from davfiles.errors import Conflict, Gone, InvalidName, NotFound, PermissionDenied, TooLarge
 from davfiles.store import nodes
+from davfiles.store.link_values import (
+    MAX_PASSWORD,
+    LinkInfo,
+    LinkKind,
+    LinkListing,
+    LinkState,
+    Visit,
+    checked_changes,
+    text_value,
+    to_info,
+)
 from davfiles.store.models import FileInfo, Owner
 from davfiles.store.paths import UserPath, parse_user_path
 from davfiles.store.uploads import Upload, UploadOptions
@@ -48,177 +57,23 @@ from davfiles.store.uploads import Upload, UploadOptions
 if TYPE_CHECKING:
     from davfiles.store.store import Store
 
+__all__ = [
+    "DropUpload",
+    "LinkInfo",
+    "LinkKind",
+    "LinkListing",
+    "LinkState",
+    "ShareLinks",
+    "Visit",
+    "retire_tokens_of",
+]
+
 TOKEN_BYTES = 16
 TRANSFER_WINDOW = 24 * 3600.0
-MAX_TEXT = 1000
-MAX_PASSWORD = 1024
-
-
-class LinkKind(StrEnum):
-    VIEW = "view"
-    DROP = "drop"
-    EDIT = "edit"
-
-
-class LinkState(StrEnum):
-    ACTIVE = "active"
-    EXPIRED = "expired"
-    EXHAUSTED = "exhausted"
-    DISABLED = "disabled"
-
-
-@dataclass(frozen=True)
-class LinkInfo:
-    id: int
-    owner_id: int
-    node_id: int
-    token: str
-    kind: LinkKind
-    # The argon2 hash, for doors that derive a cookie from it (a new password ends cookies).
-    password_hash: str | None
-    expires_at: float | None
-    max_downloads: int | None
-    max_upload_bytes: int | None
-    require_name: bool
-    label: str | None
-    note: str | None
-    disabled: bool
-    views: int
-    downloads: int
-    uploads: int
-    uploaded_bytes: int
-    last_access_at: float | None
-    created_at: float
-
-    @property
-    def has_password(self) -> bool:
-        return self.password_hash is not None
-
-    def state(self, now: float | None = None) -> LinkState:
-        now = time.time() if now is None else now
-        if self.disabled:
-            return LinkState.DISABLED
-        if self.expires_at is not None and self.expires_at <= now:
-            return LinkState.EXPIRED
-        if self.max_downloads is not None and self.downloads >= self.max_downloads:
-            return LinkState.EXHAUSTED
-        return LinkState.ACTIVE
-
-
-@dataclass(frozen=True)
-class LinkListing:
-    """A link as its owner sees it: where its node is now (None: in the trash or gone)."""
-
-    link: LinkInfo
-    owner_name: str
-    path: UserPath | None
-    is_dir: bool | None
-    trashed: bool
-
-
-@dataclass(frozen=True)
-class Visit:
-    """An active link opened by its token: the owner and the shared file or folder."""
-
-    link: LinkInfo
-    owner: Owner
-    root: FileInfo
-
-    def may(self, *kinds: LinkKind) -> None:
-        if self.link.kind not in kinds:
-            raise PermissionDenied(f"a {self.link.kind} link does not allow this")
-
-
-# The fields an owner may set, with the check of each value.
-_SETTABLE = (
-    "kind",
-    "password",
-    "expires_at",
-    "max_downloads",
-    "max_upload_bytes",
-    "require_name",
-    "label",
-    "note",
-    "disabled",
-)
-
-
-def _to_info(row: ShareLink) -> LinkInfo:
-    return LinkInfo(
-        id=row.id,
-        owner_id=row.owner_id,
-        node_id=row.node_id,
-        token=row.token,
-        kind=LinkKind(row.kind),
-        password_hash=row.password_hash,
-        expires_at=row.expires_at,
-        max_downloads=row.max_downloads,
-        max_upload_bytes=row.max_upload_bytes,
-        require_name=row.require_name,
-        label=row.label,
-        note=row.note,
-        disabled=row.disabled,
-        views=row.views,
-        downloads=row.downloads,
-        uploads=row.uploads,
-        uploaded_bytes=row.uploaded_bytes,
-        last_access_at=row.last_access_at,
-        created_at=row.created_at,
-    )
 
 
 def _sha256(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
-
-
-def _positive(name: str, value: Any) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise InvalidName(f"{name} must be a whole number from 1, or null")
-    return value
-
-
-def _text(name: str, value: Any) -> str | None:
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str) or len(value) > MAX_TEXT:
-        raise InvalidName(f"{name} must be text of at most {MAX_TEXT} characters")
-    return value
-
-
-def _checked_changes(changes: Mapping[str, Any]) -> dict[str, Any]:
-    """The column values of ``changes``; InvalidName for an unknown field or a bad value."""
-    unknown = sorted(set(changes) - set(_SETTABLE))
-    if unknown:
-        raise InvalidName(f"unknown link field(s): {', '.join(unknown)}")
-    values: dict[str, Any] = {}
-    for name, value in changes.items():
-        if name == "kind":
-            if value not in tuple(LinkKind):
-                raise InvalidName("kind must be view, drop or edit")
-            values["kind"] = str(value)
-        elif name == "password":
-            if value is not None and (
-                not isinstance(value, str) or not value or len(value) > MAX_PASSWORD
-            ):
-                raise InvalidName(f"a link password is 1 to {MAX_PASSWORD} characters, or null")
-            values["password_hash"] = None if value is None else hash_password(value)
-        elif name == "expires_at":
-            if value is not None and (
-                isinstance(value, bool) or not isinstance(value, int | float) or value <= 0
-            ):
-                raise InvalidName("expires_at must be unix seconds, or null")
-            values["expires_at"] = None if value is None else float(value)
-        elif name in ("max_downloads", "max_upload_bytes"):
-            values[name] = _positive(name, value)
-        elif name in ("require_name", "disabled"):
-            if not isinstance(value, bool):
-                raise InvalidName(f"{name} must be true or false")
-            values[name] = value
-        else:
-            values[name] = _text(name, value)
-    return values
 
 
 class ShareLinks:
@@ -234,7 +89,7 @@ class ShareLinks:
         self, owner: Owner, path: UserPath, kind: str, settings: Mapping[str, Any] | None = None
     ) -> LinkInfo:
         """A new link to the file or folder at ``path``; drop and edit links need a folder."""
-        values = _checked_changes({"kind": kind, **(settings or {})})
+        values = checked_changes({"kind": kind, **(settings or {})})
         if path.is_root:
             raise InvalidName("share a file or folder of the home, not the home itself")
         info = self._store.stat(owner, path)
@@ -257,7 +112,7 @@ class ShareLinks:
             )
             session.add(row)
             session.flush()
-            return _to_info(row)
+            return to_info(row)
 
     @staticmethod
     def _check_kind(kind: str, target: FileInfo) -> None:
@@ -288,7 +143,7 @@ class ShareLinks:
                 node = live.get(row.node_id)
                 found.append(
                     LinkListing(
-                        _to_info(row),
+                        to_info(row),
                         owner_name,
                         nodes.path_of(node.parent, node.name) if node else None,
                         node.is_dir if node else None,
@@ -311,7 +166,7 @@ class ShareLinks:
 
     def update(self, owner: Owner | None, link_id: int, changes: Mapping[str, Any]) -> LinkInfo:
         """Change a link's settings; a new kind must fit its target."""
-        values = _checked_changes(changes)
+        values = checked_changes(changes)
         if "kind" in values:
             listed = self.get(owner, link_id)
             if listed.is_dir is False and values["kind"] != LinkKind.VIEW:
@@ -321,7 +176,7 @@ class ShareLinks:
             for name, value in values.items():
                 setattr(row, name, value)
             session.flush()
-            return _to_info(row)
+            return to_info(row)
 
     def regenerate(self, owner: Owner | None, link_id: int) -> LinkInfo:
         """A new token for the link, settings kept; the old token is never valid again."""
@@ -330,7 +185,7 @@ class ShareLinks:
             _retire(session, row.token)
             row.token = _new_token(session)
             session.flush()
-            return _to_info(row)
+            return to_info(row)
 
     def delete(self, owner: Owner | None, link_id: int) -> None:
         with self._db.write() as session:
@@ -362,7 +217,7 @@ class ShareLinks:
             if row is None:
                 raise NotFound("no such link")
             link_row, owner_name = row
-            link = _to_info(link_row)
+            link = to_info(link_row)
             node = nodes.by_id(session, link.owner_id, link.node_id)
             if node is None:
                 if session.get(TrashedNode, link.node_id) is not None:
@@ -430,7 +285,7 @@ class ShareLinks:
         """An upload into a drop (or edit) folder that never replaces a file: a taken name
         becomes ``name (1).ext``. ``size`` when announced is checked against the cap first."""
         visit.may(LinkKind.DROP, LinkKind.EDIT)
-        uploader = _text("the uploader's name", (uploader or "").strip() or None)
+        uploader = text_value("the uploader's name", (uploader or "").strip() or None)
         if visit.link.require_name and uploader is None:
             raise InvalidName("this link asks for your name")
         cap = visit.link.max_upload_bytes
