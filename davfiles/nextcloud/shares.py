@@ -6,7 +6,9 @@ without user, group or federated sharing does. ``permissions`` map onto the link
 (create only) is a drop, any update, create or delete right with read (or ``publicUpload``
 on a folder) is an edit link, and read alone is a view link; answers show 1, 4 or 15.
 ``expireDate`` (``YYYY-MM-DD``) is the last day the link works: it expires at the next
-midnight UTC. Fields come as a form or JSON body (or query parameters, as Nextcloud takes
+midnight UTC. ``GET`` lists every link, those of ``path``, or with ``subfiles=true`` those of
+the files directly in the folder ``path``; ``shared_with_me=true`` is always empty. Fields
+come as a form or JSON body (or query parameters, as Nextcloud takes
 them too). The link's password is never shown, only that one is set.
 """
 
@@ -139,13 +141,20 @@ def shares_endpoint(
 def _answer(request: Request, owner: Owner, store: Store, share_id: str | None) -> Any:
     links = store.links
     if share_id is None and request.method == "GET":
-        node_id = None
-        if request.args.get("path"):
-            info = store.stat(owner, parse_user_path(request.args["path"]))
-            if info is None:
-                raise NotFound("Wrong path, file/folder does not exist")
-            node_id = info.id
-        return [share_json(request, entry) for entry in links.listing(owner, node_id)]
+        if _true(request.args.get("shared_with_me")):
+            return []  # nobody shares with a user here: only public links exist
+        if not request.args.get("path"):
+            return [share_json(request, entry) for entry in links.listing(owner)]
+        path = parse_user_path(request.args["path"])
+        info = store.stat(owner, path)
+        if info is None:
+            raise NotFound("Wrong path, file/folder does not exist")
+        if _true(request.args.get("subfiles")):
+            if not info.is_dir:
+                raise InvalidName("subfiles needs a folder")
+            inside = [e for e in links.listing(owner) if e.path and e.path.parent == path]
+            return [share_json(request, entry) for entry in inside]
+        return [share_json(request, entry) for entry in links.listing(owner, info.id)]
     if share_id is None:
         fields = _fields(request)
         if str(fields.get("shareType", LINK_SHARE)) != str(LINK_SHARE):

@@ -60,6 +60,14 @@ def test_a_link_share_is_created_listed_updated_and_deleted(live_server: LiveSer
 
     listed = ocs(live_server, alice, "GET", params={"path": "/Photos", "reshares": "true"})
     assert [entry["id"] for entry in listed.json()["ocs"]["data"]] == [share["id"]]
+    assert dav.put(live_server.url("/dav/Photos/b.jpg"), data=b"b").status_code == 201
+    inner = ocs(live_server, alice, "POST", data={"path": "/Photos/b.jpg", "shareType": "3"})
+    inner_id = inner.json()["ocs"]["data"]["id"]
+    subfiles = ocs(live_server, alice, "GET", params={"path": "/Photos", "subfiles": "true"})
+    assert [entry["id"] for entry in subfiles.json()["ocs"]["data"]] == [inner_id]
+    with_me = ocs(live_server, alice, "GET", params={"shared_with_me": "true"})
+    assert with_me.json()["ocs"]["data"] == []
+    assert ocs(live_server, alice, "DELETE", f"/{inner_id}").status_code == 200
     one = ocs(live_server, alice, "GET", f"/{share['id']}").json()["ocs"]["data"]
     assert one[0]["token"] == share["token"]
 
