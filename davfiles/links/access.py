@@ -79,8 +79,8 @@ class LinkGate:
         )
 
 
-def basic_password(request: Request) -> str | None:
-    """The password of an ``Authorization: Basic`` header (any user name), else None."""
+def _basic(request: Request) -> tuple[str, str] | None:
+    """The user name and password of an ``Authorization: Basic`` header, else None."""
     scheme, _space, value = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "basic":
         return None
@@ -88,5 +88,17 @@ def basic_password(request: Request) -> str | None:
         decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
     except (binascii.Error, UnicodeDecodeError):
         return None
-    _user, colon, password = decoded.partition(":")
-    return password if colon else None
+    user, colon, password = decoded.partition(":")
+    return (user, password) if colon else None
+
+
+def basic_password(request: Request) -> str | None:
+    """The password of HTTP Basic (any user name), else None."""
+    credentials = _basic(request)
+    return None if credentials is None else credentials[1]
+
+
+def basic_user(request: Request) -> str | None:
+    """The user name of HTTP Basic (the token, on the legacy public WebDAV), else None."""
+    credentials = _basic(request)
+    return None if credentials is None else credentials[0]

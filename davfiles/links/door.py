@@ -8,7 +8,8 @@ URLs (``<sub>`` is a path below a shared folder, each name checked by the store)
 - ``POST /s/<token>/password``: the password form (a body field, never the query string)
 - ``POST /s/<token>/upload[/<sub>]``: multipart upload (drop, or edit into ``<sub>``)
 - ``POST /s/<token>/delete/<sub>`` and ``POST /s/<token>/mkdir[/<sub>]``: edit links
-- ``/public.php/dav/files/<token>/...``: public WebDAV (``webdav.py``)
+- ``/public.php/dav/files/<token>/...`` and ``/public.php/webdav/...``: public WebDAV
+  (``webdav.py``)
 
 Every URL of a link with a password needs the link's cookie or HTTP Basic with the password
 (``access.py``). Answers: 404 for an unknown token or a target deleted for good, 410 for a
@@ -37,8 +38,8 @@ from davfiles.errors import (
 from davfiles.links.access import LinkGate
 from davfiles.links.pages import page, stylesheet
 from davfiles.links.transfer import DOWNLOAD_HEADERS, counted, counted_download, status_of
+from davfiles.links.webdav import LEGACY_PREFIX, PublicDav
 from davfiles.links.webdav import PREFIX as DAV_PREFIX
-from davfiles.links.webdav import PublicDav
 from davfiles.links.zipstream import zip_chunks
 from davfiles.metrics_doors import DOOR_KEY
 from davfiles.rest.io import (
@@ -90,13 +91,17 @@ class LinkDoor:
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
-        public_dav = path.startswith(DAV_PREFIX)
-        if not (public_dav or path.startswith(PREFIX) or path == "/s"):
+        public = path.startswith("/public.php/")
+        if not (public or path.startswith(PREFIX) or path == "/s"):
             return self.app(environ, start_response)
         environ[DOOR_KEY] = LINKS_DOOR
         request = Request(environ)
+        public_dav = path.startswith(DAV_PREFIX) or path.startswith(LEGACY_PREFIX + "/")
         try:
-            response = self._dav(request) if public_dav else self._dispatch(request)
+            if public and not public_dav:
+                response = Response("not found\n", 404, mimetype="text/plain")
+            else:
+                response = self._dav(request) if public_dav else self._dispatch(request)
         except Exception:
             logger.exception("%s %s failed", request.method, "/s/...")
             response = _message(request, "Something went wrong", "Please try again later.", 500)

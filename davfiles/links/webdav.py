@@ -1,4 +1,5 @@
-"""Public WebDAV of share links, where Nextcloud serves it: ``/public.php/dav/files/<token>/``.
+"""Public WebDAV of share links, where Nextcloud serves it: ``/public.php/dav/files/<token>/``,
+and at the legacy ``/public.php/webdav/`` with the token as the Basic user name.
 
 A small WebDAV class 1 server over the link, with no account: the password (when the link has
 one) comes as HTTP Basic with any user name, throttled as on the pages (``access.py``).
@@ -24,13 +25,15 @@ from werkzeug.wrappers import Request, Response
 
 from davfiles.auth.throttle import LoginThrottled
 from davfiles.errors import Conflict, DavfilesError, Gone, PermissionDenied
-from davfiles.links.access import LinkGate
+from davfiles.links.access import LinkGate, basic_user
 from davfiles.links.transfer import counted_download, status_of
 from davfiles.rest.io import announced_length, body_chunks
 from davfiles.store import FileInfo, Store
 from davfiles.store.links import LinkKind, Visit
 
 PREFIX = "/public.php/dav/files/"
+LEGACY_PREFIX = "/public.php/webdav"
+_CHALLENGE = {"WWW-Authenticate": 'Basic realm="davfiles share link"'}
 _READ = ("OPTIONS", "PROPFIND", "GET", "HEAD")
 _ALLOWED = {
     LinkKind.VIEW: _READ,
@@ -49,22 +52,27 @@ class PublicDav:
         self._block_size = block_size
 
     def __call__(self, request: Request) -> Response:
-        token, _slash, sub = request.path[len(PREFIX) :].partition("/")
+        if request.path.startswith(PREFIX):
+            token, _slash, sub = request.path[len(PREFIX) :].partition("/")
+            base = f"{request.script_root}{PREFIX}{token}"
+        else:
+            # The legacy URL names the link by the Basic user name.
+            token = basic_user(request) or ""
+            sub = request.path[len(LEGACY_PREFIX) :]
+            base = f"{request.script_root}{LEGACY_PREFIX}"
         try:
+            if not token:
+                return _text(401, "name the link's token as the user name", _CHALLENGE)
             visit = self._links.open(token)
             allowed = _ALLOWED[visit.link.kind]
             if request.method == "OPTIONS":
                 return Response(status=200, headers={"DAV": "1", "Allow": ", ".join(allowed)})
             if not self._gate.admitted(request, visit):
-                return _text(
-                    401,
-                    "this link needs its password (HTTP Basic, any user name)",
-                    {"WWW-Authenticate": 'Basic realm="davfiles share link"'},
-                )
+                return _text(401, "this link needs its password (HTTP Basic)", _CHALLENGE)
             if request.method not in allowed:
                 status = 501 if request.method not in _ALLOWED[LinkKind.EDIT] else 403
                 return _text(status, f"a {visit.link.kind} link does not take {request.method}")
-            return self._serve(request, visit, token, sub.strip("/"))
+            return self._serve(request, visit, base, sub.strip("/"))
         except LoginThrottled as exc:
             return _text(429, "too many wrong passwords", {"Retry-After": str(exc.retry_after)})
         except Gone as exc:
@@ -72,10 +80,10 @@ class PublicDav:
         except DavfilesError as exc:
             return _text(status_of(exc), str(exc))
 
-    def _serve(self, request: Request, visit: Visit, token: str, sub: str) -> Response:
+    def _serve(self, request: Request, visit: Visit, base: str, sub: str) -> Response:
         method = request.method
         if method == "PUT":
-            return self._put(request, visit, token, sub)
+            return self._put(request, visit, base, sub)
         if method == "MKCOL":
             self._links.edit_mkdir(visit, sub)
             return Response(status=201)
@@ -84,12 +92,12 @@ class PublicDav:
             return Response(status=204)
         info = self._links.resolve(visit, sub)
         if method == "PROPFIND":
-            return self._propfind(request, visit, token, info)
+            return self._propfind(request, visit, base, info)
         if info.is_dir:
             return _text(405, "a folder has no content: PROPFIND lists it")
         return counted_download(request, self._store, visit, info)
 
-    def _put(self, request: Request, visit: Visit, token: str, sub: str) -> Response:
+    def _put(self, request: Request, visit: Visit, base: str, sub: str) -> Response:
         size = announced_length(request)
         if visit.link.kind == LinkKind.DROP:
             if not sub or "/" in sub:
@@ -103,7 +111,7 @@ class PublicDav:
             except BaseException:
                 upload.abort()
                 raise
-            location = self._href(request, visit, token, info)
+            location = self._href(base, visit, info)
             return Response(status=201, headers={"Location": location})
         existed = self._store.stat(visit.owner, self._links.inside(visit, sub))
         if existed is not None and existed.is_dir:
@@ -114,22 +122,22 @@ class PublicDav:
         assert upload.result is not None
         return Response(status=204 if existed else 201, headers={"ETag": f'"{upload.result.etag}"'})
 
-    def _propfind(self, request: Request, visit: Visit, token: str, info: FileInfo) -> Response:
+    def _propfind(self, request: Request, visit: Visit, base: str, info: FileInfo) -> Response:
         depth = request.headers.get("Depth", "1")
         members: list[FileInfo] = []
         if info.is_dir and depth != "0" and visit.link.kind != LinkKind.DROP:
             members = self._links.list_folder(visit, info)
         root = ElementTree.Element(f"{{{_DAV}}}multistatus")
         for entry in (info, *members):
-            _response(root, self._href(request, visit, token, entry), entry)
+            _response(root, self._href(base, visit, entry), entry)
         body = b'<?xml version="1.0" encoding="utf-8"?>\n' + ElementTree.tostring(root)
         return Response(body, 207, content_type='application/xml; charset="utf-8"')
 
-    def _href(self, request: Request, visit: Visit, token: str, info: FileInfo) -> str:
+    def _href(self, base: str, visit: Visit, info: FileInfo) -> str:
         relative = self._links.relative(visit, info)
         path = "/".join(quote(part, safe="") for part in relative.split("/") if part)
         suffix = "/" if info.is_dir and path else ""
-        return f"{request.script_root}{PREFIX}{token}/{path}{suffix}"
+        return f"{base}/{path}{suffix}"
 
 
 def _response(root: ElementTree.Element, href: str, info: FileInfo) -> None:

@@ -108,3 +108,23 @@ def test_the_password_comes_as_basic(live_server: LiveServer) -> None:
     assert requests.get(
         live_server.url("/public.php/dav/files/nope/x"), timeout=30
     ).status_code == (404)
+
+
+def test_the_legacy_url_takes_the_token_as_user_name(live_server: LiveServer) -> None:
+    alice = prepared(live_server)
+    link = make_link(live_server, alice, "team", password="pw")
+    legacy = live_server.url("/public.php/webdav")
+    assert requests.get(legacy + "/doc.txt", timeout=30).status_code == 401
+    assert requests.get(legacy + "/doc.txt", auth=(link.token, "no"), timeout=30).status_code == 401
+    assert requests.get(legacy + "/doc.txt", auth=(link.token, "pw"), timeout=30).content == (
+        b"doc v1"
+    )
+    listed = requests.request(
+        "PROPFIND", legacy + "/", auth=(link.token, "pw"), headers={"Depth": "1"}, timeout=30
+    )
+    assert hrefs(listed) == [
+        "/public.php/webdav/",
+        "/public.php/webdav/doc.txt",
+        "/public.php/webdav/sub/",
+    ]
+    assert requests.get(live_server.url("/public.php/other"), timeout=30).status_code == 404
