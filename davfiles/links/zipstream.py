@@ -10,9 +10,11 @@ import zipfile
 from collections.abc import Callable, Iterator
 from typing import BinaryIO
 
+from davfiles.errors import NotFound
 from davfiles.store import FileInfo
 
 BLOCK = 1024 * 1024
+ZIP64_FROM = 1024**3
 # Zip dates start in 1980.
 _EARLIEST = time.mktime((1980, 1, 1, 0, 0, 0, 0, 0, -1))
 
@@ -54,9 +56,15 @@ def zip_chunks(
             if info.is_dir:
                 archive.writestr(_entry(name, info), b"")
             else:
+                try:
+                    source = open_file(info)
+                except NotFound:
+                    continue  # deleted since the listing: the zip goes on without it
+                # Zip64 well before 2 GiB, in case the file grows while it is read.
+                entry = _entry(name, info)
                 with (
-                    open_file(info) as source,
-                    archive.open(_entry(name, info), "w", force_zip64=info.size >= 2**31) as target,
+                    source,
+                    archive.open(entry, "w", force_zip64=info.size >= ZIP64_FROM) as target,
                 ):
                     while block := source.read(BLOCK):
                         target.write(block)

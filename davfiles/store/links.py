@@ -356,8 +356,10 @@ class ShareLinks:
     def note_delivery(
         self, link_id: int, client: str | None, content: str, size: int, start: int, sent: int
     ) -> bool:
-        """Record ``sent`` bytes of ``content`` (a file's ETag, or a zip's name) delivered
-        from offset ``start`` of ``size``; True when they completed a download (counted)."""
+        """Record ``sent`` bytes of ``content`` (a file's ETag) delivered from offset
+        ``start`` of ``size``; True when they completed a download (counted). The link's row
+        is locked first, so deliveries of one link are merged one at a time, and a link
+        deleted meanwhile records nothing."""
         now = time.time()
         if sent <= 0 and size > 0:
             return False
@@ -366,6 +368,8 @@ class ShareLinks:
             session.execute(
                 delete(LinkTransfer).where(LinkTransfer.updated_at < now - TRANSFER_WINDOW)
             )
+            if session.get(ShareLink, link_id, with_for_update=True) is None:
+                return False
             row = session.get(LinkTransfer, (link_id, key), with_for_update=True)
             ranges = json.loads(row.ranges) if row is not None else []
             ranges = _merged([*ranges, [start, start + sent]])
