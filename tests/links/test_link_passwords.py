@@ -161,3 +161,20 @@ def test_failed_passwords_are_throttled_per_link_without_locking_out_others(
     # ...but the visitor who did still gets in, and the guesser's other links are untouched.
     assert unlock(server, token, "open sesame", visitor) == 303
     assert unlock(server, other.token, "second", guesser) == 303
+
+
+def test_behind_a_tls_proxy_the_cookie_is_secure_and_scoped_to_the_prefix(
+    proxied_server: LiveServer,
+) -> None:
+    _alice, token = setup_folder(proxied_server)
+    answer = requests.post(
+        proxied_server.url(f"/s/{token}/password"),
+        data={"password": "open sesame"},
+        headers={"X-Forwarded-Proto": "https", "X-Forwarded-Prefix": "/files"},
+        timeout=30,
+        allow_redirects=False,
+    )
+    assert answer.status_code == 303
+    assert answer.headers["Location"].endswith(f"/files/s/{token}")
+    cookie = answer.headers["Set-Cookie"]
+    assert "Secure" in cookie and f"Path=/files/s/{token}" in cookie
