@@ -23,7 +23,9 @@ import time
 
 from werkzeug.wrappers import Request, Response
 
-from davfiles.auth.throttle import LoginThrottle
+from davfiles.auth import audit
+from davfiles.auth.audit import AuditEvent
+from davfiles.auth.throttle import LoginThrottle, LoginThrottled
 from davfiles.store.links import ShareLinks, Visit
 
 COOKIE_NAME = "davfiles_link"
@@ -61,9 +63,17 @@ class LinkGate:
     def check(self, request: Request, visit: Visit, password: str) -> bool:
         """Check a password through the throttle (LoginThrottled while it must wait)."""
         name = f"share-link/{visit.link.id}"
-        ticket = self._throttle.begin(name, request.remote_addr)
+        target = f"link {visit.link.id}"
+        try:
+            ticket = self._throttle.begin(name, request.remote_addr)
+        except LoginThrottled as exc:
+            if exc.first:
+                audit.record(AuditEvent.LINK_THROTTLED, user=visit.owner.name, target=target)
+            raise
         right = self._links.check_password(visit, password)
         self._throttle.finish(ticket, name if right else None)
+        if not right:
+            audit.record(AuditEvent.LINK_FAIL, user=visit.owner.name, target=target)
         return right
 
     def set_cookie(self, request: Request, response: Response, visit: Visit, path: str) -> None:

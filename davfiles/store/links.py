@@ -35,6 +35,8 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
+from davfiles.auth import audit
+from davfiles.auth.audit import AuditEvent
 from davfiles.auth.secrets import verify_password
 from davfiles.db.models import LinkTransfer, Node, RetiredLinkToken, ShareLink, TrashedNode, User
 from davfiles.errors import Conflict, Gone, InvalidName, NotFound, PermissionDenied, TooLarge
@@ -112,7 +114,9 @@ class ShareLinks:
             )
             session.add(row)
             session.flush()
-            return to_info(row)
+            link = to_info(row)
+        _audit(AuditEvent.LINK_CREATE, owner.name, link, f"{link.kind} /{path.text}")
+        return link
 
     @staticmethod
     def _check_kind(kind: str, target: FileInfo) -> None:
@@ -176,7 +180,9 @@ class ShareLinks:
             for name, value in values.items():
                 setattr(row, name, value)
             session.flush()
-            return to_info(row)
+            link, owner_name = to_info(row), _owner_name(session, row)
+        _audit(AuditEvent.LINK_CHANGE, owner_name, link, " ".join(sorted(changes)))
+        return link
 
     def regenerate(self, owner: Owner | None, link_id: int) -> LinkInfo:
         """A new token for the link, settings kept; the old token is never valid again."""
@@ -185,13 +191,17 @@ class ShareLinks:
             _retire(session, row.token)
             row.token = _new_token(session)
             session.flush()
-            return to_info(row)
+            link, owner_name = to_info(row), _owner_name(session, row)
+        _audit(AuditEvent.LINK_REGENERATE, owner_name, link)
+        return link
 
     def delete(self, owner: Owner | None, link_id: int) -> None:
         with self._db.write() as session:
             row = self._owned(session, owner, link_id)
+            link, owner_name = to_info(row), _owner_name(session, row)
             _retire(session, row.token)
             session.delete(row)
+        _audit(AuditEvent.LINK_DELETE, owner_name, link)
 
     @staticmethod
     def _owned(session: Session, owner: Owner | None, link_id: int) -> ShareLink:
@@ -438,6 +448,16 @@ def _new_token(session: Session) -> str:
         if taken is None and retired is None:
             return token
     raise RuntimeError("no free link token found")
+
+
+def _owner_name(session: Session, row: ShareLink) -> str:
+    return session.scalar(select(User.name).where(User.id == row.owner_id)) or ""
+
+
+def _audit(event: AuditEvent, user: str, link: LinkInfo, detail: str = "") -> None:
+    """An audit line for a link of the request in progress (``target``: ``link <id>``
+    and what changed; never a token or password)."""
+    audit.record(event, user=user, target=f"link {link.id} {detail}".strip())
 
 
 def retire_tokens_of(session: Session, owner_id: int) -> None:

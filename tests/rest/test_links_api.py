@@ -4,6 +4,7 @@ the live_server fixture)."""
 
 from __future__ import annotations
 
+import json
 import time
 
 import requests
@@ -97,3 +98,30 @@ def test_bad_requests_are_400_and_missing_targets_404(alice: RestUser) -> None:
     call(alice, "GET", "/999", 404)
     anonymous = requests.get(alice.server.url(API), timeout=30)
     assert anonymous.status_code == 401
+
+
+def test_link_changes_and_wrong_passwords_are_audited(alice: RestUser) -> None:
+    assert alice.basic.put(alice.dav("f.txt"), data=b"f").status_code == 201
+    link = call(alice, "POST", status=201, json={"path": "/f.txt", "password": "right"})["link"]
+    call(alice, "PATCH", f"/{link['id']}", json={"label": "x", "max_downloads": 2})
+    call(alice, "POST", f"/{link['id']}/regenerate")
+    token = call(alice, "GET", f"/{link['id']}")["link"]["token"]
+    wrong = requests.get(alice.server.url(f"/s/{token}/download"), auth=("", "guess"), timeout=30)
+    assert wrong.status_code == 401
+    call(alice, "DELETE", f"/{link['id']}")
+    log = alice.server.services.settings.effective_audit_log.read_text(encoding="utf-8")
+    lines = [json.loads(raw) for raw in log.splitlines()]
+    links = [
+        (line["event"], line["user"], line["target"])
+        for line in lines
+        if str(line["event"]).startswith("link.")
+    ]
+    number = link["id"]
+    assert links == [
+        ("link.create", "alice", f"link {number} view /f.txt"),
+        ("link.change", "alice", f"link {number} label max_downloads"),
+        ("link.regenerate", "alice", f"link {number}"),
+        ("link.fail", "alice", f"link {number}"),
+        ("link.delete", "alice", f"link {number}"),
+    ]
+    assert "right" not in log and token not in log and "guess" not in log
