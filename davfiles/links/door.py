@@ -4,7 +4,8 @@ URLs (``<sub>`` is a path below a shared folder, each name checked by the store)
 
 - ``GET /s/<token>``: the page: a file's details, a folder's listing, a drop's upload form
 - ``GET /s/<token>/browse/<sub>``: a folder below a shared folder
-- ``GET /s/<token>/download[/<sub>]``: a file's bytes (Range, ETag), or a folder as a zip
+- ``GET /s/<token>/download[/<sub>]``: a file's bytes (Range, ETag), or a folder as a zip;
+  Nextcloud's ``/s/<token>/download?path=<folder>&files=<name>`` too
 - ``POST /s/<token>/password``: the password form (a body field, never the query string)
 - ``POST /s/<token>/upload[/<sub>]``: multipart upload (drop, or edit into ``<sub>``)
 - ``POST /s/<token>/delete/<sub>`` and ``POST /s/<token>/mkdir[/<sub>]``: edit links
@@ -60,6 +61,16 @@ logger = logging.getLogger(__name__)
 PREFIX = "/s/"
 LINKS_DOOR = "links"
 STATIC = "-"
+# The methods each action of /s/<token>/<action> takes.
+_METHODS = {
+    "page": ("GET", "HEAD"),
+    "browse": ("GET", "HEAD"),
+    "download": ("GET", "HEAD"),
+    "password": ("POST",),
+    "upload": ("POST",),
+    "delete": ("POST",),
+    "mkdir": ("POST",),
+}
 _GONE_TEXT = {
     "trashed": "The shared item is in its owner's trash.",
     "expired": "This link has expired.",
@@ -131,16 +142,7 @@ class LinkDoor:
             return self._error(request, exc, target)
 
     def _serve(self, request: Request, target: _Target) -> Response:
-        methods = {
-            "page": ("GET", "HEAD"),
-            "browse": ("GET", "HEAD"),
-            "download": ("GET", "HEAD"),
-            "password": ("POST",),
-            "upload": ("POST",),
-            "delete": ("POST",),
-            "mkdir": ("POST",),
-        }
-        allowed = methods.get(target.action)
+        allowed = _METHODS.get(target.action)
         if allowed is None or (target.action == "page" and target.sub):
             raise NotFound("no such page")
         if request.method not in allowed:
@@ -237,7 +239,11 @@ class LinkDoor:
     def _download(self, request: Request, target: _Target) -> Response:
         visit = target.visit
         visit.may(LinkKind.VIEW, LinkKind.EDIT)
-        info = self._links.resolve(visit, target.sub)
+        sub = target.sub
+        if not sub and "files" in request.args:
+            # Nextcloud's form of the same URL: ?path=<folder>&files=<name>.
+            sub = f"{request.args.get('path', '')}/{request.args['files']}"
+        info = self._links.resolve(visit, sub)
         if info.is_dir:
             return self._zip(request, visit, info)
         return counted_download(request, self._store, visit, info)

@@ -53,6 +53,12 @@ def test_a_folder_link_lists_browses_downloads_and_zips(live_server: LiveServer)
     assert file_answer.headers["Content-Security-Policy"].startswith("sandbox")
     sub = Page(get(live_server, page.link("2024/")).text)
     assert get(live_server, sub.link("deep.txt")).content == b"deep"
+    nextcloud_style = f"/s/{link.token}/download?path=/2024&files=deep.txt"
+    assert get(live_server, nextcloud_style).content == b"deep"
+    assert get(live_server, f"/s/{link.token}/download?path=/..&files=secret.txt").status_code in (
+        400,
+        404,
+    )
 
     archive = get(live_server, page.link("Download this folder as zip"))
     assert archive.status_code == 200
@@ -62,7 +68,7 @@ def test_a_folder_link_lists_browses_downloads_and_zips(live_server: LiveServer)
         assert opened.read("photos/2024/deep.txt") == b"deep"
         assert "photos/2024/" in opened.namelist()
     links = live_server.services.store.links
-    wait_for(lambda: links.get(alice.owner, link.id).link.downloads == 3)
+    wait_for(lambda: links.get(alice.owner, link.id).link.downloads == 4)
     listed = links.get(alice.owner, link.id).link
     assert listed.views == 2 and listed.last_access_at is not None
 
