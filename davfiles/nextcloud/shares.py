@@ -144,7 +144,9 @@ def _answer(request: Request, owner: Owner, store: Store, share_id: str | None) 
         if _true(request.args.get("shared_with_me")):
             return []  # nobody shares with a user here: only public links exist
         if not request.args.get("path"):
-            return [share_json(request, entry) for entry in links.listing(owner)]
+            # Links whose target is in the trash or gone have no path a client could show.
+            present = [entry for entry in links.listing(owner) if entry.path is not None]
+            return [share_json(request, entry) for entry in present]
         path = parse_user_path(request.args["path"])
         info = store.stat(owner, path)
         if info is None:

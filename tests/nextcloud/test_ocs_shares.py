@@ -85,6 +85,11 @@ def test_a_link_share_is_created_listed_updated_and_deleted(live_server: LiveSer
     assert drop.json()["ocs"]["data"]["permissions"] == 4
     assert len(ocs(live_server, alice, "GET").json()["ocs"]["data"]) == 2
 
+    assert dav.delete(live_server.url("/dav/Photos")).status_code == 204
+    assert ocs(live_server, alice, "GET").json()["ocs"]["data"] == []
+    [item] = live_server.services.store.trash_list(alice.owner)
+    live_server.services.store.trash_restore(alice.owner, item.id)
+    assert len(ocs(live_server, alice, "GET").json()["ocs"]["data"]) == 2
     assert ocs(live_server, alice, "DELETE", f"/{share['id']}").status_code == 200
     assert requests.get(share["url"], timeout=30).status_code == 404
     missing = ocs(live_server, alice, "GET", f"/{share['id']}")
