@@ -184,7 +184,8 @@ class LinkDoor:
         if not self._gate.check(request, visit, request.form.get("password", "")):
             return self._ask_password(request, target, "Wrong password.", 401)
         wanted = request.form.get("next", "")
-        inside = wanted.startswith(f"{PREFIX}{target.token}") and "//" not in wanted
+        own = f"{PREFIX}{target.token}"
+        inside = (wanted == own or wanted.startswith(own + "/")) and "//" not in wanted
         response = _redirect(request.script_root + quote(wanted) if inside else base)
         self._gate.set_cookie(request, response, visit, base)
         return response
