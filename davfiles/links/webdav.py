@@ -6,25 +6,25 @@ one) comes as HTTP Basic with any user name, throttled as on the pages (``access
 
 - view links: ``OPTIONS``, ``PROPFIND`` (Depth 0 or 1), ``GET``/``HEAD`` (Range, ETag,
   counted as downloads like the raw download URLs);
-- edit links: those, plus ``PUT`` (a replaced file keeps a version), ``MKCOL`` and ``DELETE``
-  (to the owner's trash), never on the shared folder itself;
+- edit links: those, plus ``PUT`` (a replaced file keeps a version), ``MKCOL``, ``DELETE``
+  (to the owner's trash) and ``MOVE`` within the link, never of the shared folder itself;
 - drop links: ``PUT`` only, and a clash gets a free name (``201`` with the stored file's URL
   in ``Location``); the uploader may name themselves in ``X-NC-Nickname`` (URL-encoded, as
   Nextcloud's file requests send it); ``PROPFIND`` shows the folder alone, never its content.
 
-``MOVE``, ``COPY``, ``LOCK`` and ``PROPPATCH`` are not served (``501``).
+``COPY``, ``LOCK`` and ``PROPPATCH`` are not served (``501``).
 """
 
 from __future__ import annotations
 
 from email.utils import formatdate
-from urllib.parse import quote, unquote
+from urllib.parse import quote, unquote, urlsplit
 from xml.etree import ElementTree
 
 from werkzeug.wrappers import Request, Response
 
 from davfiles.auth.throttle import LoginThrottled
-from davfiles.errors import Conflict, DavfilesError, Gone, PermissionDenied
+from davfiles.errors import AlreadyExists, Conflict, DavfilesError, Gone, PermissionDenied
 from davfiles.links.access import LinkGate, basic_user
 from davfiles.links.transfer import counted_download, status_of
 from davfiles.rest.io import announced_length, body_chunks
@@ -37,7 +37,7 @@ _CHALLENGE = {"WWW-Authenticate": 'Basic realm="davfiles share link"'}
 _READ = ("OPTIONS", "PROPFIND", "GET", "HEAD")
 _ALLOWED = {
     LinkKind.VIEW: _READ,
-    LinkKind.EDIT: (*_READ, "PUT", "MKCOL", "DELETE"),
+    LinkKind.EDIT: (*_READ, "PUT", "MKCOL", "DELETE", "MOVE"),
     LinkKind.DROP: ("OPTIONS", "PROPFIND", "PUT"),
 }
 _DAV = "DAV:"
@@ -90,6 +90,8 @@ class PublicDav:
         if method == "DELETE":
             self._links.edit_delete(visit, sub)
             return Response(status=204)
+        if method == "MOVE":
+            return self._move(request, visit, base, sub)
         info = self._links.resolve(visit, sub)
         if method == "PROPFIND":
             return self._propfind(request, visit, base, info)
@@ -121,6 +123,18 @@ class PublicDav:
                 upload.write(chunk)
         assert upload.result is not None
         return Response(status=204 if existed else 201, headers={"ETag": f'"{upload.result.etag}"'})
+
+    def _move(self, request: Request, visit: Visit, base: str, sub: str) -> Response:
+        destination = urlsplit(request.headers.get("Destination", "")).path
+        if not destination.startswith(base + "/"):
+            return _text(502, "the Destination must be inside the same link")
+        target = unquote(destination[len(base) + 1 :]).strip("/")
+        overwrite = request.headers.get("Overwrite", "T").upper() != "F"
+        try:
+            created = self._links.edit_move(visit, sub, target, overwrite=overwrite)
+        except AlreadyExists:
+            return _text(412, "the Destination exists and Overwrite is F")
+        return Response(status=201 if created else 204)
 
     def _propfind(self, request: Request, visit: Visit, base: str, info: FileInfo) -> Response:
         depth = request.headers.get("Depth", "1")

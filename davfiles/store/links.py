@@ -328,6 +328,15 @@ class ShareLinks:
             raise PermissionDenied("the shared folder itself cannot be deleted through its link")
         return self._store.delete(visit.owner, path)
 
+    def edit_move(self, visit: Visit, source: str, target: str, *, overwrite: bool) -> bool:
+        """Rename or move within the shared folder (never the folder itself); True if the
+        target was created. A file moved over a file replaces it as a new content (a version)."""
+        visit.may(LinkKind.EDIT)
+        paths = (self.inside(visit, source), self.inside(visit, target))
+        if visit.root.path in paths:
+            raise PermissionDenied("the shared folder itself cannot be moved through its link")
+        return self._store.move(visit.owner, *paths, overwrite=overwrite)
+
     def edit_mkdir(self, visit: Visit, relative: str) -> FileInfo:
         visit.may(LinkKind.EDIT)
         return self._store.mkdir(visit.owner, self.inside(visit, relative))

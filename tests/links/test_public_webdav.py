@@ -49,7 +49,8 @@ def test_a_view_link_reads_over_webdav(live_server: LiveServer) -> None:
     for method in ("PUT", "DELETE", "MKCOL"):
         refused = requests.request(method, base + "/new.txt", data=b"x", timeout=30)
         assert refused.status_code == 403, method
-    assert requests.request("MOVE", base + "/doc.txt", timeout=30).status_code == 501
+    assert requests.request("COPY", base + "/doc.txt", timeout=30).status_code == 501
+    assert requests.request("MOVE", base + "/doc.txt", timeout=30).status_code == 403
     for escape in ("/../outside.txt", "/..%2Foutside.txt", "/sub/../../outside.txt"):
         answer = requests.get(base + escape, timeout=30)
         assert answer.status_code in (400, 404) and b"outside" not in answer.content
@@ -69,6 +70,30 @@ def test_an_edit_link_writes_through_the_store(live_server: LiveServer) -> None:
     assert [entry.name for entry in store.trash_list(alice.owner)] == ["new.txt"]
     assert requests.delete(base + "/", timeout=30).status_code == 403
     assert store.stat(alice.owner, p("team/made")) is not None
+    prefix = f"/public.php/dav/files/{link.token}"
+    moved = requests.request(
+        "MOVE", base + "/doc.txt", headers={"Destination": base + "/made/doc%20moved.txt"}
+    )
+    assert moved.status_code == 201
+    assert store.stat(alice.owner, p("team/made/doc moved.txt")) is not None
+    assert requests.put(base + "/other.txt", data=b"o", timeout=30).status_code == 201
+    kept = requests.request(
+        "MOVE",
+        base + "/other.txt",
+        headers={"Destination": prefix + "/made/doc%20moved.txt", "Overwrite": "F"},
+    )
+    assert kept.status_code == 412
+    outside = requests.request(
+        "MOVE", base + "/other.txt", headers={"Destination": live_server.url("/dav/stolen.txt")}
+    )
+    assert outside.status_code == 502
+    escape = requests.request(
+        "MOVE", base + "/other.txt", headers={"Destination": base + "/../stolen.txt"}
+    )
+    assert escape.status_code in (400, 502)
+    assert store.stat(alice.owner, p("stolen.txt")) is None
+    whole = requests.request("MOVE", base + "/", headers={"Destination": base + "/made/x"})
+    assert whole.status_code == 403
 
 
 def test_a_drop_over_webdav_never_overwrites_or_lists(live_server: LiveServer) -> None:
