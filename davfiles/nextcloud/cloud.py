@@ -69,6 +69,8 @@ def capabilities() -> dict[str, Any]:
                 "federation": {"outgoing": False, "incoming": False},
                 "sharebymail": {"enabled": False},
             },
+            # The files_downloadlimit app's API (``download_limit.py``).
+            "downloadlimit": {"enabled": True},
         },
     }
 

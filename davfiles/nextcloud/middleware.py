@@ -17,6 +17,7 @@ from davfiles.auth.throttle import LoginThrottled
 from davfiles.errors import AuthFailed
 from davfiles.metrics_doors import DOOR_KEY, NEXTCLOUD, USER_KEY
 from davfiles.nextcloud import cloud
+from davfiles.nextcloud.download_limit import download_limit_endpoint
 from davfiles.nextcloud.login_flow import LoginFlowDoor
 from davfiles.nextcloud.ocs import OcsStatus, ocs_response
 from davfiles.nextcloud.shares import shares_endpoint
@@ -36,6 +37,7 @@ _OCS = {
     "capabilities": cloud.capabilities_endpoint,
     "user": cloud.user_endpoint,
     "shares": shares_endpoint,
+    "download_limit": download_limit_endpoint,
 }
 SHARES = "/apps/files_sharing/api/v1/shares"
 
@@ -54,6 +56,12 @@ def _rules() -> list[Rule]:
                 f"/ocs/v{version}.php{SHARES}/<share_id>",
                 methods=["GET", "PUT", "DELETE"],
                 endpoint="shares",
+                defaults={"version": version},
+            ),
+            Rule(
+                f"/ocs/v{version}.php/apps/files_downloadlimit/api/v1/<token>/limit",
+                methods=["GET", "PUT", "DELETE"],
+                endpoint="download_limit",
                 defaults={"version": version},
             ),
         ]

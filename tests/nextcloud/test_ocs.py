@@ -53,7 +53,14 @@ def test_capabilities_advertise_only_what_davfiles_does(
     assert capabilities["checksums"]["supportedTypes"] == ["SHA1", "MD5"]
     assert capabilities["core"]["webdav-root"] == "remote.php/webdav"
     assert capabilities["core"]["status"]["version"].startswith(data["version"]["string"])
-    assert set(capabilities) == {"core", "dav", "files", "checksums", "files_sharing"}
+    assert set(capabilities) == {
+        "core",
+        "dav",
+        "files",
+        "checksums",
+        "files_sharing",
+        "downloadlimit",
+    }
     # Public links only: no user, group, mail or federated shares.
     sharing = capabilities["files_sharing"]
     assert sharing["api_enabled"] is True and sharing["public"]["enabled"] is True

@@ -3,6 +3,8 @@ list by path, read, update and delete; v1 and v2 envelopes; only link shares."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 import requests
 from defusedxml import ElementTree
@@ -134,3 +136,27 @@ def test_xml_answers(live_server: LiveServer) -> None:
     root = ElementTree.fromstring(answer.content)
     assert root.findtext("meta/statuscode") == "100"
     assert root.findtext("data/share_type") == "3" and root.findtext("data/item_type") == "file"
+
+
+def test_the_download_limit_api_sets_reads_and_removes_the_limit(live_server: LiveServer) -> None:
+    alice = live_server.add_user("alice")
+    bob = live_server.add_user("bob")
+    assert live_server.session(alice).put(live_server.url("/dav/f.txt"), data=b"f").ok
+    made = ocs(live_server, alice, "POST", data={"path": "/f.txt", "shareType": "3"})
+    token = made.json()["ocs"]["data"]["token"]
+    url = live_server.url(f"/ocs/v2.php/apps/files_downloadlimit/api/v1/{token}/limit")
+    session = live_server.session(alice)
+    session.headers.update({**HEADERS, "Accept": "application/json"})
+    assert session.get(url, timeout=30).json()["ocs"]["data"] == {"limit": None, "count": 0}
+    assert session.put(url, json={"limit": 1}, timeout=30).status_code == 200
+    assert requests.get(live_server.url(f"/s/{token}/download"), timeout=30).content == b"f"
+    deadline = time.monotonic() + 10
+    while session.get(url, timeout=30).json()["ocs"]["data"] != {"limit": 1, "count": 1}:
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    assert requests.get(live_server.url(f"/s/{token}/download"), timeout=30).status_code == 410
+    assert session.put(url, json={"limit": -1}, timeout=30).status_code == 400
+    assert session.delete(url, timeout=30).status_code == 200
+    assert requests.get(live_server.url(f"/s/{token}/download"), timeout=30).content == b"f"
+    foreign = live_server.session(bob).get(url, headers=HEADERS, params={"format": "json"})
+    assert foreign.status_code == 404
