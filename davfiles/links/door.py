@@ -38,7 +38,13 @@ from davfiles.errors import (
 )
 from davfiles.links.access import LinkGate
 from davfiles.links.pages import page, stylesheet
-from davfiles.links.transfer import DOWNLOAD_HEADERS, counted, counted_download, status_of
+from davfiles.links.transfer import (
+    DOWNLOAD_HEADERS,
+    counted,
+    counted_download,
+    error_headers,
+    status_of,
+)
 from davfiles.links.webdav import LEGACY_PREFIX, PublicDav
 from davfiles.links.webdav import PREFIX as DAV_PREFIX
 from davfiles.links.zipstream import zip_chunks
@@ -139,7 +145,7 @@ class LinkDoor:
                 {"Retry-After": str(exc.retry_after)},
             )
         except DavfilesError as exc:
-            return self._error(request, exc, target)
+            return self._error(request, exc)
 
     def _serve(self, request: Request, target: _Target) -> Response:
         allowed = _METHODS.get(target.action)
@@ -337,9 +343,7 @@ class LinkDoor:
 
     # --- errors --------------------------------------------------------------------------
 
-    def _error(
-        self, request: Request, exc: DavfilesError, target: _Target | None = None
-    ) -> Response:
+    def _error(self, request: Request, exc: DavfilesError) -> Response:
         status = status_of(exc)
         if isinstance(exc, Gone):
             return _message(request, "Link unavailable", _GONE_TEXT.get(exc.reason, str(exc)), 410)
@@ -348,7 +352,7 @@ class LinkDoor:
         if status == 500:
             logger.error("link request failed: %s", exc)
             return _message(request, "Something went wrong", "Please try again later.", 500)
-        return _message(request, "Refused", str(exc), status)
+        return _message(request, "Refused", str(exc), status, error_headers(exc))
 
 
 @dataclass(frozen=True)

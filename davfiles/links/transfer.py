@@ -55,6 +55,11 @@ def status_of(exc: DavfilesError) -> int:
     return 500
 
 
+def error_headers(exc: DavfilesError) -> dict[str, str]:
+    """``Retry-After`` for a refusal that passes (a per-user cap on uploads in progress)."""
+    return {"Retry-After": str(exc.retry_after)} if isinstance(exc, Busy) else {}
+
+
 def counted_download(request: Request, store: Store, visit: Visit, info: FileInfo) -> Response:
     """The file's bytes (Range, ETag, conditional requests) with the download headers; a GET
     reports the bytes it sent to the link's count when it ends."""

@@ -26,7 +26,7 @@ from werkzeug.wrappers import Request, Response
 from davfiles.auth.throttle import LoginThrottled
 from davfiles.errors import AlreadyExists, Conflict, DavfilesError, Gone, PermissionDenied
 from davfiles.links.access import LinkGate, basic_user
-from davfiles.links.transfer import counted_download, status_of
+from davfiles.links.transfer import counted_download, error_headers, status_of
 from davfiles.rest.io import announced_length, body_chunks
 from davfiles.store import FileInfo, Store
 from davfiles.store.links import LinkKind, Visit
@@ -78,7 +78,7 @@ class PublicDav:
         except Gone as exc:
             return _text(410, str(exc))
         except DavfilesError as exc:
-            return _text(status_of(exc), str(exc))
+            return _text(status_of(exc), str(exc), error_headers(exc))
 
     def _serve(self, request: Request, visit: Visit, base: str, sub: str) -> Response:
         method = request.method
