@@ -67,6 +67,8 @@ logger = logging.getLogger(__name__)
 PREFIX = "/s/"
 LINKS_DOOR = "links"
 STATIC = "-"
+# Entries per listing page: a folder of any size renders as fast as a small one.
+PAGE_SIZE = 500
 # The methods each action of /s/<token>/<action> takes.
 _METHODS = {
     "page": ("GET", "HEAD"),
@@ -228,14 +230,25 @@ class LinkDoor:
                 raise NotFound("not a folder")
             return page("file.html", file=info, **common)
         relative = self._links.relative(visit, info)
+        members = sorted(
+            self._links.list_folder(visit, info),
+            key=lambda entry: (not entry.is_dir, entry.name.casefold(), entry.name),
+        )
+        pages = max(1, -(-len(members) // PAGE_SIZE))
+        number = _page_number(request, pages)
         entries = [
             _Entry(entry, base, self._links.relative(visit, entry))
-            for entry in self._links.list_folder(visit, info)
+            for entry in members[(number - 1) * PAGE_SIZE : number * PAGE_SIZE]
         ]
+        here = _browse_url(request, target.token, relative)
         return page(
             "folder.html",
             crumbs=_crumbs(base, visit.root.name, relative),
             entries=entries,
+            page_number=number,
+            pages=pages,
+            previous=f"{here}?page={number - 1}" if number > 1 else None,
+            next_page=f"{here}?page={number + 1}" if number < pages else None,
             zip_url=f"{base}/download/{_quoted(relative)}".rstrip("/"),
             editable=visit.link.kind == LinkKind.EDIT,
             upload_url=f"{base}/upload/{_quoted(relative)}".rstrip("/"),
@@ -390,6 +403,13 @@ def _message(
         message=message,
         static=_static(request),
     )
+
+
+def _page_number(request: Request, pages: int) -> int:
+    """The listing page asked for (``?page=N``), within 1 and ``pages``."""
+    raw = request.args.get("page", "1")
+    number = int(raw) if raw.isdigit() and len(raw) < 9 else 1
+    return min(max(number, 1), pages)
 
 
 def _quoted(relative: str) -> str:

@@ -12,6 +12,7 @@ from urllib.parse import quote
 import requests
 
 from davfiles.db.models import RetiredLinkToken
+from davfiles.links.door import PAGE_SIZE
 from davfiles.store import parse_user_path as p
 from tests.harness import LiveServer, TestUser
 from tests.links.helpers import Page, make_link, wait_for
@@ -222,3 +223,25 @@ def test_a_deleted_users_links_die_and_their_tokens_stay_retired(live_server: Li
     with live_server.services.db.read() as session:
         retired = session.get(RetiredLinkToken, hashlib.sha256(link.token.encode()).hexdigest())
         assert retired is not None
+
+
+def test_a_big_folder_is_listed_a_page_at_a_time(live_server: LiveServer) -> None:
+    alice = live_server.add_user("alice")
+    store = live_server.services.store
+    store.mkdir(alice.owner, p("many"))
+    store.mkdir(alice.owner, p("many/zz folder"))
+    for number in range(PAGE_SIZE):
+        store.write_bytes(alice.owner, p(f"many/f{number:04}.txt"), b"x")
+    link = make_link(live_server, alice, "many")
+    first = Page(get(live_server, f"/s/{link.token}").text)
+    files = [text for text, href in first.links if "/download/" in href]
+    assert len(files) == PAGE_SIZE - 1 and files[0] == "f0000.txt"
+    assert first.links[2][0] == "zz folder/"  # after the crumb and the zip: folders first
+    assert first.by_id["page"] == "Page 1 of 2"
+    second = Page(get(live_server, first.link("Next")).text)
+    assert [text for text, href in second.links if "/download/" in href] == [
+        f"f{PAGE_SIZE - 1:04}.txt"
+    ]
+    assert second.link("Previous").endswith("?page=1")
+    beyond = Page(get(live_server, f"/s/{link.token}?page=99").text)
+    assert beyond.by_id["page"] == "Page 2 of 2"
