@@ -8,9 +8,10 @@ one) comes as HTTP Basic with any user name, throttled as on the pages (``access
   counted as downloads like the raw download URLs);
 - edit links: those, plus ``PUT`` (a replaced file keeps a version), ``MKCOL``, ``DELETE``
   (to the owner's trash) and ``MOVE`` within the link, never of the shared folder itself;
-- drop links: ``PUT`` only, and a clash gets a free name (``201`` with the stored file's URL
-  in ``Location``); the uploader may name themselves in ``X-NC-Nickname`` (URL-encoded, as
-  Nextcloud's file requests send it); ``PROPFIND`` shows the folder alone, never its content.
+- drop links: ``PUT`` only, and a clash gets a free name (``201`` either way, naming
+  nothing, so a visitor cannot probe what the folder holds); the uploader may name
+  themselves in ``X-NC-Nickname`` (URL-encoded, as Nextcloud's file requests send it);
+  ``PROPFIND`` shows the folder alone, never its content.
 
 ``COPY``, ``LOCK`` and ``PROPPATCH`` are not served (``501``).
 """
@@ -109,12 +110,12 @@ class PublicDav:
             try:
                 for chunk in body_chunks(request, self._block_size):
                     upload.write(chunk)
-                info = upload.commit()
+                upload.commit()
             except BaseException:
                 upload.abort()
                 raise
-            location = self._href(base, visit, info)
-            return Response(status=201, headers={"Location": location})
+            # No Location: the name it got would tell whether the folder held that name.
+            return Response(status=201)
         existed = self._store.stat(visit.owner, self._links.inside(visit, sub))
         if existed is not None and existed.is_dir:
             raise Conflict("a folder is there")
