@@ -19,7 +19,9 @@ import base64
 import binascii
 import hashlib
 import hmac
+import threading
 import time
+from collections import OrderedDict
 
 from werkzeug.wrappers import Request, Response
 
@@ -30,6 +32,8 @@ from davfiles.store.links import ShareLinks, Visit
 
 COOKIE_NAME = "davfiles_link"
 COOKIE_LIFETIME = 12 * 3600
+# Right Basic passwords remembered per process (least recently checked go first).
+MAX_REMEMBERED = 1000
 
 
 class LinkGate:
@@ -37,6 +41,8 @@ class LinkGate:
         self._links = links
         self._key = key
         self._throttle = throttle
+        self._verified: OrderedDict[bytes, float] = OrderedDict()
+        self._lock = threading.Lock()
 
     def _mac(self, visit: Visit, issued: int) -> str:
         message = f"{visit.link.token}\0{visit.link.password_hash}\0{issued}".encode()
@@ -54,11 +60,29 @@ class LinkGate:
     def admitted(self, request: Request, visit: Visit) -> bool:
         """True for a link without password, a valid cookie, or the right Basic password.
 
+        A right Basic password is remembered (as an HMAC, with the link's password hash, for
+        ``COOKIE_LIFETIME``), so a WebDAV client's every request costs no argon2 check.
         Raises LoginThrottled while this link or this address must wait after failures."""
         if visit.link.password_hash is None or self.has_cookie(request, visit):
             return True
         password = basic_password(request)
-        return password is not None and self.check(request, visit, password)
+        if password is None:
+            return False
+        key = hmac.new(
+            self._key, f"{visit.link.password_hash}\0{password}".encode(), hashlib.sha256
+        ).digest()
+        with self._lock:
+            verified_at = self._verified.get(key)
+        if verified_at is not None and time.monotonic() - verified_at < COOKIE_LIFETIME:
+            return True
+        if not self.check(request, visit, password):
+            return False
+        with self._lock:
+            self._verified[key] = time.monotonic()
+            self._verified.move_to_end(key)
+            while len(self._verified) > MAX_REMEMBERED:
+                self._verified.popitem(last=False)
+        return True
 
     def check(self, request: Request, visit: Visit, password: str) -> bool:
         """Check a password through the throttle (LoginThrottled while it must wait)."""

@@ -130,6 +130,10 @@ def test_the_password_comes_as_basic(live_server: LiveServer) -> None:
     )
     propfind = requests.request("PROPFIND", base + "/", auth=("anonymous", "pw"), timeout=30)
     assert propfind.status_code == 207
+    # A remembered right password stops working when the password changes.
+    live_server.services.store.links.update(alice.owner, link.id, {"password": "new"})
+    assert requests.get(base + "/doc.txt", auth=(link.token, "pw"), timeout=30).status_code == 401
+    assert requests.get(base + "/doc.txt", auth=(link.token, "new"), timeout=30).ok
     assert requests.get(
         live_server.url("/public.php/dav/files/nope/x"), timeout=30
     ).status_code == (404)
