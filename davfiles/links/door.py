@@ -45,6 +45,17 @@ from davfiles.links.transfer import (
     error_headers,
     status_of,
 )
+from davfiles.links.urls import (
+    PREFIX,
+    STATIC,
+    Entry,
+    base_url,
+    browse_url,
+    crumbs,
+    page_number,
+    quoted,
+    static_url,
+)
 from davfiles.links.webdav import LEGACY_PREFIX, PublicDav
 from davfiles.links.webdav import PREFIX as DAV_PREFIX
 from davfiles.links.zipstream import zip_chunks
@@ -64,9 +75,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-PREFIX = "/s/"
 LINKS_DOOR = "links"
-STATIC = "-"
 # Entries per listing page: a folder of any size renders as fast as a small one.
 PAGE_SIZE = 500
 # The methods each action of /s/<token>/<action> takes.
@@ -178,15 +187,15 @@ class LinkDoor:
             status,
             title=target.visit.link.label or "Shared link",
             note=None,
-            base=_base(request, target.token),
-            static=_static(request),
+            base=base_url(request, target.token),
+            static=static_url(request),
             next=request.path if request.method == "GET" else "",
             error=error,
         )
 
     def _password(self, request: Request, target: _Target) -> Response:
         visit = target.visit
-        base = _base(request, target.token)
+        base = base_url(request, target.token)
         if visit.link.password_hash is None:
             return _redirect(base)
         if not self._gate.check(request, visit, request.form.get("password", "")):
@@ -205,12 +214,12 @@ class LinkDoor:
 
     def _browse(self, request: Request, target: _Target) -> Response:
         visit = target.visit
-        base = _base(request, target.token)
+        base = base_url(request, target.token)
         common = {
             "title": visit.link.label or visit.root.name,
             "note": visit.link.note,
             "base": base,
-            "static": _static(request),
+            "static": static_url(request),
         }
         # Drops resolve nothing below their folder (PermissionDenied before any lookup).
         info = self._links.resolve(visit, target.sub)
@@ -235,24 +244,24 @@ class LinkDoor:
             key=lambda entry: (not entry.is_dir, entry.name.casefold(), entry.name),
         )
         pages = max(1, -(-len(members) // PAGE_SIZE))
-        number = _page_number(request, pages)
+        number = page_number(request, pages)
         entries = [
-            _Entry(entry, base, self._links.relative(visit, entry))
+            Entry(entry, base, self._links.relative(visit, entry))
             for entry in members[(number - 1) * PAGE_SIZE : number * PAGE_SIZE]
         ]
-        here = _browse_url(request, target.token, relative)
+        here = browse_url(request, target.token, relative)
         return page(
             "folder.html",
-            crumbs=_crumbs(base, visit.root.name, relative),
+            crumbs=crumbs(base, visit.root.name, relative),
             entries=entries,
             page_number=number,
             pages=pages,
             previous=f"{here}?page={number - 1}" if number > 1 else None,
             next_page=f"{here}?page={number + 1}" if number < pages else None,
-            zip_url=f"{base}/download/{_quoted(relative)}".rstrip("/"),
+            zip_url=f"{base}/download/{quoted(relative)}".rstrip("/"),
             editable=visit.link.kind == LinkKind.EDIT,
-            upload_url=f"{base}/upload/{_quoted(relative)}".rstrip("/"),
-            mkdir_url=f"{base}/mkdir/{_quoted(relative)}".rstrip("/"),
+            upload_url=f"{base}/upload/{quoted(relative)}".rstrip("/"),
+            mkdir_url=f"{base}/mkdir/{quoted(relative)}".rstrip("/"),
             **common,
         )
 
@@ -319,7 +328,7 @@ class LinkDoor:
             return self._drop_page(request, target, _received(result), str(exc), status_of(exc))
         if visit.link.kind == LinkKind.DROP:
             return self._drop_page(request, target, _received(result), None, 200)
-        return _redirect(_browse_url(request, target.token, target.sub))
+        return _redirect(browse_url(request, target.token, target.sub))
 
     def _drop_page(
         self,
@@ -335,8 +344,8 @@ class LinkDoor:
             status,
             title=link.label or target.visit.root.name,
             note=link.note,
-            base=_base(request, target.token),
-            static=_static(request),
+            base=base_url(request, target.token),
+            static=static_url(request),
             received=received,
             error=error,
             require_name=link.require_name,
@@ -346,13 +355,13 @@ class LinkDoor:
     def _delete(self, request: Request, target: _Target) -> Response:
         info = self._links.edit_delete(target.visit, target.sub)
         parent = "/".join(self._links.relative(target.visit, info).split("/")[:-1])
-        return _redirect(_browse_url(request, target.token, parent))
+        return _redirect(browse_url(request, target.token, parent))
 
     def _mkdir(self, request: Request, target: _Target) -> Response:
         name = request.form.get("name", "")
         relative = f"{target.sub}/{name}" if target.sub else name
         self._links.edit_mkdir(target.visit, relative)
-        return _redirect(_browse_url(request, target.token, target.sub))
+        return _redirect(browse_url(request, target.token, target.sub))
 
     # --- errors --------------------------------------------------------------------------
 
@@ -366,25 +375,6 @@ class LinkDoor:
             logger.error("link request failed: %s", exc)
             return _message(request, "Something went wrong", "Please try again later.", 500)
         return _message(request, "Refused", str(exc), status, error_headers(exc))
-
-
-@dataclass(frozen=True)
-class _Entry:
-    info: FileInfo
-    base: str
-    relative: str
-
-    @property
-    def browse(self) -> str:
-        return f"{self.base}/browse/{_quoted(self.relative)}"
-
-    @property
-    def download(self) -> str:
-        return f"{self.base}/download/{_quoted(self.relative)}"
-
-    @property
-    def delete(self) -> str:
-        return f"{self.base}/delete/{_quoted(self.relative)}"
 
 
 def _message(
@@ -401,40 +391,8 @@ def _message(
         title=title,
         note=None,
         message=message,
-        static=_static(request),
+        static=static_url(request),
     )
-
-
-def _page_number(request: Request, pages: int) -> int:
-    """The listing page asked for (``?page=N``), within 1 and ``pages``."""
-    raw = request.args.get("page", "1")
-    number = int(raw) if raw.isdigit() and len(raw) < 9 else 1
-    return min(max(number, 1), pages)
-
-
-def _quoted(relative: str) -> str:
-    return "/".join(quote(part, safe="") for part in relative.split("/") if part)
-
-
-def _base(request: Request, token: str) -> str:
-    return f"{request.script_root}{PREFIX}{token}"
-
-
-def _static(request: Request) -> str:
-    return f"{request.script_root}{PREFIX}{STATIC}"
-
-
-def _browse_url(request: Request, token: str, relative: str) -> str:
-    base = _base(request, token)
-    return f"{base}/browse/{_quoted(relative)}" if relative else base
-
-
-def _crumbs(base: str, root_name: str, relative: str) -> list[tuple[str, str]]:
-    crumbs = [(root_name, base)]
-    parts = [part for part in relative.split("/") if part]
-    for depth in range(1, len(parts) + 1):
-        crumbs.append((parts[depth - 1], f"{base}/browse/{_quoted('/'.join(parts[:depth]))}"))
-    return crumbs
 
 
 def _redirect(location: str) -> Response:
