@@ -41,6 +41,7 @@ from davfiles.store.chunks import ChunkedUploads
 from davfiles.store.disk_changes import DiskChanges
 from davfiles.store.fsck import FsckReport, Repair
 from davfiles.store.journal import Journal
+from davfiles.store.links import ShareLinks
 from davfiles.store.models import FileInfo, Owner, QuotaFigures
 from davfiles.store.paths import (
     ROOT,
@@ -87,6 +88,7 @@ class Store:
         self._kept_folders: set[Path] = set()
         self._keeper: retention.Keeper | None = None
         self.chunked_uploads = ChunkedUploads(self, data_dir / "uploads")
+        self.links = ShareLinks(self)
 
     # --- homes -------------------------------------------------------------------------
 
