@@ -28,6 +28,19 @@ class RestUser:
     def dav(self, path: str) -> str:
         return self.server.url("/dav/" + path.lstrip("/"))
 
+    def api(self, method: str, path: str, status: int = 200, **kwargs: object) -> dict:
+        """A call to davfiles' own JSON API (``/davfiles/api``), checked for ``status``; its
+        answer's JSON."""
+        answer = requests.request(
+            method,
+            self.server.url("/davfiles/api" + path),
+            headers={"Authorization": f"Bearer {self.token}"},
+            timeout=30,
+            **kwargs,  # type: ignore[arg-type]
+        )
+        assert answer.status_code == status, answer.text
+        return answer.json()  # type: ignore[no-any-return]
+
 
 def make_rest_user(server: LiveServer, name: str, **quota: int | None) -> RestUser:
     user = server.add_user(name, f"{name}-pw", **quota)

@@ -15,15 +15,7 @@ API = "/davfiles/api/links"
 
 
 def call(user: RestUser, method: str, path: str = "", status: int = 200, **kwargs: object) -> dict:
-    answer = requests.request(
-        method,
-        user.server.url(API + path),
-        headers={"Authorization": f"Bearer {user.token}"},
-        timeout=30,
-        **kwargs,  # type: ignore[arg-type]
-    )
-    assert answer.status_code == status, answer.text
-    return answer.json()  # type: ignore[no-any-return]
+    return user.api(method, "/links" + path, status, **kwargs)
 
 
 def test_links_are_created_listed_changed_regenerated_and_deleted(

@@ -7,8 +7,6 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import requests
-
 from davfiles.app import create_services
 from davfiles.config import Settings
 from davfiles.store import parse_user_path as p
@@ -17,19 +15,9 @@ from tests.harness import LiveServer
 from tests.rest.conftest import RestUser
 from tests.security.rawhttp import basic, raw_request
 
-API = "/davfiles/api"
-
 
 def call(user: RestUser, method: str, path: str, status: int = 200, **kwargs: object) -> dict:
-    answer = requests.request(
-        method,
-        user.server.url(API + path),
-        headers={"Authorization": f"Bearer {user.token}"},
-        timeout=30,
-        **kwargs,  # type: ignore[arg-type]
-    )
-    assert answer.status_code == status, answer.text
-    return answer.json()  # type: ignore[no-any-return]
+    return user.api(method, path, status, **kwargs)
 
 
 def test_a_mass_delete_is_restored_in_one_call(live_server: LiveServer, alice: RestUser) -> None:
