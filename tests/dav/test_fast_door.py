@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -223,18 +223,23 @@ def test_answers_equal_wsgidavs(
 
 
 def statements(server: LiveServer, user: TestUser, request: bytes) -> int:
+    return counted(server, lambda: masked(server, user, request))[0]
+
+
+def counted(server: LiveServer, send: Callable[[], bytes]) -> tuple[int, bytes]:
+    """The statements the server ran while ``send`` exchanged a request, and the answer."""
     engine = server.services.db.engine
-    counted: list[str] = []
+    seen: list[str] = []
 
     def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
-        counted.append(statement)
+        seen.append(statement)
 
     event.listen(engine, "before_cursor_execute", record)
     try:
-        masked(server, user, request)
+        answer = send()
     finally:
         event.remove(engine, "before_cursor_execute", record)
-    return len(counted)
+    return len(seen), answer
 
 
 def test_the_fast_door_needs_fewer_statements(pair: tuple[LiveServer, LiveServer]) -> None:
@@ -278,19 +283,9 @@ def test_a_small_body_sent_after_its_head_takes_the_fast_door(
     body = b"b" * 4096
     masked(server, user, b"PUT /dav/warm.txt\n\nwarm")
     in_one_write = statements(server, user, b"PUT /dav/one.bin\n\n" + body)
-    engine = server.services.db.engine
-    counted: list[str] = []
-
-    def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
-        counted.append(statement)
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        answer = _put_in_two_writes(server, user, "/dav/two.bin", body)
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
+    in_two, answer = counted(server, lambda: _put_in_two_writes(server, user, "/dav/two.bin", body))
     assert answer.startswith(b"HTTP/1.1 201 "), answer
-    assert len(counted) == in_one_write
+    assert in_two == in_one_write
     assert server.session(user).get(server.url("/dav/two.bin")).content == body
 
 
