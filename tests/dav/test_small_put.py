@@ -1,9 +1,10 @@
-"""A small PUT whose body arrives with its head is stored in one write transaction.
+"""A small PUT is stored in one write transaction, whether its body came with its head or not.
 
-The server tells the application when the whole body is already buffered; such an upload
-waits for no client, so it checks the per-user cap without taking a slot and settles quota and
-record together. A body that arrives later takes the usual way: slot and reservation first.
-Both must give the same answers.
+The server tells the application when the whole body is already buffered (the connection gate
+waits for a body of up to ``BODY_PRELOAD`` bytes); such an upload waits for no client, so it
+checks the per-user cap without taking a slot and settles quota and record together. A larger
+body that arrives later takes the usual way: slot and reservation first. All must give the
+same answers.
 """
 
 from __future__ import annotations
@@ -15,12 +16,15 @@ from contextlib import contextmanager
 
 from sqlalchemy import Connection, event
 
+from davfiles.connections import BODY_PRELOAD
 from davfiles.db.engine import WRITE_OPTION
 from davfiles.store import parse_user_path
 from tests.harness import LiveServer, TestUser
 from tests.security.rawhttp import basic, exchange, read_to_end
 
 BODY = b"x" * 4096
+# Above what the gate waits for before a thread takes the request.
+LARGER = b"y" * (BODY_PRELOAD + 4096)
 
 
 @contextmanager
@@ -55,7 +59,7 @@ def put(server: LiveServer, user: TestUser, path: str, body: bytes, *, pause: fl
         return read_to_end(connection)
 
 
-def test_a_body_sent_with_its_head_is_one_write_transaction(
+def test_a_small_body_is_one_write_transaction_however_it_arrives(
     in_process_server: LiveServer,
 ) -> None:
     server = in_process_server
@@ -68,32 +72,38 @@ def test_a_body_sent_with_its_head_is_one_write_transaction(
     with write_transactions(server) as begun:
         answer = put(server, user, "/dav/two.txt", BODY, pause=0.3)
     assert answer.startswith(b"HTTP/1.1 201"), answer
+    assert len(begun) == 1
+    with write_transactions(server) as begun:
+        answer = put(server, user, "/dav/three.txt", LARGER, pause=0.3)
+    assert answer.startswith(b"HTTP/1.1 201"), answer
     # Slot and reservation, then the commit.
     assert len(begun) == 2
     store = server.services.store
-    for name in ("one.txt", "two.txt"):
+    for name, body in (("one.txt", BODY), ("two.txt", BODY), ("three.txt", LARGER)):
         info = store.stat(user.owner, parse_user_path(name))
-        assert info is not None and info.size == len(BODY)
+        assert info is not None and info.size == len(body)
         with store.open_read(user.owner, info) as stored:
-            assert stored.read() == BODY
+            assert stored.read() == body
 
 
 def test_both_ways_answer_alike(in_process_server: LiveServer) -> None:
+    """A body above what the gate awaits, sent with its head (one transaction) and after it
+    (slot and reservation first)."""
     server = in_process_server
-    user = server.add_user("alike", max_bytes=3 * len(BODY), max_files=10)
+    user = server.add_user("alike", max_bytes=3 * len(LARGER), max_files=10)
     store, owner = server.services.store, user.owner
     for pause in (0, 0.3):
         name = f"/dav/file-{pause}.txt"
-        created = put(server, user, name, BODY, pause=pause)
-        replaced = put(server, user, name, BODY[:100], pause=pause)
-        missing_parent = put(server, user, "/dav/none/x.txt", BODY, pause=pause)
+        created = put(server, user, name, LARGER, pause=pause)
+        replaced = put(server, user, name, LARGER[:-100], pause=pause)
+        missing_parent = put(server, user, "/dav/none/x.txt", LARGER, pause=pause)
         assert created.split(b"\r\n")[0] == b"HTTP/1.1 201 Created"
         assert replaced.split(b"\r\n")[0] == b"HTTP/1.1 204 No Content"
         assert b"OC-FileId: " in created and b"ETag: " in replaced
         assert missing_parent.split(b"\r\n")[0] == b"HTTP/1.1 409 Conflict"
     before = store.usage(owner)
     for pause in (0, 0.3):
-        over = put(server, user, f"/dav/big-{pause}.txt", BODY * 3, pause=pause)
+        over = put(server, user, f"/dav/big-{pause}.txt", LARGER * 3, pause=pause)
         assert over.startswith(b"HTTP/1.1 507 "), over
         assert store.stat(owner, parse_user_path(f"big-{pause}.txt")) is None
     assert store.usage(owner) == before
