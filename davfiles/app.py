@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from wsgidav.dir_browser import WsgiDavDirBrowser
 from wsgidav.error_printer import ErrorPrinter
 from wsgidav.request_resolver import RequestResolver
 from wsgidav.wsgidav_app import WsgiDAVApp
@@ -44,6 +43,7 @@ from davfiles.rest.registry import build_dialects
 from davfiles.store import Store
 from davfiles.store.locks import SqlLockStorage
 from davfiles.store.retention import Keeping
+from davfiles.web import WebApp, WebSessions
 from davfiles.xml_guard import XmlGuard
 
 DAV_MOUNT = "/dav"
@@ -124,13 +124,8 @@ def wsgidav_config(services: Services) -> dict[str, Any]:
     config: dict[str, Any] = {
         "verbose": 2,
         "logging": {"enable": False},
-        # No redirect from /folder to /folder/: Windows' client expects the folder itself.
-        "dir_browser": {
-            "enable": True,
-            "response_trailer": "davfiles",
-            "show_user": True,
-            "directory_slash": False,
-        },
+        # Browsers get the web app (davfiles/web), not WsgiDAV's directory listing.
+        "dir_browser": {"enable": False},
         **settings.wsgidav,
     }
     depth_infinity = settings.propfind_depth_infinity
@@ -161,7 +156,6 @@ def wsgidav_config(services: Services) -> dict[str, Any]:
                 ErrorPrinter,
                 DavfilesHTTPAuthenticator,
                 *([FastDoor] if settings.fast_door else []),
-                WsgiDavDirBrowser,
                 RequestResolver,
             ],
             "block_size": settings.block_size,
@@ -187,7 +181,11 @@ def create_app(services: Services) -> Any:
         default_max_files=settings.default_max_files,
     )
     webdav_paths = [path for mount in DAV_MOUNTS for path in (mount, mount + "/<path:rest>")]
-    reserved = any_method("WebDAV", webdav_paths) + any_method("Nextcloud", NEXTCLOUD_PATHS)
+    reserved = (
+        any_method("WebDAV", webdav_paths)
+        + any_method("Nextcloud", NEXTCLOUD_PATHS)
+        + any_method("web app", ["/", "/app", "/app/<path:rest>"])
+    )
     dialects = build_dialects(settings, context, reserved)
     quiet_wsgidav_about_streams()
     dav = XmlGuard(HideServerFaults(KeepStreamsAlive(WsgiDAVApp(wsgidav_config(services)))))
@@ -195,7 +193,21 @@ def create_app(services: Services) -> Any:
     readiness = ReadinessCheck(services.db, settings.data_dir, settings.ready_min_free_bytes)
     flows = LoginFlows(services.db, services.accounts)
     nextcloud = NextcloudMiddleware(rest, services.store, services.authenticator, flows)
-    health = HealthEndpoints(nextcloud, readiness)
+    sessions = WebSessions(
+        services.db,
+        services.authenticator.derive_key("web app sessions"),
+        settings.web_session_lifetime,
+        settings.web_session_idle,
+    )
+    web = WebApp(
+        nextcloud,
+        services.store,
+        services.authenticator,
+        services.accounts,
+        sessions,
+        settings.block_size,
+    )
+    health = HealthEndpoints(web, readiness)
     audited = AuditScope(DrainUnreadBody(health), services.audit)
     # Inside the proxy headers: the access log shows the client and the path from outside.
     observed = observe_requests(RequestGuard(audited, refusal=rest.refusal), services)
