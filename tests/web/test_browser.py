@@ -1,0 +1,217 @@
+"""The web app in a real browser: Debian's Chromium driven by Playwright. Login, browse,
+upload, rename, delete and undo; on each page an axe check (no serious or critical
+violation), no Content-Security-Policy report, and a screenshot kept as a test artifact."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from davfiles.store import ROOT, parse_user_path
+from tests.harness import LiveServer, TestUser
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = (
+    Path(
+        os.environ.get(
+            "DAVFILES_TEST_ARTIFACTS", Path(__file__).resolve().parents[2] / "test-artifacts"
+        )
+    )
+    / "web"
+)
+
+
+def _missing_browser() -> str | None:
+    """Why the browser tests cannot run; as root a missing Chromium is a failure instead
+    (the test command installs it: scripts/install-debian-tools.sh)."""
+    if os.path.exists(CHROMIUM) or os.geteuid() == 0:
+        return None
+    return "chromium is not installed (scripts/install-debian-tools.sh installs it as root)"
+
+
+pytestmark = pytest.mark.skipif(_missing_browser() is not None, reason=str(_missing_browser()))
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM)
+        yield browser
+        browser.close()
+
+
+class Visit:
+    """One browser context on the app; records CSP reports and console errors."""
+
+    def __init__(self, chromium: Any, server: LiveServer, width: int = 1280) -> None:
+        self.server = server
+        self.context = chromium.new_context(viewport={"width": width, "height": 900})
+        self.page = self.context.new_page()
+        self.problems: list[str] = []
+        self.page.on("console", self._console)
+        self.page.on("pageerror", lambda error: self.problems.append(str(error)))
+
+    def _console(self, message: Any) -> None:
+        if message.type == "error":
+            self.problems.append(message.text)
+
+    def go(self, path: str) -> None:
+        self.page.goto(self.server.base + path)
+
+    def check(self, name: str) -> None:
+        """Axe finds nothing serious, the page broke no policy, and a screenshot is kept."""
+        from axe_playwright_python.sync_playwright import Axe
+
+        results = Axe().run(self.page)
+        serious = [
+            f"{violation['id']}: {violation['help']}"
+            for violation in results.response["violations"]
+            if violation.get("impact") in ("serious", "critical")
+        ]
+        assert serious == [], f"{name}: {serious}"
+        policy = [problem for problem in self.problems if "Content Security Policy" in problem]
+        assert policy == [], f"{name}: {policy}"
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        self.page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+    def login(self, user: TestUser) -> None:
+        self.go("/app/files/")
+        assert self.page.url.startswith(self.server.base + "/app/login")
+        self.check("login")
+        self.page.get_by_label("User name").fill(user.name)
+        self.page.get_by_label("Password or API token").fill(user.password)
+        self.page.get_by_role("button", name="Log in").click()
+        self.page.wait_for_url(self.server.base + "/app/files/")
+
+    def close(self) -> None:
+        self.context.close()
+
+
+@pytest.fixture
+def visit(chromium: Any, live_server: LiveServer) -> Iterator[tuple[Visit, TestUser]]:
+    user = live_server.add_user("alice", max_bytes=10_000_000)
+    store = live_server.services.store
+    store.mkdir(user.owner, parse_user_path("Documents"))
+    store.write_bytes(user.owner, parse_user_path("Documents/report.txt"), b"quarterly report")
+    store.write_bytes(user.owner, parse_user_path("photo.png"), b"\x89PNG\r\n\x1a\n")
+    session = Visit(chromium, live_server)
+    yield session, user
+    session.close()
+
+
+def names(server: LiveServer, user: TestUser, folder: str = "") -> list[str]:
+    path = parse_user_path(folder) if folder else ROOT
+    return sorted(info.name for info in server.services.store.list_dir(user.owner, path))
+
+
+def test_login_browse_upload_rename_delete_and_undo(
+    live_server: LiveServer, visit: tuple[Visit, TestUser], tmp_path: Path
+) -> None:
+    session, user = visit
+    page = session.page
+    session.login(user)
+    session.check("files")
+    page.get_by_role("link", name="Documents/").click()
+    page.wait_for_url("**/app/files/Documents/")
+    assert page.get_by_role("link", name="report.txt").is_visible()
+    breadcrumb = page.get_by_role("navigation", name="Breadcrumb")
+    assert breadcrumb.get_by_role("link", name="Home").is_visible()
+
+    page.get_by_text("New folder").click()
+    page.get_by_label("Folder name").fill("Archive")
+    page.get_by_role("button", name="Create").click()
+    page.wait_for_url("**/app/files/Documents/?note=created")
+    assert names(live_server, user, "Documents") == ["Archive", "report.txt"]
+
+    upload = tmp_path / "notes.txt"
+    upload.write_text("uploaded from the browser")
+    page.get_by_text("Upload files").click()
+    page.get_by_label("Files", exact=True).set_input_files(str(upload))
+    page.get_by_role("button", name="Upload", exact=True).click()
+    page.wait_for_url("**/app/files/Documents/?note=uploaded&count=1")
+    assert page.get_by_role("status").inner_text() == "Uploaded 1 file(s)."
+    assert "notes.txt" in names(live_server, user, "Documents")
+
+    page.get_by_role("link", name="notes.txt").click()
+    page.wait_for_url("**/app/info/Documents/notes.txt")
+    session.check("details")
+    page.get_by_label("New name").fill("renamed.txt")
+    page.get_by_role("button", name="Rename").click()
+    page.wait_for_url("**/app/info/Documents/renamed.txt?note=renamed")
+    assert names(live_server, user, "Documents") == ["Archive", "renamed.txt", "report.txt"]
+
+    page.get_by_role("navigation", name="Breadcrumb").get_by_role("link", name="Documents").click()
+    page.get_by_label("Select renamed.txt").check()
+    page.get_by_label("Select report.txt").check()
+    page.get_by_role("button", name="Move to trash").click()
+    undo = page.get_by_role("button", name="Undo")
+    undo.wait_for()
+    session.check("deleted-with-undo")
+    assert names(live_server, user, "Documents") == ["Archive"]
+    undo.click()
+    page.wait_for_url("**/app/files/Documents/?note=restored")
+    assert names(live_server, user, "Documents") == ["Archive", "renamed.txt", "report.txt"]
+
+
+def test_select_all_trash_and_account_pages(
+    live_server: LiveServer, visit: tuple[Visit, TestUser]
+) -> None:
+    session, user = visit
+    page = session.page
+    session.login(user)
+    # The script adds a "Select all" box; the page works without it.
+    page.get_by_label("Select all").check()
+    assert page.get_by_label("Select photo.png").is_checked()
+    assert page.get_by_label("Select Documents").is_checked()
+    page.get_by_label("Select Documents").uncheck()
+    page.get_by_role("button", name="Move to trash").click()
+    page.get_by_role("button", name="Undo").wait_for()
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Trash").click()
+    page.wait_for_url("**/app/trash")
+    assert page.get_by_role("cell", name="photo.png", exact=True).is_visible()
+    session.check("trash")
+    page.get_by_label("Select photo.png").check()
+    page.get_by_role("button", name="Restore selected").click()
+    page.wait_for_url("**/app/trash?note=restored")
+    assert "photo.png" in names(live_server, user)
+    page.get_by_role("link", name="Account (alice)").click()
+    session.check("account")
+    session.go("/app/files/nothing/")
+    session.check("not-found")
+
+
+def test_the_files_page_fits_a_360_px_screen(
+    chromium: Any, live_server: LiveServer, visit: tuple[Visit, TestUser]
+) -> None:
+    _session, user = visit
+    narrow = Visit(chromium, live_server, width=360)
+    try:
+        narrow.login(user)
+        for path, name in (("/app/files/", "files-360"), ("/app/info/photo.png", "details-360")):
+            narrow.go(path)
+            width = narrow.page.evaluate("document.documentElement.scrollWidth")
+            assert width <= 360, f"{path} is {width} px wide"
+            narrow.check(name)
+    finally:
+        narrow.close()
+
+
+def test_the_first_load_stays_small(live_server: LiveServer, visit: tuple[Visit, TestUser]) -> None:
+    session, user = visit
+    loaded: dict[str, int] = {}
+
+    def count(response: Any) -> None:
+        kind = response.headers.get("content-type", "")
+        if kind.startswith(("text/css", "text/javascript")):
+            loaded[response.url.removeprefix(live_server.base)] = len(response.body())
+
+    session.page.on("response", count)
+    session.login(user)
+    assert sorted(loaded) == ["/app/static/app.css", "/app/static/app.js"]
+    assert sum(loaded.values()) < 60 * 1024
