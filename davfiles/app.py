@@ -29,6 +29,7 @@ from davfiles.provider.domain_controller import (
     DavfilesDomainController,
     DavfilesHTTPAuthenticator,
 )
+from davfiles.provider.folder_get import FolderGet
 from davfiles.provider.properties import DeadPropertyManager
 from davfiles.provider.propfind import KeepStreamsAlive, quiet_wsgidav_about_streams
 from davfiles.provider.provider import DavfilesProvider
@@ -156,6 +157,7 @@ def wsgidav_config(services: Services) -> dict[str, Any]:
                 ErrorPrinter,
                 DavfilesHTTPAuthenticator,
                 *([FastDoor] if settings.fast_door else []),
+                FolderGet,
                 RequestResolver,
             ],
             "block_size": settings.block_size,

@@ -79,12 +79,9 @@ def test_the_separate_listener_serves_without_credentials(server: CliServer) -> 
     assert listener.startswith("http://127.0.0.1:")
     assert not listener.startswith(server.base)
     before = scrape(listener)
-    answer = requests.request(
-        "PROPFIND", server.base + "/dav/", auth=("alice", "pw-alice"), headers={"Depth": "0"}
-    )
-    assert answer.status_code == 207
+    assert requests.get(server.base + "/dav/", auth=("alice", "pw-alice"), timeout=30).ok
     after = scrape(listener)
-    labels = {"door": "webdav", "method": "PROPFIND", "status": "207"}
+    labels = {"door": "webdav", "method": "GET", "status": "200"}
     assert value(after, REQUESTS, **labels) == value(before, REQUESTS, **labels) + 1
 
 

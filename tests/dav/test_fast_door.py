@@ -235,7 +235,9 @@ def statements(server: LiveServer, user: TestUser, request: bytes) -> int:
     return len(counted)
 
 
-def test_the_fast_door_needs_fewer_statements(pair: tuple[LiveServer, LiveServer]) -> None:
+def test_the_fast_door_needs_no_more_statements(pair: tuple[LiveServer, LiveServer]) -> None:
+    """Its gain is CPU (WsgiDAV's machinery skipped); since WsgiDAV's directory browser, which
+    looked every request's resource up, left the stack, the statements are mostly equal."""
     users = [server.add_user("alice") for server in pair]
     for server, user in zip(pair, users, strict=True):
         masked(server, user, b"PUT /dav/warm.txt\n\nwarm")
@@ -250,7 +252,7 @@ def test_the_fast_door_needs_fewer_statements(pair: tuple[LiveServer, LiveServer
         fast, plain = (
             statements(server, user, request) for server, user in zip(pair, users, strict=True)
         )
-        assert fast < plain, (request, fast, plain)
+        assert fast <= plain, (request, fast, plain)
 
 
 def test_the_switch_is_a_setting() -> None:

@@ -103,9 +103,20 @@ def test_webdav_clients_keep_getting_webdav(
 
 
 def test_wsgidavs_directory_listing_is_off(live_server: LiveServer, alice: TestUser) -> None:
+    """A client's GET of a folder still answers 200, as a check that address and credentials
+    work, but lists nothing: the listing is the app's."""
     response = get(live_server, "/dav/docs/", {"Accept": "*/*"}, auth=alice.auth)
-    assert response.status_code == 403
-    assert "<html" not in response.text.lower() or "a.txt" not in response.text
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "text/plain; charset=utf-8"
+    assert "a.txt" not in response.text
+    assert "/app/" in response.text
+    head = requests.head(live_server.url("/dav/docs/"), auth=alice.auth)
+    assert head.status_code == 200 and head.content == b""
+    assert get(live_server, "/dav/docs/", {"Accept": "*/*"}).status_code == 401
+    assert (
+        get(live_server, "/dav/:dir_browser/", {"Accept": "*/*"}, auth=alice.auth).status_code
+        == 404
+    )
 
 
 def test_other_methods_and_paths_are_never_redirected(
