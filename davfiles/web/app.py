@@ -8,11 +8,13 @@ else: WebDAV and the REST dialects never accept it.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from collections.abc import Callable, Iterable
 from importlib import resources
-from typing import TYPE_CHECKING
-from urllib.parse import quote, urlencode
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
@@ -26,17 +28,19 @@ from davfiles.auth.throttle import LoginThrottled
 from davfiles.errors import (
     AlreadyExists,
     AuthFailed,
+    Busy,
     Conflict,
     DavfilesError,
     InvalidName,
     PermissionDenied,
     QuotaExceeded,
+    StorageFull,
 )
 from davfiles.errors import NotFound as StoreNotFound
 from davfiles.metrics_doors import DOOR_KEY, USER_KEY
 from davfiles.nextcloud.login_page import CSRF_COOKIE, CsrfGuard
-from davfiles.store import Store
-from davfiles.web import actions, entry, pages
+from davfiles.store import Owner, Store
+from davfiles.web import actions, chunked, entry, pages
 from davfiles.web.headers import PAGE_HEADERS
 from davfiles.web.sessions import BrowserSession, WebSessions
 
@@ -46,6 +50,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 APP_PREFIX = "/app/"
+_UPLOADS = "/app/uploads/"
 SESSION_COOKIE = "davfiles_session"
 DOOR = "web"
 # The login form's CSRF field is bound to this in place of a flow's token.
@@ -58,9 +63,20 @@ _STATUS = {
     AlreadyExists: 409,
     Conflict: 409,
     QuotaExceeded: 507,
+    StorageFull: 507,
+    Busy: 503,
 }
 
 Handler = Callable[..., Response]
+# The chunked uploads of the app's script (``chunked.py``), which answer JSON.
+_CHUNKED: dict[str, Handler] = {
+    "upload_check": chunked.check,
+    "upload_state": chunked.state,
+    "upload_start": chunked.start,
+    "upload_cancel": chunked.cancel,
+    "upload_finish": chunked.finish,
+    "upload_chunk": chunked.chunk,
+}
 
 
 def _rules() -> list[Rule]:
@@ -85,6 +101,12 @@ def _rules() -> list[Rule]:
         Rule("/app/do/<action>", methods=post, endpoint="action"),
         Rule("/app/trash", methods=get, endpoint="trash"),
         Rule("/app/versions/<int:version_id>", methods=get, endpoint="version_download"),
+        Rule("/app/uploads/check", methods=post, endpoint="upload_check"),
+        Rule("/app/uploads/<upload_id>", methods=get, endpoint="upload_state"),
+        Rule("/app/uploads/<upload_id>", methods=post, endpoint="upload_start"),
+        Rule("/app/uploads/<upload_id>", methods=["DELETE"], endpoint="upload_cancel"),
+        Rule("/app/uploads/<upload_id>/finish", methods=post, endpoint="upload_finish"),
+        Rule("/app/uploads/<upload_id>/<number>", methods=["PUT"], endpoint="upload_chunk"),
     ]
 
 
@@ -134,51 +156,56 @@ class WebApp:
         try:
             endpoint, arguments = adapter.match()
         except MethodNotAllowed as exc:
-            return self.error_page(
-                request, None, 405, "This address does not take that method.", exc
+            response = self.error_page(
+                request, None, 405, "This address does not take that method."
             )
+            response.headers["Allow"] = ", ".join(exc.valid_methods or [])
+            return response
         except NotFound:
             return self.error_page(request, None, 404, "There is no such page.")
         except HTTPException as exc:  # a redirect for a missing slash
             return exc.get_response(request.environ)  # type: ignore[return-value]
+        session: BrowserSession | None = None
         try:
             if endpoint == "static":
-                return _static(arguments["name"])
+                return _static(request, arguments["name"])
             if endpoint == "login":
                 return self._login(request)
             session = self._session(request)
             if session is None:
-                if request.method == "POST":
-                    return self.error_page(
-                        request, None, 401, "Your login has ended: log in again."
-                    )
-                query = request.query_string.decode("latin-1")
-                back = request.path + ("?" + query if query else "")
-                return redirect("/app/login?" + urlencode({"next": back}), 303)
+                return self._to_login(request)
             request.environ[USER_KEY] = session.owner.name
             return self._dispatch(endpoint, request, session, arguments)
         except LoginThrottled as exc:
-            response = self.error_page(request, None, 429, str(exc))
+            response = self.error_page(request, session, 429, str(exc))
             response.headers["Retry-After"] = str(exc.retry_after)
             return response
         except DavfilesError as exc:
             status = next((code for kind, code in _STATUS.items() if isinstance(exc, kind)), 400)
-            return self.error_page(request, getattr(request, "web_session", None), status, str(exc))
+            return self.error_page(request, session, status, str(exc))
         except Exception:
             logger.exception("%s %s failed", request.method, request.path)
             return self.error_page(request, None, 500, "Something went wrong on the server.")
 
+    def _to_login(self, request: Request) -> Response:
+        """A page asked for without a live session goes to the login, and comes back; a
+        change or a script's request is refused (its form or data would be lost)."""
+        if request.method not in ("GET", "HEAD") or request.path.startswith(_UPLOADS):
+            return self.error_page(request, None, 401, "Your login has ended: log in again.")
+        query = request.query_string.decode("latin-1")
+        back = request.path + ("?" + query if query else "")
+        return redirect("/app/login?" + urlencode({"next": back}), 303)
+
     def _dispatch(
-        self, endpoint: str, request: Request, session: BrowserSession, arguments: dict[str, object]
+        self, endpoint: str, request: Request, session: BrowserSession, arguments: dict[str, Any]
     ) -> Response:
-        request.web_session = session  # type: ignore[attr-defined]
         if endpoint == "home":
             return redirect("/app/files/", 303)
         if endpoint == "action":
             return actions.run(self, request, session, str(arguments["action"]))
         if endpoint in ("logout", "logout_everywhere", "password", "end_session"):
             return actions.run(self, request, session, endpoint)
-        handler: Handler = getattr(pages, endpoint)
+        handler: Handler = _CHUNKED.get(endpoint) or getattr(pages, endpoint)
         return handler(self, request, session, **arguments)
 
     # --- sessions and login ---------------------------------------------------------------
@@ -220,12 +247,8 @@ class WebApp:
         self.set_session_cookie(request, response, owner)
         return response
 
-    def set_session_cookie(self, request: Request, response: Response, owner: object) -> None:
-        secret = self.sessions.start(
-            owner,  # type: ignore[arg-type]
-            request.remote_addr,
-            request.headers.get("User-Agent"),
-        )
+    def set_session_cookie(self, request: Request, response: Response, owner: Owner) -> None:
+        secret = self.sessions.start(owner, request.remote_addr, request.headers.get("User-Agent"))
         response.set_cookie(
             SESSION_COOKIE,
             secret,
@@ -277,19 +300,15 @@ class WebApp:
         return Response(body, status, PAGE_HEADERS, mimetype="text/html")
 
     def error_page(
-        self,
-        request: Request,
-        session: BrowserSession | None,
-        status: int,
-        message: str,
-        exc: HTTPException | None = None,
+        self, request: Request, session: BrowserSession | None, status: int, message: str
     ) -> Response:
-        response = self.render(
+        """The failure as a page, or as JSON to the script's upload requests."""
+        if request.path.startswith(_UPLOADS):
+            body = json.dumps({"error": message})
+            return Response(body, status, PAGE_HEADERS, mimetype="application/json")
+        return self.render(
             "error.html", session, status=status, status_code=status, message=message
         )
-        if exc is not None and isinstance(exc, MethodNotAllowed) and exc.valid_methods:
-            response.headers["Allow"] = ", ".join(exc.valid_methods)
-        return response
 
 
 def _local_target(value: str) -> str:
@@ -299,7 +318,8 @@ def _local_target(value: str) -> str:
     return "/app/files/"
 
 
-def _static(name: str) -> Response:
+def _static(request: Request, name: str) -> Response:
+    """The app's own stylesheet and script, from the package (never users' files)."""
     suffix = name[name.rfind(".") :] if "." in name else ""
     content_type = _STATIC_TYPES.get(suffix)
     if content_type is None or "/" in name or name.startswith("."):
@@ -310,8 +330,5 @@ def _static(name: str) -> Response:
         return Response("not found", 404, PAGE_HEADERS, mimetype="text/plain")
     response = Response(data, 200, {**PAGE_HEADERS, "Cache-Control": "public, max-age=3600"})
     response.headers["Content-Type"] = content_type
-    return response
-
-
-def files_url(path: str) -> str:
-    return "/app/files/" + quote(path)
+    response.set_etag(hashlib.sha256(data).hexdigest()[:32])
+    return response.make_conditional(request)

@@ -215,3 +215,102 @@ def test_the_first_load_stays_small(live_server: LiveServer, visit: tuple[Visit,
     session.login(user)
     assert sorted(loaded) == ["/app/static/app.css", "/app/static/app.js"]
     assert sum(loaded.values()) < 60 * 1024
+
+
+DROP = """([files, stamp]) => {
+    const data = new DataTransfer();
+    for (const [name, text] of files) data.items.add(new File([text], name, {lastModified: stamp}));
+    return data;
+}"""
+
+
+def drop(page: Any, files: list[tuple[str, str]], stamp: int = 1_500_000_000_000) -> None:
+    """Drop files on the page as a file manager would."""
+    data = page.evaluate_handle(DROP, [files, stamp])
+    page.dispatch_event("main", "drop", {"dataTransfer": data})
+
+
+def content(server: LiveServer, user: TestUser, path: str) -> bytes:
+    store = server.services.store
+    info = store.stat(user.owner, parse_user_path(path))
+    assert info is not None, path
+    with store.open_read(user.owner, info) as stream:
+        return stream.read()
+
+
+def test_dropped_files_ask_about_taken_names_and_keep_their_dates(
+    live_server: LiveServer, visit: tuple[Visit, TestUser]
+) -> None:
+    session, user = visit
+    page = session.page
+    session.login(user)
+    drop(page, [("photo.png", "new picture"), ("fresh.txt", "x" * 3000)])
+    dialog = page.get_by_role("dialog")
+    dialog.wait_for()
+    assert "photo.png" in dialog.inner_text()
+    assert "fresh.txt" not in dialog.inner_text()
+    session.check("conflict-dialog")
+    dialog.get_by_role("button", name="Replace them").click()
+    page.wait_for_url("**/app/files/?note=uploaded&count=2")
+    assert content(live_server, user, "photo.png") == b"new picture"
+    store = live_server.services.store
+    photo = store.stat(user.owner, parse_user_path("photo.png"))
+    fresh = store.stat(user.owner, parse_user_path("fresh.txt"))
+    assert photo is not None and fresh is not None
+    assert [v.size for v in store.versions_of(user.owner, photo.id)] == [8]
+    assert fresh.modified_at == 1_500_000_000
+
+
+def test_a_failed_upload_resumes_with_retry_and_after_a_reload(
+    live_server: LiveServer, visit: tuple[Visit, TestUser]
+) -> None:
+    session, user = visit
+    page = session.page
+    session.login(user)
+    sent: list[str] = []
+    page.on("request", lambda r: sent.append(r.url) if r.method == "PUT" else None)
+    small_chunks = "document.getElementById('upload-form').dataset.chunkSize = '1000'"
+    data = "".join(chr(65 + n % 26) for n in range(4500))
+
+    # The third chunk fails once: the Retry button sends only what the server lacks.
+    failures = {"left": 1}
+
+    def flaky(route: Any) -> None:
+        if failures["left"]:
+            failures["left"] -= 1
+            route.abort()
+        else:
+            route.continue_()
+
+    page.route("**/app/uploads/*/2", flaky)
+    page.evaluate(small_chunks)
+    page.get_by_text("Upload files").click()
+    page.get_by_label("Files", exact=True).set_input_files(
+        {"name": "retry.txt", "mimeType": "text/plain", "buffer": data.encode()}
+    )
+    page.get_by_role("button", name="Upload", exact=True).click()
+    retry = page.get_by_role("button", name="Retry retry.txt")
+    retry.wait_for()
+    assert page.get_by_label("Progress of retry.txt").evaluate("bar => bar.value") == 2000
+    assert "failed" in page.get_by_role("list", name="Uploads").inner_text()
+    session.check("upload-failed")
+    retry.click()
+    page.wait_for_url("**/app/files/?note=uploaded&count=1")
+    assert content(live_server, user, "retry.txt") == data.encode()
+    assert [url.rsplit("/", 1)[1] for url in sent] == ["0", "1", "2", "2", "3", "4"]
+    page.unroute("**/app/uploads/*/2")
+
+    # A drop that fails for good, a reload, the same drop: only the missing chunks go.
+    page.route("**/app/uploads/*/3", lambda route: route.abort())
+    session.go("/app/files/")
+    page.evaluate(small_chunks)
+    drop(page, [("resume.txt", data)])
+    page.get_by_role("button", name="Retry resume.txt").wait_for()
+    page.unroute("**/app/uploads/*/3")
+    page.reload()
+    sent.clear()
+    page.evaluate(small_chunks)
+    drop(page, [("resume.txt", data)])
+    page.wait_for_url("**/app/files/?note=uploaded&count=1")
+    assert [url.rsplit("/", 1)[1] for url in sent] == ["3", "4"]
+    assert content(live_server, user, "resume.txt") == data.encode()
