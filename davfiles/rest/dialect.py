@@ -7,6 +7,7 @@ dialect overrides only what its document specifies.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -76,6 +77,17 @@ def small_body(request: Request) -> bytes:
         if len(body) > MAX_FIELD_BYTES:
             raise InvalidName("the request body is limited to 64 KiB")
     return bytes(body)
+
+
+def json_object(request: Request) -> dict[str, Any]:
+    """A small body holding a JSON object (an empty body is an empty object)."""
+    try:
+        body = json.loads(small_body(request) or b"{}")
+    except (ValueError, RecursionError):
+        raise InvalidName("the body is not JSON") from None
+    if not isinstance(body, dict):
+        raise InvalidName("the body must be a JSON object")
+    return body
 
 
 def status_for(exc: DavfilesError) -> int:

@@ -9,13 +9,12 @@ the work.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
 from davfiles.errors import InvalidName
-from davfiles.rest.dialect import Dialect, Route, parse_file_id, small_body
+from davfiles.rest.dialect import Dialect, Route, json_object, parse_file_id
 from davfiles.rest.io import iso_time, json_response
 from davfiles.rest.openapi import json_response_spec
 from davfiles.store import Owner, parse_user_path
@@ -65,7 +64,7 @@ class Recovery(Dialect):
 
     def _chosen(self, request: Request, owner: Owner) -> list[TrashEntry]:
         """The items a bulk request names: ``ids``, or ``all`` with the list's filters."""
-        body = _json_object(request)
+        body = json_object(request)
         entries = self._selected(owner, body)
         if "ids" in body:
             if not isinstance(body["ids"], list):
@@ -104,7 +103,7 @@ class Recovery(Dialect):
 
     def version_label(self, request: Request, owner: Owner, version_id: str) -> Response:
         number = parse_file_id(version_id, "give the numeric id of a version")
-        label = _json_object(request).get("label")
+        label = json_object(request).get("label")
         if label is not None and not isinstance(label, str):
             raise InvalidName('send {"label": "text"}, or {"label": null} to unpin')
         return json_response({"version": _version(self.store.version_label(owner, number, label))})
@@ -266,16 +265,6 @@ def _is_number(value: object) -> bool:
     except ValueError:
         return False
     return True
-
-
-def _json_object(request: Request) -> dict[str, Any]:
-    try:
-        body = json.loads(small_body(request) or b"{}")
-    except (ValueError, RecursionError):
-        raise InvalidName("the body is not JSON") from None
-    if not isinstance(body, dict):
-        raise InvalidName("the body must be a JSON object")
-    return body
 
 
 def _item(entry: TrashEntry) -> dict[str, Any]:

@@ -25,20 +25,10 @@ from werkzeug.wrappers import Request, Response
 from davfiles.auth.accounts import Accounts
 from davfiles.auth.service import Authenticator
 from davfiles.auth.throttle import LoginThrottled
-from davfiles.errors import (
-    AlreadyExists,
-    AuthFailed,
-    Busy,
-    Conflict,
-    DavfilesError,
-    InvalidName,
-    PermissionDenied,
-    QuotaExceeded,
-    StorageFull,
-)
-from davfiles.errors import NotFound as StoreNotFound
+from davfiles.errors import AuthFailed, DavfilesError
 from davfiles.metrics_doors import DOOR_KEY, USER_KEY
 from davfiles.nextcloud.login_page import CSRF_COOKIE, CsrfGuard
+from davfiles.rest.dialect import status_for
 from davfiles.store import Owner, Store
 from davfiles.web import actions, chunked, entry, pages
 from davfiles.web.headers import PAGE_HEADERS
@@ -56,17 +46,6 @@ DOOR = "web"
 # The login form's CSRF field is bound to this in place of a flow's token.
 _LOGIN_PURPOSE = "web app login"
 _STATIC_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8"}
-_STATUS = {
-    InvalidName: 400,
-    PermissionDenied: 403,
-    StoreNotFound: 404,
-    AlreadyExists: 409,
-    Conflict: 409,
-    QuotaExceeded: 507,
-    StorageFull: 507,
-    Busy: 503,
-}
-
 Handler = Callable[..., Response]
 # The chunked uploads of the app's script (``chunked.py``), which answer JSON.
 _CHUNKED: dict[str, Handler] = {
@@ -181,8 +160,7 @@ class WebApp:
             response.headers["Retry-After"] = str(exc.retry_after)
             return response
         except DavfilesError as exc:
-            status = next((code for kind, code in _STATUS.items() if isinstance(exc, kind)), 400)
-            return self.error_page(request, session, status, str(exc))
+            return self.error_page(request, session, status_for(exc), str(exc))
         except Exception:
             logger.exception("%s %s failed", request.method, request.path)
             return self.error_page(request, None, 500, "Something went wrong on the server.")

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from werkzeug.wrappers import Request, Response
 
 from davfiles.errors import InvalidName
+from davfiles.rest.dialect import json_object
 from davfiles.rest.io import body_chunks
 from davfiles.store import UploadOptions, check_name, parse_user_path
 from davfiles.web.forms import check_change
@@ -49,22 +50,10 @@ def _upload_id(raw: str) -> str:
     return raw
 
 
-def _body(request: Request) -> dict[str, Any]:
-    if request.content_length is None or request.content_length > 256 * 1024:
-        raise InvalidName("send a JSON object of at most 256 KiB")
-    try:
-        data = json.loads(request.get_data())
-    except ValueError:
-        raise InvalidName("the body is not JSON") from None
-    if not isinstance(data, dict):
-        raise InvalidName("send a JSON object")
-    return data
-
-
 def check(app: WebApp, request: Request, session: BrowserSession) -> Response:
     """Before sending: which of the names are taken in the folder, and the room left."""
     _checked(request, session)
-    data = _body(request)
+    data = json_object(request)
     folder = parse_user_path(str(data.get("folder", "")))
     names = data.get("names", [])
     if not isinstance(names, list) or len(names) > MAX_CHECKED:
@@ -119,7 +108,7 @@ def chunk(
 def finish(app: WebApp, request: Request, session: BrowserSession, upload_id: str) -> Response:
     """Assemble the chunks into the file; ``conflict`` says what a taken name gets."""
     _checked(request, session)
-    data = _body(request)
+    data = json_object(request)
     folder = parse_user_path(str(data.get("folder", "")))
     name = str(data.get("name", ""))
     check_name(name)
