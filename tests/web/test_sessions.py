@@ -31,7 +31,7 @@ def test_login_with_the_password_opens_the_files_and_sets_a_strict_cookie(
     assert cookie.startswith(f"{SESSION_COOKIE}=")
     for attribute in ("HttpOnly", "SameSite=Lax", "Path=/app/"):
         assert attribute in cookie
-    assert "Secure" not in cookie  # plain HTTP here; tests/web/test_tls_cookie checks https
+    assert "Secure" not in cookie  # plain HTTP here; test_tls_cookie.py checks HTTPS
     home = browser.page("/app/files/")
     assert home.title.startswith("Home")
 
