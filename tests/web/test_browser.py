@@ -49,9 +49,13 @@ def chromium() -> Iterator[Any]:
 class Visit:
     """One browser context on the app; records CSP reports and console errors."""
 
-    def __init__(self, chromium: Any, server: LiveServer, width: int = 1280) -> None:
+    def __init__(
+        self, chromium: Any, server: LiveServer, width: int = 1280, *, script: bool = True
+    ) -> None:
         self.server = server
-        self.context = chromium.new_context(viewport={"width": width, "height": 900})
+        self.context = chromium.new_context(
+            viewport={"width": width, "height": 900}, java_script_enabled=script
+        )
         self.page = self.context.new_page()
         self.problems: list[str] = []
         self.page.on("console", self._console)
@@ -314,3 +318,35 @@ def test_a_failed_upload_resumes_with_retry_and_after_a_reload(
     page.wait_for_url("**/app/files/?note=uploaded&count=1")
     assert [url.rsplit("/", 1)[1] for url in sent] == ["3", "4"]
     assert content(live_server, user, "resume.txt") == data.encode()
+
+
+def test_the_basic_actions_work_with_javascript_off(
+    chromium: Any, live_server: LiveServer, visit: tuple[Visit, TestUser], tmp_path: Path
+) -> None:
+    _session, user = visit
+    plain = Visit(chromium, live_server, script=False)
+    page = plain.page
+    try:
+        plain.go("/app/files/")
+        page.get_by_label("User name").fill(user.name)
+        page.get_by_label("Password or API token").fill(user.password)
+        page.get_by_role("button", name="Log in").click()
+        page.wait_for_url("**/app/files/")
+        assert page.get_by_label("Select all").count() == 0  # no script ran
+        upload = tmp_path / "plain.txt"
+        upload.write_text("sent by the form itself")
+        page.get_by_text("Upload files").click()
+        page.get_by_label("Files", exact=True).set_input_files(str(upload))
+        page.get_by_role("button", name="Upload", exact=True).click()
+        page.wait_for_url("**/app/files/?note=uploaded&count=1")
+        assert content(live_server, user, "plain.txt") == b"sent by the form itself"
+        page.get_by_label("Select plain.txt").check()
+        page.get_by_role("button", name="Move to trash").click()
+        page.get_by_role("button", name="Undo").click()
+        page.wait_for_url("**/app/files/?note=restored")
+        assert "plain.txt" in names(live_server, user)
+        with page.expect_download() as download:
+            page.get_by_role("link", name="Download this whole folder as zip").click()
+        assert download.value.suggested_filename == "alice.zip"
+    finally:
+        plain.close()
