@@ -13,6 +13,7 @@ from werkzeug.wrappers import Request, Response
 from davfiles.errors import AlreadyExists, AuthFailed, InvalidName, NotFound, PermissionDenied
 from davfiles.rest.io import FilePart, MultipartResult, PartSink, read_multipart
 from davfiles.store import FileInfo, UploadOptions, UserPath, check_name, parse_user_path
+from davfiles.web import pages
 from davfiles.web.forms import check_change
 from davfiles.web.pages import files_url, info_url
 from davfiles.web.sessions import BrowserSession
@@ -221,6 +222,30 @@ def password(
     return response
 
 
+def token_create(
+    app: WebApp, request: Request, session: BrowserSession, f: dict[str, list[str]]
+) -> Response:
+    """A new API token; its secret is shown on this answer only (only its hash is kept)."""
+    label = _one(f, "label", "").strip() or "web app"
+    _token_id, secret = app.accounts.create_token(session.owner.name, label)
+    return pages.account(app, request, session, new_token=secret)
+
+
+def token_revoke(
+    app: WebApp, request: Request, session: BrowserSession, f: dict[str, list[str]]
+) -> Response:
+    """Revoke one of the user's tokens. That ends every session (``auth_version``), as a
+    password change does: this browser gets a new one."""
+    raw = _one(f, "token")
+    owned = {token.id for token in app.accounts.list_tokens(session.owner.name)}
+    if not raw.isdigit() or int(raw) not in owned:
+        raise NotFound("you have no such token")
+    app.accounts.revoke_token(int(raw))
+    response = redirect("/app/account?note=token-revoked", 303)
+    app.set_session_cookie(request, response, session.owner)
+    return response
+
+
 class _Skipped:
     """Where a file part goes that is not stored: the file at its name stays as it is."""
 
@@ -291,4 +316,6 @@ _ACTIONS: dict[str, Action] = {
     "logout_everywhere": logout_everywhere,
     "end_session": end_session,
     "password": password,
+    "token_create": token_create,
+    "token_revoke": token_revoke,
 }

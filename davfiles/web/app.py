@@ -47,6 +47,14 @@ DOOR = "web"
 _LOGIN_PURPOSE = "web app login"
 _STATIC_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8"}
 Handler = Callable[..., Response]
+_ACCOUNT_ACTIONS = (
+    "logout",
+    "logout_everywhere",
+    "password",
+    "end_session",
+    "token_create",
+    "token_revoke",
+)
 # The chunked uploads of the app's script (``chunked.py``), which answer JSON.
 _CHUNKED: dict[str, Handler] = {
     "upload_check": chunked.check,
@@ -69,6 +77,8 @@ def _rules() -> list[Rule]:
         Rule("/app/account", methods=get, endpoint="account"),
         Rule("/app/account/password", methods=post, endpoint="password"),
         Rule("/app/account/end-session", methods=post, endpoint="end_session"),
+        Rule("/app/account/tokens", methods=post, endpoint="token_create"),
+        Rule("/app/account/tokens/revoke", methods=post, endpoint="token_revoke"),
         Rule("/app/files/", methods=get, endpoint="files", defaults={"path": ""}),
         Rule("/app/files/<path:path>", methods=get, endpoint="files"),
         Rule("/app/info/<path:path>", methods=get, endpoint="info"),
@@ -181,7 +191,7 @@ class WebApp:
             return redirect("/app/files/", 303)
         if endpoint == "action":
             return actions.run(self, request, session, str(arguments["action"]))
-        if endpoint in ("logout", "logout_everywhere", "password", "end_session"):
+        if endpoint in _ACCOUNT_ACTIONS:
             return actions.run(self, request, session, endpoint)
         handler: Handler = _CHUNKED.get(endpoint) or getattr(pages, endpoint)
         return handler(self, request, session, **arguments)

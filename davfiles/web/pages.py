@@ -38,6 +38,7 @@ NOTES = {
     "version-restored": "The version is the file's content again; the replaced one is a version.",
     "password": "Your password was changed; every other browser was logged out.",
     "session-ended": "That session was ended.",
+    "token-revoked": "The token was revoked; every other browser was logged out.",
 }
 SEARCH_LIMIT = 200
 TRASH_LIMIT = 500
@@ -270,13 +271,18 @@ def trash(app: WebApp, request: Request, session: BrowserSession) -> Response:
     )
 
 
-def account(app: WebApp, request: Request, session: BrowserSession) -> Response:
+def account(
+    app: WebApp, request: Request, session: BrowserSession, new_token: str | None = None
+) -> Response:
+    """Storage, sessions, API tokens and the password; ``new_token``: a secret just made."""
     return app.render(
         "account.html",
         session,
         sessions=app.sessions.of(session.owner),
+        tokens=app.accounts.list_tokens(session.owner.name),
         usage=app.store.usage(session.owner),
-        note=note_of(request),
+        new_token=new_token,
+        note=note_of(request) if new_token is None else "",
     )
 
 

@@ -7,6 +7,7 @@ import hashlib
 import requests
 from sqlalchemy import select
 
+from davfiles.auth.secrets import TOKEN_PREFIX
 from davfiles.db.models import WebSession
 from davfiles.web.app import SESSION_COOKIE
 from tests.harness import LiveServer
@@ -258,3 +259,35 @@ def parse(path: str):  # type: ignore[no-untyped-def]
     from davfiles.store import parse_user_path
 
     return parse_user_path(path)
+
+
+def test_api_tokens_are_made_and_revoked_on_the_account_page(live_server: LiveServer) -> None:
+    alice = live_server.add_user("alice")
+    live_server.add_user("bob")
+    _bob_token, _secret = live_server.services.accounts.create_token("bob", "bob's")
+    here, elsewhere = Browser(live_server), Browser(live_server)
+    here.login(alice)
+    elsewhere.login(alice)
+    account = here.page("/app/account")
+    made = here.submit(account.form("/app/account/tokens"), {"label": "laptop"})
+    assert made.status_code == 200
+    page = Page(made.text)
+    secret = page.text.split("shown only now: ")[1].split(" ")[0]
+    assert secret.startswith(TOKEN_PREFIX)
+    propfind = requests.request(
+        "PROPFIND", live_server.url("/dav/"), auth=("alice", secret), headers={"Depth": "0"}
+    )
+    assert propfind.status_code == 207
+    assert any("laptop" in row for row in page.rows)
+    # Someone else's token id is not revocable from here.
+    revoke = page.form("/app/account/tokens/revoke")
+    assert here.submit(revoke, {"token": str(_bob_token)}).status_code == 404
+    revoked = here.submit(revoke)
+    assert "The token was revoked" in Page(revoked.text).text
+    again = requests.request(
+        "PROPFIND", live_server.url("/dav/"), auth=("alice", secret), headers={"Depth": "0"}
+    )
+    assert again.status_code == 401
+    assert here.get("/app/files/", follow=False).status_code == 200
+    assert elsewhere.get("/app/files/", follow=False).status_code == 303
+    assert [t.label for t in live_server.services.accounts.list_tokens("bob")] == ["bob's"]
