@@ -12,8 +12,7 @@ from werkzeug.utils import redirect
 from werkzeug.wrappers import Request, Response
 
 from davfiles.errors import InvalidName, NotFound
-from davfiles.store import FileInfo, UserPath, parse_user_path
-from davfiles.store.nodes import PAGE_ORDERS, page_key
+from davfiles.store import PAGE_ORDERS, FileInfo, UserPath, page_key, parse_user_path
 from davfiles.web import downloads
 from davfiles.web.headers import preview_kind
 from davfiles.web.sessions import BrowserSession
@@ -131,10 +130,6 @@ class Sorting:
         return files_url(path, **query)
 
 
-def _path(raw: str) -> UserPath:
-    return parse_user_path(raw)
-
-
 def _existing(app: WebApp, session: BrowserSession, path: UserPath) -> FileInfo:
     info = app.store.stat(session.owner, path)
     if info is None:
@@ -143,7 +138,7 @@ def _existing(app: WebApp, session: BrowserSession, path: UserPath) -> FileInfo:
 
 
 def files(app: WebApp, request: Request, session: BrowserSession, path: str) -> Response:
-    folder_path = _path(path)
+    folder_path = parse_user_path(path)
     folder = _existing(app, session, folder_path)
     if not folder.is_dir:
         return redirect(info_url(folder_path), 303)
@@ -207,7 +202,7 @@ def _undo_items(app: WebApp, session: BrowserSession, raw_ids: list[str]) -> lis
 
 
 def info(app: WebApp, request: Request, session: BrowserSession, path: str) -> Response:
-    info_path = _path(path)
+    info_path = parse_user_path(path)
     item = _existing(app, session, info_path)
     versions = [] if item.is_dir else app.store.versions_of(session.owner, item.id)
     dav_url = request.host_url.rstrip("/") + "/dav/" + quote(info_path.text)
@@ -224,21 +219,21 @@ def info(app: WebApp, request: Request, session: BrowserSession, path: str) -> R
 
 
 def download(app: WebApp, request: Request, session: BrowserSession, path: str) -> Response:
-    item = _existing(app, session, _path(path))
+    item = _existing(app, session, parse_user_path(path))
     if item.is_dir:
         return redirect("/app/zip/" + quote(item.path.text), 303)
     return downloads.file_download(request, app.store, session.owner, item, inline=False)
 
 
 def view(app: WebApp, request: Request, session: BrowserSession, path: str) -> Response:
-    item = _existing(app, session, _path(path))
+    item = _existing(app, session, parse_user_path(path))
     if item.is_dir:
         return redirect(files_url(item.path), 303)
     return downloads.file_download(request, app.store, session.owner, item, inline=True)
 
 
 def zip_folder(app: WebApp, request: Request, session: BrowserSession, path: str) -> Response:
-    folder_path = _path(path)
+    folder_path = parse_user_path(path)
     folder = _existing(app, session, folder_path)
     if not folder.is_dir:
         return redirect(download_url(folder_path), 303)
@@ -248,7 +243,7 @@ def zip_folder(app: WebApp, request: Request, session: BrowserSession, path: str
 
 
 def zip_selection(app: WebApp, request: Request, session: BrowserSession) -> Response:
-    folder_path = _path(request.form.get("folder", ""))
+    folder_path = parse_user_path(request.form.get("folder", ""))
     chosen = []
     for name in request.form.getlist("name"):
         item = app.store.stat(session.owner, folder_path.child(name))

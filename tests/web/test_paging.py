@@ -7,8 +7,7 @@ import pytest
 from sqlalchemy import event
 
 from davfiles.app import Services
-from davfiles.store import ROOT, parse_user_path
-from davfiles.store.nodes import PAGE_ORDERS, page_key
+from davfiles.store import PAGE_ORDERS, ROOT, page_key, parse_user_path
 
 
 @pytest.fixture
