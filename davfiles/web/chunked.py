@@ -20,7 +20,7 @@ from werkzeug.wrappers import Request, Response
 from davfiles.errors import InvalidName
 from davfiles.rest.dialect import json_object
 from davfiles.rest.io import body_chunks
-from davfiles.store import UploadOptions, check_name, parse_user_path
+from davfiles.store import UploadOptions, UserPath, parse_user_path
 from davfiles.web.forms import check_change
 from davfiles.web.sessions import BrowserSession
 
@@ -50,8 +50,16 @@ def _upload_id(raw: str) -> str:
     return raw
 
 
+def _inside(folder: UserPath, relative: object) -> UserPath:
+    """``relative`` (a name, or ``a/b/name`` from a picked folder) inside ``folder``."""
+    path = parse_user_path(str(relative))
+    if path.is_root:
+        raise InvalidName("a file needs a name")
+    return UserPath((*folder.parts, *path.parts))
+
+
 def check(app: WebApp, request: Request, session: BrowserSession) -> Response:
-    """Before sending: which of the names are taken in the folder, and the room left."""
+    """Before sending: which of the names (or relative paths) are taken, and the room left."""
     _checked(request, session)
     data = json_object(request)
     folder = parse_user_path(str(data.get("folder", "")))
@@ -60,8 +68,7 @@ def check(app: WebApp, request: Request, session: BrowserSession) -> Response:
         raise InvalidName(f"names: a list of at most {MAX_CHECKED}")
     taken = []
     for name in names:
-        check_name(str(name))
-        if app.store.stat(session.owner, folder.child(str(name))) is not None:
+        if app.store.stat(session.owner, _inside(folder, name)) is not None:
             taken.append(name)
     usage = app.store.usage(session.owner)
     return _json({"taken": taken, "available_bytes": usage.available_bytes})
@@ -106,21 +113,20 @@ def chunk(
 
 
 def finish(app: WebApp, request: Request, session: BrowserSession, upload_id: str) -> Response:
-    """Assemble the chunks into the file; ``conflict`` says what a taken name gets."""
+    """Assemble the chunks into the file; ``conflict`` says what a taken name gets. A
+    ``name`` with folders (``a/b/name``, from a picked folder) makes the missing ones."""
     _checked(request, session)
     data = json_object(request)
-    folder = parse_user_path(str(data.get("folder", "")))
-    name = str(data.get("name", ""))
-    check_name(name)
+    target = _inside(parse_user_path(str(data.get("folder", ""))), data.get("name", ""))
     conflict = data.get("conflict", "both")
     if conflict not in ("replace", "both"):
         raise InvalidName("conflict is replace or both (a skipped file is never sent)")
     size, mtime = data.get("size"), data.get("mtime")
     if not isinstance(size, int) or (mtime is not None and not isinstance(mtime, int | float)):
         raise InvalidName("size is a whole number of bytes, mtime seconds since 1970")
-    target = folder.child(name)
+    app.store.ensure_dirs(session.owner, target.parent)
     options = UploadOptions(
-        content_type=app.store.content_type_for(name, None),
+        content_type=app.store.content_type_for(target.name, None),
         mtime=float(mtime) if mtime is not None and mtime > 0 else None,
         if_exists=_IF_EXISTS[conflict],
     )

@@ -350,3 +350,20 @@ def test_the_basic_actions_work_with_javascript_off(
         assert download.value.suggested_filename == "alice.zip"
     finally:
         plain.close()
+
+
+def test_a_picked_folder_is_uploaded_with_its_tree(
+    live_server: LiveServer, visit: tuple[Visit, TestUser], tmp_path: Path
+) -> None:
+    session, user = visit
+    page = session.page
+    session.login(user)
+    tree = tmp_path / "Holiday"
+    (tree / "day 1").mkdir(parents=True)
+    (tree / "day 1" / "beach.txt").write_text("sand")
+    (tree / "notes.txt").write_text("notes")
+    page.get_by_text("Upload files").click()
+    page.get_by_label("Or a whole folder").set_input_files(str(tree))
+    page.wait_for_url("**/app/files/?note=uploaded&count=2")
+    assert content(live_server, user, "Holiday/day 1/beach.txt") == b"sand"
+    assert content(live_server, user, "Holiday/notes.txt") == b"notes"

@@ -129,3 +129,24 @@ def test_ids_chunk_names_and_the_quota_are_checked(
     assert too_big.status_code == 507
     assert call(browser, "DELETE", UPLOAD, headers).status_code == 204
     assert call(browser, "GET", UPLOAD, headers).status_code == 404
+
+
+def test_a_file_of_a_picked_folder_lands_in_its_folders(
+    live_server: LiveServer, alice: tuple[TestUser, Browser, dict[str, str]]
+) -> None:
+    user, browser, headers = alice
+    store = live_server.services.store
+    store.write_bytes(user.owner, parse_user_path("a.txt"), b"x")
+    names = {"folder": "", "names": ["trip/day 1/a.txt", "a.txt", "trip/b.txt"]}
+    taken = call(browser, "POST", "/app/uploads/check", headers, json=names).json()["taken"]
+    assert taken == ["a.txt"]
+    call(browser, "POST", UPLOAD, headers)
+    call(browser, "PUT", UPLOAD + "/0", headers, data=b"deep")
+    body = {"folder": "", "name": "trip/day 1/a.txt", "size": 4}
+    assert call(browser, "POST", UPLOAD + "/finish", headers, json=body).status_code == 201
+    info = store.stat(user.owner, parse_user_path("trip/day 1/a.txt"))
+    assert info is not None and info.size == 4
+    for bad in ("../a.txt", "trip/../../x", "", "a\x00b"):
+        call(browser, "POST", UPLOAD, headers)
+        refused = call(browser, "POST", UPLOAD + "/finish", headers, json={**body, "name": bad})
+        assert refused.status_code == 400, bad

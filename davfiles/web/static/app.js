@@ -54,9 +54,13 @@
     });
   }
 
+  function pathOf(file) {
+    return file.webkitRelativePath || file.name;
+  }
+
   function idOf(file) {
     // Two FNV-1a hashes of the file's identity: a stable name for its upload.
-    var text = [folder, file.name, file.size, file.lastModified].join("\u0000");
+    var text = [folder, pathOf(file), file.size, file.lastModified].join("\u0000");
     var a = 0x811c9dc5, b = 0x01000193 ^ text.length;
     for (var i = 0; i < text.length; i++) {
       a = Math.imul(a ^ text.charCodeAt(i), 16777619) >>> 0;
@@ -76,11 +80,11 @@
   function row(file) {
     var li = document.createElement("li");
     var name = document.createElement("span");
-    name.textContent = file.name;
+    name.textContent = pathOf(file);
     var bar = document.createElement("progress");
     bar.max = file.size || 1;
     bar.value = 0;
-    bar.setAttribute("aria-label", "Progress of " + file.name);
+    bar.setAttribute("aria-label", "Progress of " + pathOf(file));
     var status = document.createElement("span");
     status.textContent = "waiting";
     li.append(name, bar, status);
@@ -96,7 +100,7 @@
 
   async function upload(file, conflict, item) {
     var id = idOf(file), hold = { xhr: null, cancelled: false };
-    setTools(item, [button("Cancel " + file.name, function () {
+    setTools(item, [button("Cancel " + pathOf(file), function () {
       hold.cancelled = true;
       if (hold.xhr) hold.xhr.abort();
       send("DELETE", "/app/uploads/" + id).catch(function () {});
@@ -123,7 +127,7 @@
       }
       item.status.textContent = "saving";
       var result = await send("POST", "/app/uploads/" + id + "/finish", {
-        folder: folder, name: file.name, conflict: conflict, size: file.size,
+        folder: folder, name: pathOf(file), conflict: conflict, size: file.size,
         mtime: Math.floor(file.lastModified / 1000)
       });
       item.status.textContent = result.name === file.name ? "done" : "done, as " + result.name;
@@ -132,7 +136,7 @@
       return true;
     } catch (error) {
       item.status.textContent = hold.cancelled ? "cancelled" : "failed: " + error.message;
-      setTools(item, hold.cancelled ? [] : [button("Retry " + file.name, function () {
+      setTools(item, hold.cancelled ? [] : [button("Retry " + pathOf(file), function () {
         upload(file, conflict, item).then(function (ok) { if (ok) finished(); });
       })]);
       return false;
@@ -160,7 +164,7 @@
     if (!files.length) return;
     var check;
     try {
-      check = await send("POST", "/app/uploads/check", { folder: folder, names: files.map(function (f) { return f.name; }) });
+      check = await send("POST", "/app/uploads/check", { folder: folder, names: files.map(pathOf) });
     } catch (error) {
       list.textContent = "The upload could not start: " + error.message;
       return;
@@ -177,7 +181,7 @@
     var results = [];
     for (var i = 0; i < files.length; i++) {
       var item = row(files[i]);
-      if (conflict === "skip" && check.taken.indexOf(files[i].name) >= 0) {
+      if (conflict === "skip" && check.taken.indexOf(pathOf(files[i])) >= 0) {
         item.status.textContent = "skipped: the name is taken";
         item.li.dataset.skipped = "1";
         continue;
@@ -186,6 +190,20 @@
     }
     if (results.every(Boolean)) finished();
   }
+
+  // A folder picker, with the script only: without it a form would flatten the folder.
+  var picker = document.createElement("input");
+  picker.type = "file";
+  picker.id = "upload-folder";
+  picker.webkitdirectory = true;
+  var pickerLabel = document.createElement("label");
+  pickerLabel.htmlFor = picker.id;
+  pickerLabel.textContent = "Or a whole folder";
+  form.elements.file.required = false;
+  form.querySelector("button[type=submit]").before(pickerLabel, picker);
+  picker.addEventListener("change", function () {
+    start(Array.from(picker.files), form.elements.conflict.value);
+  });
 
   form.addEventListener("submit", function (event) {
     event.preventDefault();
