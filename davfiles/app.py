@@ -21,6 +21,8 @@ from davfiles.db.engine import Database, make_engine
 from davfiles.drain import DrainUnreadBody
 from davfiles.fast.door import FastDoor
 from davfiles.health import HealthEndpoints, ReadinessCheck
+from davfiles.links.access import LinkGate
+from davfiles.links.door import LinkDoor
 from davfiles.metrics_middleware import observe_requests
 from davfiles.nextcloud import NextcloudMiddleware
 from davfiles.nextcloud.middleware import CLAIMED_PATHS as NEXTCLOUD_PATHS
@@ -90,14 +92,7 @@ def create_services(settings: Settings) -> Services:
     )
     store = Store(db, settings.data_dir, settings.max_uploads_per_user, keeping)
     audit = AuditLog(settings.effective_audit_log)
-    throttle = LoginThrottle(
-        db,
-        ThrottleLimits(
-            per_user=settings.login_failures_per_user,
-            per_address=settings.login_failures_per_address,
-            max_delay=settings.login_delay_max,
-        ),
-    )
+    throttle = LoginThrottle(db, _throttle_limits(settings))
     return Services(
         settings=settings,
         db=db,
@@ -116,6 +111,14 @@ def create_services(settings: Settings) -> Services:
         ),
         accounts=Accounts(db, store, settings.realm, audit),
         audit=audit,
+    )
+
+
+def _throttle_limits(settings: Settings) -> ThrottleLimits:
+    return ThrottleLimits(
+        per_user=settings.login_failures_per_user,
+        per_address=settings.login_failures_per_address,
+        max_delay=settings.login_delay_max,
     )
 
 
@@ -183,11 +186,9 @@ def create_app(services: Services) -> Any:
         default_max_files=settings.default_max_files,
     )
     webdav_paths = [path for mount in DAV_MOUNTS for path in (mount, mount + "/<path:rest>")]
-    reserved = (
-        any_method("WebDAV", webdav_paths)
-        + any_method("Nextcloud", NEXTCLOUD_PATHS)
-        + any_method("web app", ["/", "/app", "/app/<path:rest>"])
-    )
+    reserved = any_method("WebDAV", webdav_paths) + any_method("Nextcloud", NEXTCLOUD_PATHS)
+    reserved += any_method("share links", ["/s/<path:rest>", "/public.php/<path:rest>"])
+    reserved += any_method("web app", ["/", "/app", "/app/<path:rest>"])
     dialects = build_dialects(settings, context, reserved)
     quiet_wsgidav_about_streams()
     dav = XmlGuard(HideServerFaults(KeepStreamsAlive(WsgiDAVApp(wsgidav_config(services)))))
@@ -195,6 +196,13 @@ def create_app(services: Services) -> Any:
     readiness = ReadinessCheck(services.db, settings.data_dir, settings.ready_min_free_bytes)
     flows = LoginFlows(services.db, services.accounts)
     nextcloud = NextcloudMiddleware(rest, services.store, services.authenticator, flows)
+    # Share links are answered without an account, before any authentication.
+    gate = LinkGate(
+        services.store.links,
+        services.authenticator.derive_key("share link cookies"),
+        LoginThrottle(services.db, _throttle_limits(settings)),
+    )
+    links = LinkDoor(nextcloud, services.store, gate, settings.block_size)
     sessions = WebSessions(
         services.db,
         services.authenticator.derive_key("web app sessions"),
@@ -202,7 +210,7 @@ def create_app(services: Services) -> Any:
         settings.web_session_idle,
     )
     web = WebApp(
-        nextcloud,
+        links,
         services.store,
         services.authenticator,
         services.accounts,

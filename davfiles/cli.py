@@ -24,6 +24,7 @@ from davfiles import __version__, backup
 from davfiles.app import DAV_MOUNT, Services, create_app, create_services
 from davfiles.auth.accounts import KEEP
 from davfiles.auth.secrets import new_password
+from davfiles.cli_links import add_link_commands
 from davfiles.config import ConfigError, Settings, load_settings, parse_count, parse_size
 from davfiles.db import schema
 from davfiles.db.engine import make_engine
@@ -146,6 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     restore_command.set_defaults(handler=cmd_restore)
     _add_trash_and_versions_commands(commands, common)
+    add_link_commands(commands, common, _services, _moment)
     return parser
 
 

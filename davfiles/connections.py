@@ -16,9 +16,10 @@ fields (431 above), and at most ``max_connections`` are open (new ones get 503 a
 complete head whose framing is ambiguous (``davfiles.framing``) is answered by the gate and
 the connection closed, so no thread, no door and no later request on it ever sees it.
 
-A quarter of the threads is kept for requests without a body. When the others are busy, a
-request with a body waits in the gate, first for the first ``BODY_PRELOAD`` bytes of its body
-(or all of it), then for a thread: requests without a body always find one, and a client
+A body of at most ``BODY_PRELOAD`` bytes always arrives whole in the gate before its request
+takes a thread. A quarter of the threads is kept for requests without a body. When the others
+are busy, a request with a larger body waits in the gate, first for its first
+``BODY_PRELOAD`` bytes, then for a thread: requests without a body always find one, and a client
 trickling its body under load never gets one. Gate and worker both time the body with the
 connection's ``BodyClock`` (``davfiles.body_rate``): a client sending slower than
 ``min_body_rate`` gets 408 and loses the connection. What the application leaves of a body is
@@ -411,13 +412,17 @@ class HeadGate:
             self._await_body(waiting, pending, end, ended)
 
     def _await_body(self, waiting: _Waiting, pending: bytearray, end: int, ended: bool) -> None:
-        """Hand over at once without a body or while a thread is free for one; else wait for
-        the first BODY_PRELOAD bytes of the body (or all of it) and then for a thread, so that
-        under load a client trickling its body costs a socket, not a thread."""
+        """Hand over at once without a body, or with a large one while a thread is free for
+        it; else wait for the first BODY_PRELOAD bytes of the body (all of a small one) and
+        then for a thread, so that under load a client trickling its body costs a socket, not
+        a thread. A small body is always awaited whole: most clients send it apart from the
+        head (Python's http.client does above 2,000 bytes, and any client's body may come in a
+        later packet), and one that has arrived is stored by the fast door in one transaction."""
         assert waiting.conn is not None
         waiting.conn.body_clock.restart()
         length, expects_continue = body_start(pending[:end])
-        if length == 0 or self._thread_for_a_body():
+        small = length is not None and length <= BODY_PRELOAD
+        if length == 0 or (not small and self._thread_for_a_body()):
             self._hand_over(waiting)
             return
         waiting.head_end = end

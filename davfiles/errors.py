@@ -9,6 +9,7 @@ Each front door (the WebDAV provider, every REST dialect) translates them in one
     ├── AlreadyExists        the target exists and may not be replaced
     ├── Conflict             the operation cannot apply here (missing parent, file vs folder)
     ├── PermissionDenied     the caller may not do this
+    │   └── TooLarge         a file over a limit other than the quota (a drop link's cap)
     ├── PreconditionFailed   a conditional request's condition is false
     ├── QuotaExceeded        the byte or file quota would be exceeded
     ├── ChecksumMismatch     the content does not match the checksum the client sent
@@ -16,6 +17,7 @@ Each front door (the WebDAV provider, every REST dialect) translates them in one
     ├── AuthFailed           wrong credentials (same error for unknown users and bad passwords)
     ├── StorageFull          the disk under the data dir has no space left
     ├── BodyTooSlow          the client sent the request body slower than the minimum rate
+    ├── Gone                 a share link that exists but serves nothing now (``reason``)
     └── Busy                 a limit on work in progress: try again after ``retry_after`` s
         └── TooManyUploads   the user has as many uploads in progress as allowed
 """
@@ -81,6 +83,23 @@ class BodyTooSlow(DavfilesError):
         )
         self.min_rate = min_rate
         self.window = window
+
+
+class TooLarge(PermissionDenied):
+    """A file larger than ``limit`` bytes, a limit of the way in (not the owner's quota)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"files are limited to {limit} bytes here")
+        self.limit = limit
+
+
+class Gone(DavfilesError):
+    """A share link that exists but serves nothing now; ``reason`` is "trashed", "expired",
+    "exhausted" or "disabled"."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"this link is {reason}")
+        self.reason = reason
 
 
 class QuotaExceeded(DavfilesError):

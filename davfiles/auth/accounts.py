@@ -17,6 +17,7 @@ from davfiles.db.engine import Database
 from davfiles.db.models import Lock, Token, User
 from davfiles.errors import AlreadyExists, InvalidName, NotFound
 from davfiles.store import Owner, Store, check_username
+from davfiles.store.links import retire_tokens_of
 
 KEEP = object()  # "leave this quota limit as it is"
 
@@ -127,6 +128,7 @@ class Accounts:
     def delete_user(self, name: str) -> None:
         owner = self.owner(name)
         with self._db.write() as session:
+            retire_tokens_of(session, owner.id)
             session.execute(delete(User).where(User.id == owner.id))
             prefix = f"/{name}/"
             session.execute(

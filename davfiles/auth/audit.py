@@ -85,6 +85,12 @@ class AuditEvent(StrEnum):
     QUOTA_REFUSED = "quota.refused"
     TRASH_PURGE = "trash.purge"
     VERSION_PURGE = "version.purge"
+    LINK_CREATE = "link.create"
+    LINK_CHANGE = "link.change"
+    LINK_REGENERATE = "link.regenerate"
+    LINK_DELETE = "link.delete"
+    LINK_FAIL = "link.fail"
+    LINK_THROTTLED = "link.throttled"
 
 
 AuditObserver = Callable[[AuditEvent, str | None], None]

@@ -27,9 +27,9 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import NamedTuple
 
-from sqlalchemy import Connection, Row, bindparam, select
+from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.orm import Session
 
 from davfiles.auth.audit import AuditEvent, AuditLog
@@ -46,6 +46,7 @@ from davfiles.auth.throttle import (
 )
 from davfiles.db.engine import Database
 from davfiles.db.models import Token, User
+from davfiles.db.prepared import Prepared
 from davfiles.errors import AuthFailed, InvalidName
 from davfiles.store import Owner, check_username
 
@@ -55,9 +56,25 @@ _CacheEntry = tuple[int, int, str]
 _DUMMY_HASH = hash_password(secrets.token_urlsafe(16))
 # Read on every request that carries a password or token, built once: the user and the
 # throttle's state of the attempt in one query.
-_USER_LOGIN = select(
-    User.id, User.name, User.password_hash, User.auth_version, TRUST_COLUMN, FAILURES_COLUMN
-).where(User.name == bindparam("name"))
+# Every request's one read, on the driver's cursor (``Prepared``).
+_USER_LOGIN = Prepared(
+    select(
+        User.id, User.name, User.password_hash, User.auth_version, TRUST_COLUMN, FAILURES_COLUMN
+    ).where(User.name == bindparam("name"))
+)
+
+
+class _LoginRow(NamedTuple):
+    """A row of ``_USER_LOGIN``: the user and the throttle state of the attempt."""
+
+    id: int
+    name: str
+    password_hash: str
+    auth_version: int
+    throttle_trust: float | None
+    throttle_failures: int
+
+
 _USER_HA1 = select(User.id, User.name, User.digest_ha1).where(User.name == bindparam("name"))
 # Every HTTP request carries credentials, so only a user's first success from an address after
 # this many quiet seconds is audited as a login (the start of a session), not every request.
@@ -141,7 +158,8 @@ class Authenticator:
         _refuse_impossible_name(name)
         parameters = {"name": name, **self._throttle.snapshot_parameters(name, client)}
         with self._db.connect() as connection:
-            row = connection.execute(_USER_LOGIN, parameters).one_or_none()
+            found = _USER_LOGIN.first(connection, parameters)
+        row = None if found is None else _LoginRow(*found)
         snapshot = None if row is None else Snapshot(row.throttle_trust, row.throttle_failures)
         attempt = self.begin_login(name, client, via, snapshot)
         owner: Owner | None = None
@@ -263,7 +281,7 @@ class Authenticator:
         finally:
             self.end_login(attempt, owner)
 
-    def _check_secret(self, name: str, secret: str, row: Row[Any] | None, tokens: bool) -> Owner:
+    def _check_secret(self, name: str, secret: str, row: _LoginRow | None, tokens: bool) -> Owner:
         """Check ``secret`` against the user ``row`` read for this attempt (None: no user);
         with ``tokens`` False, as a password only (the cache may hold it as a token)."""
         maybe_token = secret.startswith(TOKEN_PREFIX)

@@ -1,6 +1,7 @@
 """SQLAlchemy models: users, tokens, file records, dead properties, locks, upload slots,
 login throttling state, Digest nonce counts, trash, file versions, job leases, the commit
-marks of disk journals, files renamed away by a safe save and web app sessions."""
+marks of disk journals, files renamed away by a safe save, share links and web app
+sessions."""
 
 from __future__ import annotations
 
@@ -346,6 +347,71 @@ class Departure(Base):
     name: Mapped[str] = mapped_column(Text, primary_key=True)
     node_id: Mapped[int] = mapped_column(BigInteger)
     left_at: Mapped[float] = mapped_column(Float)
+
+
+class ShareLink(Base):
+    """A share link (``store/links.py``): bound to the node id, so it follows renames and
+    moves, answers 410 while the node is in the trash and 404 once it is gone for good.
+
+    ``token`` is 128 random bits (22 characters); a token a link no longer uses is kept in
+    ``retired_link_tokens`` so no later link can get it. Only the argon2 hash of a password is
+    kept. ``downloads`` counts completed transfers (``link_transfers``).
+    """
+
+    __tablename__ = "share_links"
+    __table_args__ = (
+        Index("ix_share_links_owner", "owner_id", "id"),
+        Index("ix_share_links_node", "node_id"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    node_id: Mapped[int] = mapped_column(BigInteger)
+    token: Mapped[str] = mapped_column(String(32), unique=True)
+    # "view", "drop" or "edit".
+    kind: Mapped[str] = mapped_column(String(8))
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    expires_at: Mapped[float | None] = mapped_column(Float)
+    max_downloads: Mapped[int | None] = mapped_column(BigInteger)
+    # Drops: the largest file a visitor may upload, and whether a name is required.
+    max_upload_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    require_name: Mapped[bool] = mapped_column(Boolean, default=False)
+    label: Mapped[str | None] = mapped_column(Text)
+    note: Mapped[str | None] = mapped_column(Text)
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    views: Mapped[int] = mapped_column(BigInteger, default=0)
+    downloads: Mapped[int] = mapped_column(BigInteger, default=0)
+    uploads: Mapped[int] = mapped_column(BigInteger, default=0)
+    uploaded_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    last_access_at: Mapped[float | None] = mapped_column(Float)
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+class RetiredLinkToken(Base):
+    """The SHA-256 of a token a share link gave up (regenerated or deleted): never handed out
+    again, so an old URL cannot come to open a newer link."""
+
+    __tablename__ = "retired_link_tokens"
+
+    token_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    retired_at: Mapped[float] = mapped_column(Float)
+
+
+class LinkTransfer(Base):
+    """The bytes of one file a client has received through a link, as ranges, until they
+    make the whole file: then the link's download count grows by one and the row goes."""
+
+    __tablename__ = "link_transfers"
+
+    link_id: Mapped[int] = mapped_column(
+        ForeignKey("share_links.id", ondelete="CASCADE"), primary_key=True
+    )
+    # SHA-256 of the client's network and the file's ETag: a resume continues its own row.
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    # JSON list of [start, end) byte ranges received.
+    ranges: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[float] = mapped_column(Float, index=True)
 
 
 class WebSession(Base):

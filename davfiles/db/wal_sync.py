@@ -6,50 +6,24 @@ other writer's sync. Here SQLite runs with ``synchronous=NORMAL`` (a commit writ
 frames without a sync; checkpoints still sync the log before and the database after), and
 ``Database.write`` calls ``WalSync.sync`` after the commit, outside the lock, before it
 returns. One thread syncs the log for all commits counted so far; the threads that commit
-meanwhile wait for the next sync instead of each starting its own. A commit is still on disk
-before any answer reports it: syncs are batched, never skipped.
+meanwhile wait for the next sync instead of each starting its own (``durable.GroupSync``). A
+commit is still on disk before any answer reports it: syncs are batched, never skipped.
 """
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
-from davfiles.durable import fsync_path
+from davfiles.durable import GroupSync, fsync_path
 
 
-class WalSync:
+class WalSync(GroupSync):
     """Syncs the log file ``<database>-wal`` of one SQLite database, shared by this process."""
 
     def __init__(self, database: Path) -> None:
+        super().__init__()
         self._database = database
         self._log = Path(f"{database}-wal")
-        self._state = threading.Condition()
-        self._commits = 0
-        self._synced = 0
-        self._syncing = False
-        self.syncs = 0
-
-    def sync(self) -> None:
-        """Return once every commit made before this call is on disk (call it after commit)."""
-        with self._state:
-            self._commits += 1
-            mine = self._commits
-            while self._synced < mine:
-                if self._syncing:
-                    self._state.wait()
-                    continue
-                self._syncing = True
-                covered = self._commits
-                self._state.release()
-                try:
-                    self._sync_files()
-                finally:
-                    self._state.acquire()
-                    self._syncing = False
-                    self._state.notify_all()
-                self._synced = max(self._synced, covered)
-                self.syncs += 1
 
     def _sync_files(self) -> None:
         try:

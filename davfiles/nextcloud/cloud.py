@@ -4,8 +4,9 @@ their first PROPFIND (either failing stops them).
 Only what davfiles really does is advertised. ``dav.chunking: "1.0"`` keeps files over 10 MB on
 the ``/remote.php/dav/uploads/<user>/`` flow (without it Nextcloud's client falls back to a
 legacy chunking protocol davfiles does not serve); SHA1 and MD5 are the checksums the store
-verifies in ``OC-Checksum``. Nothing for bulk upload, TUS, locking, encryption, push or sharing:
-a client that sees one of those switches to a protocol davfiles does not serve.
+verifies in ``OC-Checksum``. Sharing is public links only. Nothing for bulk upload, TUS,
+locking, encryption or push: a client that sees one of those switches to a protocol davfiles
+does not serve.
 
 Both need credentials, as every call but ``status.php``. The ``OCS-APIRequest: true`` header the
 clients send is accepted, not required: Nextcloud uses it to tell API calls from browser
@@ -48,8 +49,28 @@ def capabilities() -> dict[str, Any]:
             "dav": {"chunking": "1.0"},
             "files": {"bigfilechunking": True, "blacklisted_files": []},
             "checksums": {"supportedTypes": ["SHA1", "MD5"], "preferredUploadType": "SHA1"},
-            # Missing means enabled to the desktop client, which would then offer sharing.
-            "files_sharing": {"api_enabled": False},
+            # Public links only (``nextcloud/shares.py``): no user, group, mail or federated
+            # shares, no resharing.
+            "files_sharing": {
+                "api_enabled": True,
+                "public": {
+                    "enabled": True,
+                    "password": {"enforced": False, "askForOptionalPassword": False},
+                    "expire_date": {"enabled": True, "enforced": False},
+                    "multiple_links": True,
+                    "upload": True,
+                    "upload_files_drop": True,
+                    "send_mail": False,
+                },
+                "resharing": False,
+                "group_sharing": False,
+                "user": {"send_mail": False, "expire_date": {"enabled": False}},
+                "group": {"enabled": False},
+                "federation": {"outgoing": False, "incoming": False},
+                "sharebymail": {"enabled": False},
+            },
+            # The files_downloadlimit app's API (``download_limit.py``).
+            "downloadlimit": {"enabled": True},
         },
     }
 

@@ -17,8 +17,10 @@ from davfiles.auth.throttle import LoginThrottled
 from davfiles.errors import AuthFailed
 from davfiles.metrics_doors import DOOR_KEY, NEXTCLOUD, USER_KEY
 from davfiles.nextcloud import cloud
+from davfiles.nextcloud.download_limit import download_limit_endpoint
 from davfiles.nextcloud.login_flow import LoginFlowDoor
 from davfiles.nextcloud.ocs import OcsStatus, ocs_response
+from davfiles.nextcloud.shares import shares_endpoint
 from davfiles.nextcloud.status import status_php
 from davfiles.rest.credentials import authenticate
 from davfiles.store import Store
@@ -31,13 +33,39 @@ logger = logging.getLogger(__name__)
 PREFIXES = ("/status.php", "/ocs/", "/index.php/login/")
 # For the start-up check that no REST dialect is mounted over these paths.
 CLAIMED_PATHS = ("/status.php", "/ocs/<path:rest>", "/index.php/login/<path:rest>")
-_OCS = {"capabilities": cloud.capabilities_endpoint, "user": cloud.user_endpoint}
+_OCS = {
+    "capabilities": cloud.capabilities_endpoint,
+    "user": cloud.user_endpoint,
+    "shares": shares_endpoint,
+    "download_limit": download_limit_endpoint,
+}
+SHARES = "/apps/files_sharing/api/v1/shares"
 
 
 def _rules() -> list[Rule]:
     rules = [Rule("/status.php", methods=["GET"], endpoint="status")]
     for version in (1, 2):
-        for name in _OCS:
+        rules += [
+            Rule(
+                f"/ocs/v{version}.php{SHARES}",
+                methods=["GET", "POST"],
+                endpoint="shares",
+                defaults={"version": version},
+            ),
+            Rule(
+                f"/ocs/v{version}.php{SHARES}/<share_id>",
+                methods=["GET", "PUT", "DELETE"],
+                endpoint="shares",
+                defaults={"version": version},
+            ),
+            Rule(
+                f"/ocs/v{version}.php/apps/files_downloadlimit/api/v1/<token>/limit",
+                methods=["GET", "PUT", "DELETE"],
+                endpoint="download_limit",
+                defaults={"version": version},
+            ),
+        ]
+        for name in ("capabilities", "user"):
             rules.append(
                 Rule(
                     f"/ocs/v{version}.php/cloud/{name}",
@@ -96,9 +124,10 @@ class NextcloudMiddleware:
             return self._flows.poll(request)
         if endpoint == "flow_page":
             return self._flows.page(request, args["token"])
-        return self._ocs(request, endpoint, args["version"])
+        version = args.pop("version")
+        return self._ocs(request, endpoint, version, args)
 
-    def _ocs(self, request: Request, endpoint: str, version: int) -> Response:
+    def _ocs(self, request: Request, endpoint: str, version: int, args: dict[str, str]) -> Response:
         try:
             owner = authenticate(request, self._authenticator)
         except LoginThrottled as exc:
@@ -120,7 +149,7 @@ class NextcloudMiddleware:
                 {"WWW-Authenticate": f'Basic realm="{self._authenticator.realm}"'},
             )
         request.environ[USER_KEY] = owner.name
-        return _OCS[endpoint](request, version, owner, self._store)
+        return _OCS[endpoint](request, version, owner, self._store, **args)
 
     def _not_found(self, request: Request) -> Response:
         version = _ocs_version(request.path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import quote
@@ -30,12 +31,22 @@ if TYPE_CHECKING:
 
 # As WsgiDAV's get_href: Nautilus chokes on '(' quoted as '%28'.
 _HREF_SAFE = "/!*'(),$-_|."
+# Text that ``quote`` returns unchanged with "/" safe: letters, digits, "_.-~" and "/".
+_PLAIN = re.compile(r"[A-Za-z0-9_.\-~/]*")
+
+
+def quote_path(text: str, safe: str = "/") -> str:
+    """``urllib.parse.quote`` for a ``safe`` that holds "/", skipped where it would change
+    nothing: a listing quotes two paths per entry, and most names need no escape."""
+    if _PLAIN.fullmatch(text):
+        return text
+    return quote(text, safe=safe)
 
 
 def outside_href(environ: dict[str, Any], preferred_path: str) -> str:
     """A resource's href as the client reached it: SCRIPT_NAME holds the share and any path
     prefix a trusted proxy announced (WsgiDAV's own get_href knows only the share)."""
-    return quote(environ.get("SCRIPT_NAME", "") + preferred_path, safe=_HREF_SAFE)
+    return quote_path(environ.get("SCRIPT_NAME", "") + preferred_path, safe=_HREF_SAFE)
 
 
 class _StoreResourceMixin:
@@ -70,7 +81,7 @@ class _StoreResourceMixin:
         # home, so users never share a lock and every mount of a home shares the same ones.
         text = self.user_path.text
         slash = "/" if self.is_collection and text else ""
-        return quote(f"/{self.owner.name}/{text}{slash}")
+        return quote_path(f"/{self.owner.name}/{text}{slash}")
 
     def get_href(self) -> str:
         return outside_href(self.environ, self.get_preferred_path())  # type: ignore[attr-defined]

@@ -36,6 +36,7 @@ from davfiles.provider.chunk_resources import AreaMixin
 from davfiles.provider.errors import dav_errors
 from davfiles.rest.io import content_disposition
 from davfiles.store import ROOT, FileInfo, Owner, UserPath, parse_user_path
+from davfiles.store.nodes import FOLDER_TYPE
 from davfiles.store.trash import TrashEntry
 from davfiles.store.versions import VersionInfo, version_path
 
@@ -184,7 +185,7 @@ class _Trashed(AreaMixin):
         return self.info.tree_size if self.info.is_dir else self.info.size
 
     def get_content_type(self) -> str:
-        return "httpd/unix-directory" if self.info.is_dir else self.info.content_type
+        return FOLDER_TYPE if self.info.is_dir else self.info.content_type
 
     def get_last_modified(self) -> float:
         return self.entry.deleted_at

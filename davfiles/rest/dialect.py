@@ -80,7 +80,7 @@ def small_body(request: Request) -> bytes:
 
 
 def json_object(request: Request) -> dict[str, Any]:
-    """A small body holding a JSON object (an empty body is an empty object)."""
+    """A small JSON object body (``{}`` when empty); InvalidName for anything else."""
     try:
         body = json.loads(small_body(request) or b"{}")
     except (ValueError, RecursionError):

@@ -106,14 +106,14 @@ def read_multipart(
     """Stream a multipart/form-data body part by part, never holding a file in memory.
 
     ``open_upload`` decides for each file part where it goes (an Upload) or None to treat it as
-    a plain field. Text fields are collected (each capped at 64 KiB) into ``result``, where
-    ``open_upload`` can read the fields sent before its part. A failure aborts the upload in
-    progress; files completed before it stay stored.
+    a plain field. Text fields are collected (each capped at 64 KiB) into ``result`` (a new
+    one by default), where ``open_upload`` may read the fields sent before its part. A failure
+    aborts the upload in progress; files completed before it stay stored.
     """
     content_type, options = parse_options_header(request.headers.get("Content-Type", ""))
     if content_type != "multipart/form-data" or not options.get("boundary"):
         raise InvalidName("expected a multipart/form-data body")
-    result = result if result is not None else MultipartResult()
+    result = MultipartResult() if result is None else result
     upload: PartSink | None = None
     part: FilePart | None = None
     text = bytearray()

@@ -7,6 +7,7 @@ from davfiles.errors import ConfigError
 from davfiles.rest.aptly import Aptly
 from davfiles.rest.defdrive import Defdrive
 from davfiles.rest.dialect import Dialect, DialectContext
+from davfiles.rest.links import ShareLinksApi
 from davfiles.rest.middleware import OPENAPI_PATH, PUBLIC_FALLBACK_PATHS
 from davfiles.rest.molgenis import Molgenis
 from davfiles.rest.mounts import Claim, any_method, check_claims
@@ -21,6 +22,7 @@ DIALECT_CLASSES: tuple[type[Dialect], ...] = (
     Spacedog,
     Molgenis,
     Recovery,
+    ShareLinksApi,
 )
 
 

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import BinaryIO
 
-from davfiles.durable import fsync_path
+from davfiles.durable import FolderSyncs
 from davfiles.errors import InvalidName, StorageFull
 from davfiles.store.digests import Digests
 
@@ -163,7 +163,11 @@ def _unchanged_since(entry: Path, cutoff: float) -> bool:
         return False
 
 
+_FOLDERS = FolderSyncs()
+
+
 def make_durable(installed: Path) -> None:
     """Sync the folder of a file ``install`` renamed into place, so the rename survives a
-    power cut. Readers and a killed process see the new file from the rename on."""
-    fsync_path(installed.parent, folder=True)
+    power cut; one sync serves the uploads that end in a folder at the same time. Readers
+    and a killed process see the new file from the rename on."""
+    _FOLDERS.sync(installed.parent)

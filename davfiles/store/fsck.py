@@ -35,7 +35,6 @@ from davfiles.store.paths import ROOT, UserPath, disk_path, parse_user_path
 if TYPE_CHECKING:
     from davfiles.store.store import Store
 
-FOLDER_TYPE = "httpd/unix-directory"
 _BLOCK = 1024 * 1024
 
 # Kinds of findings.
@@ -351,7 +350,7 @@ class _HomeCheck:
             name=path.name,
             is_dir=entry.is_dir,
             size=0,
-            content_type=FOLDER_TYPE,
+            content_type=nodes.FOLDER_TYPE,
             created_at=time.time(),
             modified_at=entry.mtime,
         )

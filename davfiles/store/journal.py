@@ -35,6 +35,7 @@ from sqlalchemy import bindparam, delete, insert, select
 from sqlalchemy.orm import Session
 
 from davfiles.db.models import DiskJournal
+from davfiles.db.prepared import Prepared
 from davfiles.store import nodes
 from davfiles.store.blobs import remove_tree
 
@@ -83,8 +84,11 @@ _NAMESPACE = _pid_namespace()
 _FINISHED: list[str] = []
 # At most this many of them are deleted by one write.
 FINISHED_BATCH = 32
-_MARK = insert(DiskJournal)
-_UNMARK = delete(DiskJournal).where(DiskJournal.token.in_(bindparam("tokens", expanding=True)))
+# Every write runs it: on the driver's cursor (``Prepared``).
+_MARK = Prepared(
+    insert(DiskJournal).values(token=bindparam("token"), created_at=bindparam("created_at"))
+)
+_UNMARK = Prepared(delete(DiskJournal).where(DiskJournal.token == bindparam("token")))
 
 
 class Journal:
@@ -120,15 +124,17 @@ class Journal:
         # On the session's connection, statements built once: the ORM's unit of work cost
         # more than the rest of the journal.
         connection = self._session.connection()
-        connection.execute(_MARK, {"token": token, "created_at": time.time()})
+        _MARK.run(connection, {"token": token, "created_at": time.time()})
         # The marks of this process's finished journals go with this transaction; if it rolls
         # back, they stay until ``recover`` collects them.
         batch: list[str] = []
         with contextlib.suppress(IndexError):  # another thread took the rest
             while len(batch) < FINISHED_BATCH:
                 batch.append(_FINISHED.pop())
-        if batch:
-            connection.execute(_UNMARK, {"tokens": batch})
+        # Mostly one (the previous write's): a fixed statement per token is cheaper than
+        # compiling an IN list of the batch's length.
+        for finished in batch:
+            _UNMARK.run(connection, {"token": finished})
 
     def close(self, *, committed: bool) -> None:
         """The steps are finished (deleted or undone): the journal goes, and the commit mark

@@ -22,6 +22,7 @@ from sqlalchemy import bindparam, delete, or_, select
 
 from davfiles.db.engine import Database
 from davfiles.db.models import Lock
+from davfiles.db.prepared import Prepared
 
 LockDict = dict[str, Any]
 
@@ -67,7 +68,7 @@ def _to_dict(row: Any) -> LockDict:
 
 
 # Run for every write of the fast door: built once.
-_ANY_LOCK_BELOW = (
+_ANY_LOCK_BELOW = Prepared(
     select(Lock.token)
     .where(
         or_(Lock.root == bindparam("home"), Lock.root.like(bindparam("below"), escape="/")),
@@ -175,10 +176,9 @@ class SqlLockStorage:
         """True if ``user`` has a live lock anywhere in their home (one prebuilt query)."""
         home = "/" + user
         with self._db.connect() as connection:
-            found = connection.execute(
-                _ANY_LOCK_BELOW,
-                {"home": home, "below": _like_prefix(home + "/"), "now": time.time()},
-            ).first()
+            found = _ANY_LOCK_BELOW.first(
+                connection, {"home": home, "below": _like_prefix(home + "/"), "now": time.time()}
+            )
         return found is not None
 
     def _user_locks(self, user: str) -> list[LockDict]:

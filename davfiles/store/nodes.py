@@ -28,20 +28,22 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.visitors import InternalTraversal
 
 from davfiles.db.models import Node, User
+from davfiles.db.prepared import Prepared
 from davfiles.store.models import FileInfo
 from davfiles.store.paths import UserPath
 
 _NODES: Any = Node.__table__
 
-# Hot reads are built once and run on a plain connection: building a statement and loading
-# ORM objects cost more CPU than SQLite spends answering the query.
-_AT = select(_NODES).where(
+# Hot reads are built once and run on the driver's cursor (``Prepared``): building a
+# statement and loading ORM objects cost more CPU than SQLite spends answering the query.
+_AT_QUERY = select(_NODES).where(
     _NODES.c.owner_id == bindparam("owner_id"),
     _NODES.c.parent == bindparam("parent"),
     _NODES.c.name == bindparam("name"),
 )
-_AT_FOR_UPDATE = _AT.with_for_update()
-_CHILDREN = (
+_AT = Prepared(_AT_QUERY)
+_AT_FOR_UPDATE = Prepared(_AT_QUERY.with_for_update())
+_CHILDREN = Prepared(
     select(_NODES)
     .where(
         _NODES.c.owner_id == bindparam("owner_id"),
@@ -56,16 +58,15 @@ def info_at(
     connection: Connection, owner_id: int, path: UserPath, *, for_update: bool = False
 ) -> FileInfo | None:
     """The record at ``path``, read without the ORM (and locked, ``for_update``, on PostgreSQL)."""
-    row = connection.execute(
-        _AT_FOR_UPDATE if for_update else _AT,
-        {"owner_id": owner_id, "parent": path.parent.text, "name": path.name},
-    ).first()
+    row = (_AT_FOR_UPDATE if for_update else _AT).first(
+        connection, {"owner_id": owner_id, "parent": path.parent.text, "name": path.name}
+    )
     return _row_info(row) if row is not None else None
 
 
 def infos_in(connection: Connection, owner_id: int, path: UserPath) -> list[FileInfo]:
     """The records of a folder's members, by name, read without the ORM."""
-    rows = connection.execute(_CHILDREN, {"owner_id": owner_id, "parent": path.text}).all()
+    rows = _CHILDREN.all(connection, {"owner_id": owner_id, "parent": path.text})
     # Fetched at once and with the folder's path built once: a listing may hold 10,000 rows.
     parent, name = path.parts, _POSITIONS["name"]
     return [_row_info(row, UserPath((*parent, row[name]))) for row in rows]
@@ -103,18 +104,48 @@ def _path(parent: str, name: str) -> UserPath:
     return UserPath((*parent.split("/"), name) if parent else ((name,) if name else ()))
 
 
-_INSERT = insert(_NODES).returning(_NODES.c.id)
+# What a folder's record gives as its type.
+FOLDER_TYPE = "httpd/unix-directory"
+_FILE_COLUMNS = [column.name for column in _NODES.columns if column.name != "id"]
+_INSERT = Prepared(
+    insert(_NODES).values({name: bindparam(name) for name in _FILE_COLUMNS}).returning(_NODES.c.id)
+)
 
 
 def insert_file(session: Session, info: FileInfo) -> FileInfo:
     """Add the record of a new file described by ``info`` (its ``id`` is ignored); the record
     as stored, with its new id. A plain INSERT: the ORM's object and flush cost five times it
     on every small upload."""
+    return _insert(session, dataclasses.replace(info, is_dir=False, public=False))
+
+
+def insert_folder(session: Session, owner_id: int, path: UserPath, now: float) -> FileInfo:
+    """Add the record of a new, empty folder at ``path``, as ``insert_file`` adds a file's."""
+    return _insert(
+        session,
+        FileInfo(
+            id=0,
+            owner_id=owner_id,
+            path=path,
+            is_dir=True,
+            size=0,
+            content_type=FOLDER_TYPE,
+            md5=None,
+            sha1=None,
+            created_at=now,
+            modified_at=now,
+            description=None,
+            public=False,
+        ),
+    )
+
+
+def _insert(session: Session, info: FileInfo) -> FileInfo:
     values = {
         "owner_id": info.owner_id,
         "parent": info.path.parent.text,
         "name": info.path.name,
-        "is_dir": False,
+        "is_dir": info.is_dir,
         "size": info.size,
         "content_type": info.content_type,
         "md5": info.md5,
@@ -123,12 +154,12 @@ def insert_file(session: Session, info: FileInfo) -> FileInfo:
         "modified_at": info.modified_at,
         "description": info.description,
         "original_name": info.original_name,
-        "public": False,
+        "public": info.public,
         "tree_size": 0,
         "tree_version": 0,
     }
-    new_id = session.connection().execute(_INSERT, values).scalar_one()
-    return dataclasses.replace(info, id=new_id, is_dir=False, public=False)
+    new_id = _INSERT.scalar(session.connection(), values)
+    return dataclasses.replace(info, id=new_id, tree_size=0, tree_version=0)
 
 
 def new_folder(owner_id: int, path: UserPath, now: float) -> Node:
@@ -139,7 +170,7 @@ def new_folder(owner_id: int, path: UserPath, now: float) -> Node:
         name=path.name,
         is_dir=True,
         size=0,
-        content_type="httpd/unix-directory",
+        content_type=FOLDER_TYPE,
         created_at=now,
         modified_at=now,
     )
@@ -348,7 +379,7 @@ def by_id(session: Session, owner_id: int, node_id: int) -> Node | None:
 
 
 @functools.cache
-def _touch(depth: int) -> Any:
+def _touch(depth: int) -> Prepared:
     """The UPDATE of a chain of ``depth + 1`` folders, built once per depth.
 
     The keys are known from the path alone, so the whole chain is one UPDATE at any depth;
@@ -357,20 +388,19 @@ def _touch(depth: int) -> Any:
     """
     keys = [
         and_(
-            Node.owner_id == bindparam("owner"),
-            Node.parent == bindparam(f"p{level}"),
-            Node.name == bindparam(f"n{level}"),
+            _NODES.c.owner_id == bindparam("owner"),
+            _NODES.c.parent == bindparam(f"p{level}"),
+            _NODES.c.name == bindparam(f"n{level}"),
         )
         for level in range(depth + 1)
     ]
-    return (
-        update(Node)
+    return Prepared(
+        update(_NODES)
         .where(or_(*keys))
         .values(
-            tree_size=Node.tree_size + bindparam("delta", type_=BigInteger),
-            tree_version=Node.tree_version + 1,
+            tree_size=_NODES.c.tree_size + bindparam("delta", type_=BigInteger),
+            tree_version=_NODES.c.tree_version + 1,
         )
-        .execution_options(synchronize_session=False)
     )
 
 
@@ -384,7 +414,7 @@ def touch_ancestors(session: Session, owner_id: int, folder: UserPath, delta: in
         parameters[f"n{level}"] = parts[level - 1]
     # On the session's connection: the ORM's handling of an UPDATE cost three times the
     # statement, and every caller has flushed its own changes already.
-    session.connection().execute(_touch(len(parts)), parameters)
+    _touch(len(parts)).run(session.connection(), parameters)
 
 
 _LOCK_OWNER = select(User.id).where(User.id == bindparam("owner_id")).with_for_update()

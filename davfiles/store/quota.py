@@ -7,11 +7,14 @@ is an upload's reservation that eviction covers when it commits. Refusals are au
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import BigInteger, Connection, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from davfiles.auth import audit
 from davfiles.db.models import User
+from davfiles.db.prepared import Prepared
 from davfiles.errors import NotFound, QuotaExceeded
 from davfiles.store.models import Owner, QuotaFigures
 
@@ -57,18 +60,26 @@ def _audited(user: str, refusal: QuotaExceeded) -> QuotaExceeded:
 
 _BYTES = bindparam("bytes_delta", type_=BigInteger)
 _FILES = bindparam("files_delta", type_=BigInteger)
-# One conditional UPDATE, built once: a growing counter must stay within its limit. No
-# session holds User objects, so the ORM need not bring any up to date (that cost more than
-# the UPDATE itself).
-_ADJUST = (
-    update(User)
+_USERS: Any = User.__table__
+# One conditional UPDATE, built once and run on the driver's cursor (every write runs it): a
+# growing counter must stay within its limit. No session holds User objects, so none needs
+# bringing up to date.
+_ADJUST = Prepared(
+    update(_USERS)
     .where(
-        User.id == bindparam("user_id"),
-        or_(_BYTES <= 0, User.max_bytes.is_(None), User.used_bytes + _BYTES <= User.max_bytes),
-        or_(_FILES <= 0, User.max_files.is_(None), User.used_files + _FILES <= User.max_files),
+        _USERS.c.id == bindparam("user_id"),
+        or_(
+            _BYTES <= 0,
+            _USERS.c.max_bytes.is_(None),
+            _USERS.c.used_bytes + _BYTES <= _USERS.c.max_bytes,
+        ),
+        or_(
+            _FILES <= 0,
+            _USERS.c.max_files.is_(None),
+            _USERS.c.used_files + _FILES <= _USERS.c.max_files,
+        ),
     )
-    .values(used_bytes=User.used_bytes + _BYTES, used_files=User.used_files + _FILES)
-    .execution_options(synchronize_session=False)
+    .values(used_bytes=_USERS.c.used_bytes + _BYTES, used_files=_USERS.c.used_files + _FILES)
 )
 
 
@@ -77,7 +88,7 @@ def try_adjust(session: Session, user_id: int, bytes_delta: int, files_delta: in
     if bytes_delta == 0 and files_delta == 0:
         return True
     parameters = {"user_id": user_id, "bytes_delta": bytes_delta, "files_delta": files_delta}
-    return bool(session.execute(_ADJUST, parameters).rowcount == 1)
+    return _ADJUST.run(session.connection(), parameters) == 1
 
 
 _FIGURES = select(User.used_bytes, User.used_files, User.max_bytes, User.max_files).where(

@@ -16,12 +16,14 @@ earlier) may let one more upload through; the cap bounds resources, it is not a 
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from davfiles.db.engine import Database
 from davfiles.db.models import UploadSlot, User
+from davfiles.db.prepared import Prepared
 from davfiles.errors import TooManyUploads
 
 # Room for the parallel transfers of sync clients (rclone 4, Nextcloud's client 6) and more.
@@ -46,7 +48,9 @@ _RELEASE = (
     .where(UploadSlot.id == bindparam("slot_id"))
     .execution_options(synchronize_session=False)
 )
-_COUNT = select(func.count()).select_from(UploadSlot).where(UploadSlot.user_id == _USER)
+_SLOTS: Any = UploadSlot.__table__
+# Run by every small upload: on the driver's cursor (``Prepared``).
+_COUNT = Prepared(select(func.count()).select_from(_SLOTS).where(_SLOTS.c.user_id == _USER))
 _INSERT = (
     insert(UploadSlot)
     .values(user_id=_USER, expires_at=bindparam("expires_at"))
@@ -66,7 +70,7 @@ def acquire(session: Session, user_id: int, limit: int, now: float) -> int | Non
     mine = {"user_id": user_id}
     session.execute(_LOCK_USER, mine)
     session.execute(_DELETE_EXPIRED, {**mine, "now": now})
-    taken = session.scalar(_COUNT, mine)
+    taken = _COUNT.scalar(session.connection(), mine)
     if taken is not None and taken >= limit:
         raise TooManyUploads(limit, RETRY_AFTER)
     return int(session.execute(_INSERT, {**mine, "expires_at": now + LEASE}).scalar_one())
@@ -79,10 +83,10 @@ def check_free(session: Session, user_id: int, limit: int, now: float) -> None:
     if limit <= 0:
         return
     mine = {"user_id": user_id}
-    if not session.scalar(_COUNT, mine):
+    if not _COUNT.scalar(session.connection(), mine):
         return
     session.execute(_DELETE_EXPIRED, {**mine, "now": now})
-    taken = session.scalar(_COUNT, mine)
+    taken = _COUNT.scalar(session.connection(), mine)
     if taken is not None and taken >= limit:
         raise TooManyUploads(limit, RETRY_AFTER)
 

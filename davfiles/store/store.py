@@ -41,6 +41,7 @@ from davfiles.store.chunks import ChunkedUploads
 from davfiles.store.disk_changes import DiskChanges
 from davfiles.store.fsck import FsckReport, Repair
 from davfiles.store.journal import Journal
+from davfiles.store.links import ShareLinks
 from davfiles.store.models import FileInfo, Owner, QuotaFigures
 from davfiles.store.paths import (
     ROOT,
@@ -87,6 +88,7 @@ class Store:
         self._kept_folders: set[Path] = set()
         self._keeper: retention.Keeper | None = None
         self.chunked_uploads = ChunkedUploads(self, data_dir / "uploads")
+        self.links = ShareLinks(self)
 
     # --- homes -------------------------------------------------------------------------
 
@@ -271,17 +273,18 @@ class Store:
             raise AlreadyExists("the home folder exists")
         with self.db.write() as session:
             nodes.lock_owner(session, owner.id)
-            parent = nodes.get(session, owner.id, path.parent, for_update=True)
+            # Plain statements: every MKCOL of a sync client runs them (the ORM's objects and
+            # flush cost more than the statements).
+            connection = session.connection()
+            parent = nodes.info_at(connection, owner.id, path.parent, for_update=True)
             if parent is None or not parent.is_dir:
                 raise Conflict("the parent folder does not exist")
-            if nodes.get(session, owner.id, path) is not None:
+            if nodes.info_at(connection, owner.id, path) is not None:
                 raise AlreadyExists("something exists at this path")
-            node = nodes.new_folder(owner.id, path, time.time())
-            session.add(node)
-            session.flush()
+            info = nodes.insert_folder(session, owner.id, path, time.time())
             nodes.touch_ancestors(session, owner.id, path.parent)
             blobs.make_dir(disk_path(self.home(owner), path))
-            return nodes.to_info(node)
+            return info
 
     def ensure_dir(self, owner: Owner, path: UserPath) -> FileInfo:
         """The folder at ``path``, created if missing (its parent must exist)."""

@@ -11,6 +11,8 @@ below the source, a missing parent, Overwrite F onto an existing target).
 from __future__ import annotations
 
 import re
+import socket
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -22,7 +24,7 @@ from davfiles.app import create_services
 from davfiles.config import Settings
 from tests.dav.helpers import LOCK_BODY
 from tests.harness import LiveServer, TestUser
-from tests.security.rawhttp import basic, exchange
+from tests.security.rawhttp import basic, exchange, read_to_end
 
 QUOTA = 64 * 1024
 _DATE = re.compile(rb"(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d\d \w{3} \d{4} \d\d:\d\d:\d\d GMT")
@@ -253,6 +255,45 @@ def test_the_fast_door_needs_no_more_statements(pair: tuple[LiveServer, LiveServ
             statements(server, user, request) for server, user in zip(pair, users, strict=True)
         )
         assert fast <= plain, (request, fast, plain)
+
+
+def _put_in_two_writes(server: LiveServer, user: TestUser, path: str, body: bytes) -> bytes:
+    """A PUT whose body is sent apart from its head, after a pause, as many clients send it."""
+    head = (
+        f"PUT {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: {basic(user)}\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    )
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as connection:
+        connection.sendall(head.encode())
+        time.sleep(0.2)
+        connection.sendall(body)
+        return read_to_end(connection)
+
+
+def test_a_small_body_sent_after_its_head_takes_the_fast_door(
+    pair: tuple[LiveServer, LiveServer],
+) -> None:
+    """The gate awaits a small body whole before a thread takes the request, so the fast door
+    stores it in one transaction however the client splits its writes."""
+    server = pair[0]
+    user = server.add_user("alice")
+    body = b"b" * 4096
+    masked(server, user, b"PUT /dav/warm.txt\n\nwarm")
+    in_one_write = statements(server, user, b"PUT /dav/one.bin\n\n" + body)
+    engine = server.services.db.engine
+    counted: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        counted.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        answer = _put_in_two_writes(server, user, "/dav/two.bin", body)
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert answer.startswith(b"HTTP/1.1 201 "), answer
+    assert len(counted) == in_one_write
+    assert server.session(user).get(server.url("/dav/two.bin")).content == body
 
 
 def test_the_switch_is_a_setting() -> None:

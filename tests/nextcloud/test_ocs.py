@@ -53,9 +53,19 @@ def test_capabilities_advertise_only_what_davfiles_does(
     assert capabilities["checksums"]["supportedTypes"] == ["SHA1", "MD5"]
     assert capabilities["core"]["webdav-root"] == "remote.php/webdav"
     assert capabilities["core"]["status"]["version"].startswith(data["version"]["string"])
-    assert set(capabilities) == {"core", "dav", "files", "checksums", "files_sharing"}
-    # Left out, the desktop client would assume sharing works and offer it.
-    assert capabilities["files_sharing"] == {"api_enabled": False}
+    assert set(capabilities) == {
+        "core",
+        "dav",
+        "files",
+        "checksums",
+        "files_sharing",
+        "downloadlimit",
+    }
+    # Public links only: no user, group, mail or federated shares.
+    sharing = capabilities["files_sharing"]
+    assert sharing["api_enabled"] is True and sharing["public"]["enabled"] is True
+    assert sharing["resharing"] is False and sharing["group_sharing"] is False
+    assert sharing["federation"] == {"outgoing": False, "incoming": False}
     assert "tus_support" not in capabilities["files"]
     assert "locking" not in capabilities["files"]
 
@@ -161,7 +171,7 @@ def test_an_unknown_ocs_call_is_not_found_in_ocs_shape(
 ) -> None:
     alice = live_server.add_user("alice")
     response = live_server.session(alice).get(
-        live_server.url(f"{prefix}/apps/files_sharing/api/v1/shares?format=json"), timeout=10
+        live_server.url(f"{prefix}/apps/files_sharing/api/v1/sharees?format=json"), timeout=10
     )
     assert response.status_code == http
     meta = response.json()["ocs"]["meta"]

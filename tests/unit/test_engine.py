@@ -95,7 +95,7 @@ class _WatchedSync(WalSync):
         self.covered: list[int] = []
 
     def _sync_files(self) -> None:
-        self.covered.append(self._commits)
+        self.covered.append(self._changes)
         time.sleep(0.02)
         super()._sync_files()
 

@@ -3,8 +3,8 @@
 Adds web_sessions, one row per logged-in browser, holding the SHA-256 of the cookie's token
 (``web/sessions.py``). Existing tables and rows are untouched.
 
-Revision ID: 0009
-Revises: 0008
+Revision ID: 0010
+Revises: 0009
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0009"
-down_revision = "0008"
+revision = "0010"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 

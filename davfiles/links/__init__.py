@@ -1,0 +1,1 @@
+"""The public side of share links: the ``/s/`` pages and downloads, and public WebDAV."""
