@@ -205,6 +205,7 @@ def info(app: WebApp, request: Request, session: BrowserSession, path: str) -> R
     info_path = parse_user_path(path)
     item = _existing(app, session, info_path)
     versions = [] if item.is_dir else app.store.versions_of(session.owner, item.id)
+    links = [listing.link for listing in app.store.links.listing(session.owner, node_id=item.id)]
     dav_url = request.host_url.rstrip("/") + "/dav/" + quote(info_path.text)
     return app.render(
         "info.html",
@@ -212,6 +213,8 @@ def info(app: WebApp, request: Request, session: BrowserSession, path: str) -> R
         item=item,
         path=info_path,
         versions=versions,
+        links=links,
+        link_base=request.host_url.rstrip("/") + "/s/",
         dav_url=dav_url + ("/" if item.is_dir and info_path.parts else ""),
         preview=None if item.is_dir else preview_kind(item.content_type),
         note=note_of(request),

@@ -184,6 +184,26 @@ def test_details_show_sizes_hashes_id_times_and_the_webdav_address(
     assert page.link("Open in the browser") == "/app/view/notes/a%20b.txt"
 
 
+def test_details_show_the_share_links_of_the_item(
+    live_server: LiveServer, alice: tuple[TestUser, Browser]
+) -> None:
+    user, browser = alice
+    put(live_server, user, "shared/report.pdf", b"pdf")
+    assert "Not shared by a link." in browser.page("/app/info/shared/report.pdf").text
+    links = live_server.services.store.links
+    link = links.create(
+        user.owner, parse_user_path("shared/report.pdf"), "view", {"label": "for Bob"}
+    )
+    links.create(user.owner, parse_user_path("shared"), "drop", {"disabled": True})
+    rows = browser.page("/app/info/shared/report.pdf").rows
+    assert any(
+        "view" in row and "active" in row and "for Bob" in row and f"/s/{link.token}" in row
+        for row in rows
+    )
+    folder = browser.page("/app/info/shared").rows
+    assert any("drop" in row and "disabled" in row for row in folder)
+
+
 def test_download_with_range_and_etag(
     live_server: LiveServer, alice: tuple[TestUser, Browser]
 ) -> None:
