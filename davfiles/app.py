@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from wsgidav.dir_browser import WsgiDavDirBrowser
 from wsgidav.error_printer import ErrorPrinter
 from wsgidav.request_resolver import RequestResolver
 from wsgidav.wsgidav_app import WsgiDAVApp
@@ -32,6 +31,7 @@ from davfiles.provider.domain_controller import (
     DavfilesDomainController,
     DavfilesHTTPAuthenticator,
 )
+from davfiles.provider.folder_get import FolderGet
 from davfiles.provider.properties import DeadPropertyManager
 from davfiles.provider.propfind import KeepStreamsAlive, quiet_wsgidav_about_streams
 from davfiles.provider.provider import DavfilesProvider
@@ -46,6 +46,7 @@ from davfiles.rest.registry import build_dialects
 from davfiles.store import Store
 from davfiles.store.locks import SqlLockStorage
 from davfiles.store.retention import Keeping
+from davfiles.web import WebApp, WebSessions
 from davfiles.xml_guard import XmlGuard
 
 DAV_MOUNT = "/dav"
@@ -127,13 +128,8 @@ def wsgidav_config(services: Services) -> dict[str, Any]:
     config: dict[str, Any] = {
         "verbose": 2,
         "logging": {"enable": False},
-        # No redirect from /folder to /folder/: Windows' client expects the folder itself.
-        "dir_browser": {
-            "enable": True,
-            "response_trailer": "davfiles",
-            "show_user": True,
-            "directory_slash": False,
-        },
+        # Browsers get the web app (davfiles/web), not WsgiDAV's directory listing.
+        "dir_browser": {"enable": False},
         **settings.wsgidav,
     }
     depth_infinity = settings.propfind_depth_infinity
@@ -164,7 +160,7 @@ def wsgidav_config(services: Services) -> dict[str, Any]:
                 ErrorPrinter,
                 DavfilesHTTPAuthenticator,
                 *([FastDoor] if settings.fast_door else []),
-                WsgiDavDirBrowser,
+                FolderGet,
                 RequestResolver,
             ],
             "block_size": settings.block_size,
@@ -192,6 +188,7 @@ def create_app(services: Services) -> Any:
     webdav_paths = [path for mount in DAV_MOUNTS for path in (mount, mount + "/<path:rest>")]
     reserved = any_method("WebDAV", webdav_paths) + any_method("Nextcloud", NEXTCLOUD_PATHS)
     reserved += any_method("share links", ["/s/<path:rest>", "/public.php/<path:rest>"])
+    reserved += any_method("web app", ["/", "/app", "/app/<path:rest>"])
     dialects = build_dialects(settings, context, reserved)
     quiet_wsgidav_about_streams()
     dav = XmlGuard(HideServerFaults(KeepStreamsAlive(WsgiDAVApp(wsgidav_config(services)))))
@@ -206,7 +203,21 @@ def create_app(services: Services) -> Any:
         LoginThrottle(services.db, _throttle_limits(settings)),
     )
     links = LinkDoor(nextcloud, services.store, gate, settings.block_size)
-    health = HealthEndpoints(links, readiness)
+    sessions = WebSessions(
+        services.db,
+        services.authenticator.derive_key("web app sessions"),
+        settings.web_session_lifetime,
+        settings.web_session_idle,
+    )
+    web = WebApp(
+        links,
+        services.store,
+        services.authenticator,
+        services.accounts,
+        sessions,
+        settings.block_size,
+    )
+    health = HealthEndpoints(web, readiness)
     audited = AuditScope(DrainUnreadBody(health), services.audit)
     # Inside the proxy headers: the access log shows the client and the path from outside.
     observed = observe_requests(RequestGuard(audited, refusal=rest.refusal), services)

@@ -339,6 +339,18 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option("jwt_lifetime", _parse_int, 86400, "Seconds a login JWT stays valid."),
     Option(
+        "web_session_lifetime",
+        _parse_positive_int,
+        7 * 86400,
+        "Seconds a web app login lasts at most (then the browser logs in again).",
+    ),
+    Option(
+        "web_session_idle",
+        _parse_positive_int,
+        86400,
+        "Seconds a web app login lasts without being used.",
+    ),
+    Option(
         "signup_enabled", _parse_bool, False, "Allow open sign-up through the defdrive dialect."
     ),
     Option(
@@ -503,6 +515,8 @@ class Settings:
     audit_log: str | None = None
     jwt_secret: str | None = None
     jwt_lifetime: int = 86400
+    web_session_lifetime: int = 7 * 86400
+    web_session_idle: int = 86400
     signup_enabled: bool = False
     header_timeout: float = 10.0
     idle_timeout: float = 30.0

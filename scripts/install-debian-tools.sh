@@ -1,9 +1,10 @@
 #!/bin/sh
-# Installs the Debian packages that the client tests drive, when they are missing.
+# Installs the Debian packages that the client tests drive (and the web app's browser tests:
+# chromium, driven by Playwright), when they are missing.
 # Needs root; without it, says so and the tests that need a missing tool skip with that reason.
 set -u
 PACKAGES="litmus rclone cadaver davfs2 fuse3 gvfs gvfs-backends libglib2.0-bin dbus openssl curl wrk apache2 apache2-utils postgresql-client haproxy nginx-light nextcloud-desktop-cmd \
-    owncloud-client-cmd"
+    owncloud-client-cmd chromium"
 missing=""
 for package in $PACKAGES; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "ok installed" || missing="$missing $package"

@@ -1,6 +1,7 @@
 """SQLAlchemy models: users, tokens, file records, dead properties, locks, upload slots,
 login throttling state, Digest nonce counts, trash, file versions, job leases, the commit
-marks of disk journals, files renamed away by a safe save and share links."""
+marks of disk journals, files renamed away by a safe save, share links and web app
+sessions."""
 
 from __future__ import annotations
 
@@ -411,3 +412,21 @@ class LinkTransfer(Base):
     # JSON list of [start, end) byte ranges received.
     ranges: Mapped[str] = mapped_column(Text)
     updated_at: Mapped[float] = mapped_column(Float, index=True)
+
+
+class WebSession(Base):
+    """A browser's login to the web app (``web/sessions.py``); only the SHA-256 of the
+    cookie's token is kept. It ends at ``expires_at``, when deleted (log out, log out
+    everywhere) and when the user's ``auth_version`` moves on (a password change)."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    auth_version: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[float] = mapped_column(Float)
+    last_seen_at: Mapped[float] = mapped_column(Float)
+    expires_at: Mapped[float] = mapped_column(Float, index=True)
+    client: Mapped[str | None] = mapped_column(String(64))
+    agent: Mapped[str | None] = mapped_column(String(200))

@@ -2,12 +2,13 @@
 
 from davfiles.store.fsck import Finding, FsckReport, Repair
 from davfiles.store.models import FileInfo, Owner, QuotaFigures
-from davfiles.store.nodes import is_storable_id
+from davfiles.store.nodes import PAGE_ORDERS, is_storable_id, page_key
 from davfiles.store.paths import ROOT, UserPath, check_name, check_username, parse_user_path
 from davfiles.store.store import Store
 from davfiles.store.uploads import Upload, UploadOptions
 
 __all__ = [
+    "PAGE_ORDERS",
     "ROOT",
     "FileInfo",
     "Finding",
@@ -22,5 +23,6 @@ __all__ = [
     "check_name",
     "check_username",
     "is_storable_id",
+    "page_key",
     "parse_user_path",
 ]

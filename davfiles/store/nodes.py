@@ -15,6 +15,7 @@ from sqlalchemy import (
     Text,
     and_,
     bindparam,
+    case,
     delete,
     func,
     insert,
@@ -428,3 +429,74 @@ def lock_owner(session: Session, owner_id: int) -> None:
     """
     if session.get_bind().dialect.name != "sqlite":
         session.execute(_LOCK_OWNER, {"owner_id": owner_id})
+
+
+# The orders a folder page can be read in: the sort key of each (with the name, unique in a
+# folder, it orders every member exactly). A folder's "size" is the bytes below it.
+PAGE_ORDERS = ("name", "size", "modified")
+_PAGE_KEYS: dict[str, Any] = {
+    "name": _NODES.c.name,
+    "size": case((_NODES.c.is_dir, _NODES.c.tree_size), else_=_NODES.c.size),
+    "modified": _NODES.c.modified_at,
+}
+
+
+def page_in(
+    connection: Connection,
+    owner_id: int,
+    path: UserPath,
+    order: str,
+    descending: bool,
+    after: tuple[Any, str] | None,
+    limit: int,
+) -> list[FileInfo]:
+    """Up to ``limit`` members of a folder in ``order``, those after the member whose sort key
+    and name are ``after`` (keyset pagination): reading page 500 costs what page 1 does, where
+    an OFFSET would read and drop every row before it. By name the unique index on
+    (owner, parent, name) hands out the rows in order and stops at ``limit``."""
+    key = _PAGE_KEYS[order]
+    name = _NODES.c.name
+    query = select(_NODES).where(
+        _NODES.c.owner_id == owner_id, _NODES.c.parent == path.text, name != ""
+    )
+    if after is not None:
+        after_key, after_name = after
+        if order == "name":
+            query = query.where(name < after_name if descending else name > after_name)
+        elif descending:
+            query = query.where(or_(key < after_key, and_(key == after_key, name < after_name)))
+        else:
+            query = query.where(or_(key > after_key, and_(key == after_key, name > after_name)))
+    keys = (key,) if order == "name" else (key, name)
+    query = query.order_by(*(k.desc() if descending else k for k in keys)).limit(limit)
+    rows = connection.execute(query).all()
+    parent, at_name = path.parts, _POSITIONS["name"]
+    return [_row_info(row, UserPath((*parent, row[at_name]))) for row in rows]
+
+
+def page_key(info: FileInfo, order: str) -> Any:
+    """The sort key of ``info`` in ``order``, as ``page_in`` compares it."""
+    if order == "size":
+        return info.tree_size if info.is_dir else info.size
+    if order == "modified":
+        return info.modified_at
+    return info.name
+
+
+def search_below(
+    connection: Connection, owner_id: int, path: UserPath, text: str, limit: int
+) -> list[FileInfo]:
+    """Up to ``limit`` records below ``path`` whose name contains ``text`` in any case,
+    by folder then name."""
+    query = (
+        select(_NODES)
+        .where(
+            _NODES.c.owner_id == bindparam("in_home"),
+            _BELOW,
+            func.lower(_NODES.c.name).contains(text.lower(), autoescape=True),
+        )
+        .order_by(_NODES.c.parent, _NODES.c.name)
+        .limit(limit)
+    )
+    rows = connection.execute(query, _below(owner_id, path)).all()
+    return [_row_info(row) for row in rows]

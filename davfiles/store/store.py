@@ -169,6 +169,30 @@ class Store:
         with self.db.connect() as connection:
             return nodes.infos_in(connection, owner.id, path)
 
+    def list_page(
+        self,
+        owner: Owner,
+        path: UserPath,
+        *,
+        order: str = "name",
+        descending: bool = False,
+        after: tuple[object, str] | None = None,
+        limit: int = 200,
+    ) -> list[FileInfo]:
+        """One page of a folder's members in ``order`` (``nodes.PAGE_ORDERS``), those after
+        the sort key and name ``after``; as fast on a 100,000-entry folder as on a small one."""
+        if order not in nodes.PAGE_ORDERS:
+            raise ValueError(f"order must be one of {nodes.PAGE_ORDERS}, not {order!r}")
+        with self.db.connect() as connection:
+            return nodes.page_in(connection, owner.id, path, order, descending, after, limit)
+
+    def search_names(
+        self, owner: Owner, path: UserPath, text: str, limit: int = 200
+    ) -> list[FileInfo]:
+        """Up to ``limit`` files and folders below ``path`` whose name contains ``text``."""
+        with self.db.connect() as connection:
+            return nodes.search_below(connection, owner.id, path, text, limit)
+
     def list_tree(self, owner: Owner, path: UserPath) -> list[FileInfo]:
         """Everything below ``path``, parents before children."""
         with self.db.read() as session:
@@ -721,6 +745,14 @@ class Store:
 
     def versions_of(self, owner: Owner, file_id: int) -> list[VersionInfo]:
         return versions.listing(self, owner, file_id)
+
+    def version_open(self, owner: Owner, version_id: int) -> tuple[VersionInfo, BinaryIO]:
+        """A version of one of the owner's files and its bytes to read."""
+        version = versions.get(self, owner, version_id)
+        try:
+            return version, versions.version_path(self, owner.id, version.disk_name).open("rb")
+        except FileNotFoundError:
+            raise NotFound(f"the bytes of version {version.id} are gone") from None
 
     def version_label(self, owner: Owner, version_id: int, label: str | None) -> VersionInfo:
         return versions.set_label(self, owner, version_id, label)

@@ -242,7 +242,9 @@ def counted(server: LiveServer, send: Callable[[], bytes]) -> tuple[int, bytes]:
     return len(seen), answer
 
 
-def test_the_fast_door_needs_fewer_statements(pair: tuple[LiveServer, LiveServer]) -> None:
+def test_the_fast_door_needs_no_more_statements(pair: tuple[LiveServer, LiveServer]) -> None:
+    """Its gain is CPU (WsgiDAV's machinery skipped); since WsgiDAV's directory browser, which
+    looked every request's resource up, left the stack, the statements are mostly equal."""
     users = [server.add_user("alice") for server in pair]
     for server, user in zip(pair, users, strict=True):
         masked(server, user, b"PUT /dav/warm.txt\n\nwarm")
@@ -257,7 +259,7 @@ def test_the_fast_door_needs_fewer_statements(pair: tuple[LiveServer, LiveServer
         fast, plain = (
             statements(server, user, request) for server, user in zip(pair, users, strict=True)
         )
-        assert fast < plain, (request, fast, plain)
+        assert fast <= plain, (request, fast, plain)
 
 
 def _put_in_two_writes(server: LiveServer, user: TestUser, path: str, body: bytes) -> bytes:

@@ -1,0 +1,166 @@
+"""A browser without JavaScript for the web app's tests: requests plus html.parser.
+
+``Browser`` logs in through the form, keeps the cookies, reads each page's forms and links
+and submits forms as a browser would (hidden fields included, Origin sent).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from typing import Any
+from urllib.parse import urljoin
+
+import requests
+
+from tests.harness import LiveServer, TestUser
+
+
+@dataclass
+class Form:
+    action: str
+    method: str
+    enctype: str
+    fields: list[tuple[str, str]] = field(default_factory=list)
+    buttons: list[tuple[str, str]] = field(default_factory=list)  # (text, formaction)
+
+    def value(self, name: str) -> str:
+        return next(value for key, value in self.fields if key == name)
+
+
+class Page(HTMLParser):
+    """What a test looks at in a page: forms, links, the text of table rows, the title."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.forms: list[Form] = []
+        self.links: list[tuple[str, str]] = []  # (text, href)
+        self.rows: list[str] = []
+        self.title = ""
+        self.texts: list[str] = []
+        self._form: Form | None = None
+        self._link: list[Any] | None = None
+        self._row: list[str] | None = None
+        self._button: list[Any] | None = None
+        self._in_title = False
+        self.feed(text)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {key: value or "" for key, value in attrs}
+        if tag == "form":
+            self._form = Form(
+                a.get("action", ""),
+                a.get("method", "get").lower(),
+                a.get("enctype", "application/x-www-form-urlencoded"),
+            )
+            self.forms.append(self._form)
+        elif tag == "input" and self._form is not None:
+            kind = a.get("type", "text")
+            if kind in ("checkbox", "radio") and "checked" not in a:
+                return
+            if "name" in a and kind != "file":
+                self._form.fields.append((a["name"], a.get("value", "")))
+        elif tag == "button" and self._form is not None:
+            self._button = [a.get("formaction", ""), ""]
+        elif tag == "a":
+            self._link = [a.get("href", ""), ""]
+        elif tag == "tr":
+            self._row = []
+        elif tag == "title":
+            self._in_title = True
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "form":
+            self._form = None
+        elif tag == "a" and self._link is not None:
+            self.links.append((self._link[1].strip(), self._link[0]))
+            self._link = None
+        elif tag == "tr" and self._row is not None:
+            self.rows.append(" ".join(" ".join(self._row).split()))
+            self._row = None
+        elif tag == "button" and self._button is not None and self._form is not None:
+            self._form.buttons.append((self._button[1].strip(), self._button[0]))
+            self._button = None
+        elif tag == "title":
+            self._in_title = False
+
+    def handle_data(self, data: str) -> None:
+        self.texts.append(data)
+        if self._link is not None:
+            self._link[1] += data
+        if self._row is not None:
+            self._row.append(data)
+        if self._button is not None:
+            self._button[1] += data
+        if self._in_title:
+            self.title += data
+
+    @property
+    def text(self) -> str:
+        return " ".join(" ".join(self.texts).split())
+
+    def form(self, action: str) -> Form:
+        """The first form posting to ``action`` (or with a button whose formaction is it)."""
+        for form in self.forms:
+            if form.action == action or any(target == action for _t, target in form.buttons):
+                return form
+        raise AssertionError(f"no form for {action}; forms: {[f.action for f in self.forms]}")
+
+    def link(self, text: str) -> str:
+        for label, href in self.links:
+            if label == text:
+                return href
+        raise AssertionError(f"no link {text!r}; links: {self.links}")
+
+
+class Browser:
+    """A session of the web app as a browser without JavaScript has it."""
+
+    def __init__(self, server: LiveServer) -> None:
+        self.server = server
+        self.http = requests.Session()
+        self.http.headers["Accept"] = "text/html,application/xhtml+xml,*/*;q=0.8"
+        self.http.headers["User-Agent"] = "Mozilla/5.0 (X11; Linux x86_64) test browser"
+
+    def url(self, path: str) -> str:
+        return urljoin(self.server.base, path)
+
+    def get(self, path: str, **kwargs: Any) -> requests.Response:
+        return self.http.get(self.url(path), allow_redirects=kwargs.pop("follow", True), **kwargs)
+
+    def page(self, path: str) -> Page:
+        response = self.get(path)
+        assert response.status_code == 200, (path, response.status_code, response.text[:500])
+        return Page(response.text)
+
+    def submit(
+        self,
+        form: Form,
+        changes: dict[str, str | list[str]] | None = None,
+        *,
+        action: str | None = None,
+        files: list[tuple[str, tuple[str, bytes]]] | None = None,
+        follow: bool = True,
+        origin: str | None = "self",
+    ) -> requests.Response:
+        """Post ``form`` with ``changes`` to its fields (a list for repeated names)."""
+        fields = [(k, v) for k, v in form.fields if not changes or k not in changes]
+        for key, value in (changes or {}).items():
+            for item in value if isinstance(value, list) else [value]:
+                fields.append((key, item))
+        headers = {}
+        if origin is not None:
+            headers["Origin"] = self.server.base if origin == "self" else origin
+        target = self.url(action or form.action)
+        if files is not None:
+            return self.http.post(
+                target, data=fields, files=files, headers=headers, allow_redirects=follow
+            )
+        return self.http.post(target, data=fields, headers=headers, allow_redirects=follow)
+
+    def login(self, user: TestUser, password: str | None = None) -> requests.Response:
+        page = self.page("/app/login")
+        return self.submit(
+            page.form("/app/login"),
+            {"user": user.name, "password": password or user.password},
+        )

@@ -1,0 +1,369 @@
+"""The web app in a real browser: Debian's Chromium driven by Playwright. Login, browse,
+upload, rename, delete and undo; on each page an axe check (no serious or critical
+violation), no Content-Security-Policy report, and a screenshot kept as a test artifact."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from davfiles.store import ROOT, parse_user_path
+from tests.harness import LiveServer, TestUser
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = (
+    Path(
+        os.environ.get(
+            "DAVFILES_TEST_ARTIFACTS", Path(__file__).resolve().parents[2] / "test-artifacts"
+        )
+    )
+    / "web"
+)
+
+
+def _missing_browser() -> str | None:
+    """Why the browser tests cannot run; as root a missing Chromium is a failure instead
+    (the test command installs it: scripts/install-debian-tools.sh)."""
+    if os.path.exists(CHROMIUM) or os.geteuid() == 0:
+        return None
+    return "chromium is not installed (scripts/install-debian-tools.sh installs it as root)"
+
+
+pytestmark = pytest.mark.skipif(_missing_browser() is not None, reason=str(_missing_browser()))
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM)
+        yield browser
+        browser.close()
+
+
+class Visit:
+    """One browser context on the app; records CSP reports and console errors."""
+
+    def __init__(
+        self, chromium: Any, server: LiveServer, width: int = 1280, *, script: bool = True
+    ) -> None:
+        self.server = server
+        self.context = chromium.new_context(
+            viewport={"width": width, "height": 900}, java_script_enabled=script
+        )
+        self.page = self.context.new_page()
+        self.problems: list[str] = []
+        self.page.on("console", self._console)
+        self.page.on("pageerror", lambda error: self.problems.append(str(error)))
+
+    def _console(self, message: Any) -> None:
+        if message.type == "error":
+            self.problems.append(message.text)
+
+    def go(self, path: str) -> None:
+        self.page.goto(self.server.base + path)
+
+    def check(self, name: str) -> None:
+        """Axe finds nothing serious, the page broke no policy, and a screenshot is kept."""
+        from axe_playwright_python.sync_playwright import Axe
+
+        results = Axe().run(self.page)
+        serious = [
+            f"{violation['id']}: {violation['help']}"
+            for violation in results.response["violations"]
+            if violation.get("impact") in ("serious", "critical")
+        ]
+        assert serious == [], f"{name}: {serious}"
+        policy = [problem for problem in self.problems if "Content Security Policy" in problem]
+        assert policy == [], f"{name}: {policy}"
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        self.page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+    def login(self, user: TestUser) -> None:
+        self.go("/app/files/")
+        assert self.page.url.startswith(self.server.base + "/app/login")
+        self.check("login")
+        self.page.get_by_label("User name").fill(user.name)
+        self.page.get_by_label("Password or API token").fill(user.password)
+        self.page.get_by_role("button", name="Log in").click()
+        self.page.wait_for_url(self.server.base + "/app/files/")
+
+    def close(self) -> None:
+        self.context.close()
+
+
+@pytest.fixture
+def visit(chromium: Any, live_server: LiveServer) -> Iterator[tuple[Visit, TestUser]]:
+    user = live_server.add_user("alice", max_bytes=10_000_000)
+    store = live_server.services.store
+    store.mkdir(user.owner, parse_user_path("Documents"))
+    store.write_bytes(user.owner, parse_user_path("Documents/report.txt"), b"quarterly report")
+    store.write_bytes(user.owner, parse_user_path("photo.png"), b"\x89PNG\r\n\x1a\n")
+    session = Visit(chromium, live_server)
+    yield session, user
+    session.close()
+
+
+def names(server: LiveServer, user: TestUser, folder: str = "") -> list[str]:
+    path = parse_user_path(folder) if folder else ROOT
+    return sorted(info.name for info in server.services.store.list_dir(user.owner, path))
+
+
+def test_login_browse_upload_rename_delete_and_undo(
+    live_server: LiveServer, visit: tuple[Visit, TestUser], tmp_path: Path
+) -> None:
+    session, user = visit
+    page = session.page
+    session.login(user)
+    session.check("files")
+    page.get_by_role("link", name="Documents/").click()
+    page.wait_for_url("**/app/files/Documents/")
+    assert page.get_by_role("link", name="report.txt").is_visible()
+    breadcrumb = page.get_by_role("navigation", name="Breadcrumb")
+    assert breadcrumb.get_by_role("link", name="Home").is_visible()
+
+    page.get_by_text("New folder").click()
+    page.get_by_label("Folder name").fill("Archive")
+    page.get_by_role("button", name="Create").click()
+    page.wait_for_url("**/app/files/Documents/?note=created")
+    assert names(live_server, user, "Documents") == ["Archive", "report.txt"]
+
+    upload = tmp_path / "notes.txt"
+    upload.write_text("uploaded from the browser")
+    page.get_by_text("Upload files").click()
+    page.get_by_label("Files", exact=True).set_input_files(str(upload))
+    page.get_by_role("button", name="Upload", exact=True).click()
+    page.wait_for_url("**/app/files/Documents/?note=uploaded&count=1")
+    assert page.get_by_role("status").inner_text() == "Uploaded 1 file(s)."
+    assert "notes.txt" in names(live_server, user, "Documents")
+
+    page.get_by_role("link", name="notes.txt").click()
+    page.wait_for_url("**/app/info/Documents/notes.txt")
+    session.check("details")
+    page.get_by_label("New name").fill("renamed.txt")
+    page.get_by_role("button", name="Rename").click()
+    page.wait_for_url("**/app/info/Documents/renamed.txt?note=renamed")
+    assert names(live_server, user, "Documents") == ["Archive", "renamed.txt", "report.txt"]
+
+    page.get_by_role("navigation", name="Breadcrumb").get_by_role("link", name="Documents").click()
+    page.get_by_label("Select renamed.txt").check()
+    page.get_by_label("Select report.txt").check()
+    page.get_by_role("button", name="Move to trash").click()
+    undo = page.get_by_role("button", name="Undo")
+    undo.wait_for()
+    session.check("deleted-with-undo")
+    assert names(live_server, user, "Documents") == ["Archive"]
+    undo.click()
+    page.wait_for_url("**/app/files/Documents/?note=restored")
+    assert names(live_server, user, "Documents") == ["Archive", "renamed.txt", "report.txt"]
+
+
+def test_select_all_trash_and_account_pages(
+    live_server: LiveServer, visit: tuple[Visit, TestUser]
+) -> None:
+    session, user = visit
+    page = session.page
+    session.login(user)
+    # The script adds a "Select all" box; the page works without it.
+    page.get_by_label("Select all").check()
+    assert page.get_by_label("Select photo.png").is_checked()
+    assert page.get_by_label("Select Documents").is_checked()
+    page.get_by_label("Select Documents").uncheck()
+    page.get_by_role("button", name="Move to trash").click()
+    page.get_by_role("button", name="Undo").wait_for()
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Trash").click()
+    page.wait_for_url("**/app/trash")
+    assert page.get_by_role("cell", name="photo.png", exact=True).is_visible()
+    session.check("trash")
+    page.get_by_label("Select photo.png").check()
+    page.get_by_role("button", name="Restore selected").click()
+    page.wait_for_url("**/app/trash?note=restored")
+    assert "photo.png" in names(live_server, user)
+    page.get_by_role("link", name="Account (alice)").click()
+    session.check("account")
+    session.go("/app/files/nothing/")
+    session.check("not-found")
+
+
+def test_the_files_page_fits_a_360_px_screen(
+    chromium: Any, live_server: LiveServer, visit: tuple[Visit, TestUser]
+) -> None:
+    _session, user = visit
+    narrow = Visit(chromium, live_server, width=360)
+    try:
+        narrow.login(user)
+        for path, name in (("/app/files/", "files-360"), ("/app/info/photo.png", "details-360")):
+            narrow.go(path)
+            width = narrow.page.evaluate("document.documentElement.scrollWidth")
+            assert width <= 360, f"{path} is {width} px wide"
+            narrow.check(name)
+    finally:
+        narrow.close()
+
+
+def test_the_first_load_stays_small(live_server: LiveServer, visit: tuple[Visit, TestUser]) -> None:
+    session, user = visit
+    loaded: dict[str, int] = {}
+
+    def count(response: Any) -> None:
+        kind = response.headers.get("content-type", "")
+        if kind.startswith(("text/css", "text/javascript")):
+            loaded[response.url.removeprefix(live_server.base)] = len(response.body())
+
+    session.page.on("response", count)
+    session.login(user)
+    assert sorted(loaded) == ["/app/static/app.css", "/app/static/app.js"]
+    assert sum(loaded.values()) < 60 * 1024
+
+
+DROP = """([files, stamp]) => {
+    const data = new DataTransfer();
+    for (const [name, text] of files) data.items.add(new File([text], name, {lastModified: stamp}));
+    return data;
+}"""
+
+
+def drop(page: Any, files: list[tuple[str, str]], stamp: int = 1_500_000_000_000) -> None:
+    """Drop files on the page as a file manager would."""
+    data = page.evaluate_handle(DROP, [files, stamp])
+    page.dispatch_event("main", "drop", {"dataTransfer": data})
+
+
+def content(server: LiveServer, user: TestUser, path: str) -> bytes:
+    store = server.services.store
+    info = store.stat(user.owner, parse_user_path(path))
+    assert info is not None, path
+    with store.open_read(user.owner, info) as stream:
+        return stream.read()
+
+
+def test_dropped_files_ask_about_taken_names_and_keep_their_dates(
+    live_server: LiveServer, visit: tuple[Visit, TestUser]
+) -> None:
+    session, user = visit
+    page = session.page
+    session.login(user)
+    drop(page, [("photo.png", "new picture"), ("fresh.txt", "x" * 3000)])
+    dialog = page.get_by_role("dialog")
+    dialog.wait_for()
+    assert "photo.png" in dialog.inner_text()
+    assert "fresh.txt" not in dialog.inner_text()
+    session.check("conflict-dialog")
+    dialog.get_by_role("button", name="Replace them").click()
+    page.wait_for_url("**/app/files/?note=uploaded&count=2")
+    assert content(live_server, user, "photo.png") == b"new picture"
+    store = live_server.services.store
+    photo = store.stat(user.owner, parse_user_path("photo.png"))
+    fresh = store.stat(user.owner, parse_user_path("fresh.txt"))
+    assert photo is not None and fresh is not None
+    assert [v.size for v in store.versions_of(user.owner, photo.id)] == [8]
+    assert fresh.modified_at == 1_500_000_000
+
+
+def test_a_failed_upload_resumes_with_retry_and_after_a_reload(
+    live_server: LiveServer, visit: tuple[Visit, TestUser]
+) -> None:
+    session, user = visit
+    page = session.page
+    session.login(user)
+    sent: list[str] = []
+    page.on("request", lambda r: sent.append(r.url) if r.method == "PUT" else None)
+    small_chunks = "document.getElementById('upload-form').dataset.chunkSize = '1000'"
+    data = "".join(chr(65 + n % 26) for n in range(4500))
+
+    # The third chunk fails once: the Retry button sends only what the server lacks.
+    failures = {"left": 1}
+
+    def flaky(route: Any) -> None:
+        if failures["left"]:
+            failures["left"] -= 1
+            route.abort()
+        else:
+            route.continue_()
+
+    page.route("**/app/uploads/*/2", flaky)
+    page.evaluate(small_chunks)
+    page.get_by_text("Upload files").click()
+    page.get_by_label("Files", exact=True).set_input_files(
+        {"name": "retry.txt", "mimeType": "text/plain", "buffer": data.encode()}
+    )
+    page.get_by_role("button", name="Upload", exact=True).click()
+    retry = page.get_by_role("button", name="Retry retry.txt")
+    retry.wait_for()
+    assert page.get_by_label("Progress of retry.txt").evaluate("bar => bar.value") == 2000
+    assert "failed" in page.get_by_role("list", name="Uploads").inner_text()
+    session.check("upload-failed")
+    retry.click()
+    page.wait_for_url("**/app/files/?note=uploaded&count=1")
+    assert content(live_server, user, "retry.txt") == data.encode()
+    assert [url.rsplit("/", 1)[1] for url in sent] == ["0", "1", "2", "2", "3", "4"]
+    page.unroute("**/app/uploads/*/2")
+
+    # A drop that fails for good, a reload, the same drop: only the missing chunks go.
+    page.route("**/app/uploads/*/3", lambda route: route.abort())
+    session.go("/app/files/")
+    page.evaluate(small_chunks)
+    drop(page, [("resume.txt", data)])
+    page.get_by_role("button", name="Retry resume.txt").wait_for()
+    page.unroute("**/app/uploads/*/3")
+    page.reload()
+    sent.clear()
+    page.evaluate(small_chunks)
+    drop(page, [("resume.txt", data)])
+    page.wait_for_url("**/app/files/?note=uploaded&count=1")
+    assert [url.rsplit("/", 1)[1] for url in sent] == ["3", "4"]
+    assert content(live_server, user, "resume.txt") == data.encode()
+
+
+def test_the_basic_actions_work_with_javascript_off(
+    chromium: Any, live_server: LiveServer, visit: tuple[Visit, TestUser], tmp_path: Path
+) -> None:
+    _session, user = visit
+    plain = Visit(chromium, live_server, script=False)
+    page = plain.page
+    try:
+        plain.go("/app/files/")
+        page.get_by_label("User name").fill(user.name)
+        page.get_by_label("Password or API token").fill(user.password)
+        page.get_by_role("button", name="Log in").click()
+        page.wait_for_url("**/app/files/")
+        assert page.get_by_label("Select all").count() == 0  # no script ran
+        upload = tmp_path / "plain.txt"
+        upload.write_text("sent by the form itself")
+        page.get_by_text("Upload files").click()
+        page.get_by_label("Files", exact=True).set_input_files(str(upload))
+        page.get_by_role("button", name="Upload", exact=True).click()
+        page.wait_for_url("**/app/files/?note=uploaded&count=1")
+        assert content(live_server, user, "plain.txt") == b"sent by the form itself"
+        page.get_by_label("Select plain.txt").check()
+        page.get_by_role("button", name="Move to trash").click()
+        page.get_by_role("button", name="Undo").click()
+        page.wait_for_url("**/app/files/?note=restored")
+        assert "plain.txt" in names(live_server, user)
+        with page.expect_download() as download:
+            page.get_by_role("link", name="Download this whole folder as zip").click()
+        assert download.value.suggested_filename == "alice.zip"
+    finally:
+        plain.close()
+
+
+def test_a_picked_folder_is_uploaded_with_its_tree(
+    live_server: LiveServer, visit: tuple[Visit, TestUser], tmp_path: Path
+) -> None:
+    session, user = visit
+    page = session.page
+    session.login(user)
+    tree = tmp_path / "Holiday"
+    (tree / "day 1").mkdir(parents=True)
+    (tree / "day 1" / "beach.txt").write_text("sand")
+    (tree / "notes.txt").write_text("notes")
+    page.get_by_text("Upload files").click()
+    page.get_by_label("Or a whole folder").set_input_files(str(tree))
+    page.wait_for_url("**/app/files/?note=uploaded&count=2")
+    assert content(live_server, user, "Holiday/day 1/beach.txt") == b"sand"
+    assert content(live_server, user, "Holiday/notes.txt") == b"notes"
