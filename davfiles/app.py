@@ -43,6 +43,7 @@ from davfiles.rest.middleware import RestMiddleware
 from davfiles.rest.mounts import any_method
 from davfiles.rest.openapi import build_openapi
 from davfiles.rest.registry import build_dialects
+from davfiles.sandbox import SandboxUnmarked
 from davfiles.store import Store
 from davfiles.store.locks import SqlLockStorage
 from davfiles.store.retention import Keeping
@@ -217,7 +218,8 @@ def create_app(services: Services) -> Any:
         sessions,
         settings.block_size,
     )
-    health = HealthEndpoints(web, readiness)
+    # Users' files never run in the app's origin, whichever door serves them.
+    health = HealthEndpoints(SandboxUnmarked(web), readiness)
     audited = AuditScope(DrainUnreadBody(health), services.audit)
     # Inside the proxy headers: the access log shows the client and the path from outside.
     observed = observe_requests(RequestGuard(audited, refusal=rest.refusal), services)

@@ -367,3 +367,34 @@ def test_a_picked_folder_is_uploaded_with_its_tree(
     page.wait_for_url("**/app/files/?note=uploaded&count=2")
     assert content(live_server, user, "Holiday/day 1/beach.txt") == b"sand"
     assert content(live_server, user, "Holiday/notes.txt") == b"notes"
+
+
+ATTACK = b"""<html><head><title>stored page</title></head><body><script>
+(async () => {
+  document.title = 'script ran';
+  const page = await (await fetch('/app/account')).text();
+  const csrf = page.match(/name="csrf" value="([^"]+)"/)[1];
+  const body = new URLSearchParams({csrf: csrf, label: 'stolen'});
+  const made = await fetch('/app/account/tokens', {method: 'POST', body: body});
+  document.title = 'token request ' + made.status;
+})();
+</script></body></html>"""
+
+
+def test_a_users_html_runs_no_script_for_a_logged_in_visitor(
+    live_server: LiveServer, visit: tuple[Visit, TestUser]
+) -> None:
+    """Another user's public HTML file, opened by someone logged into the app, could fetch
+    the app's pages with that session, read a CSRF token and make an API token, until every
+    user file was served sandboxed. Chromium reports the script it did not run."""
+    session, alice = visit
+    mallory = live_server.add_user("mallory")
+    store = live_server.services.store
+    page = store.write_bytes(mallory.owner, parse_user_path("x.html"), ATTACK)
+    store.set_public(mallory.owner, page.id, True)
+    session.login(alice)
+    session.go(f"/public/{page.id}")
+    session.page.wait_for_load_state("load")
+    assert session.page.title() == "stored page"
+    assert any("sandboxed" in problem for problem in session.problems), session.problems
+    assert [token.label for token in live_server.services.accounts.list_tokens("alice")] == []
