@@ -40,7 +40,12 @@ def _kind(permissions: int, public_upload: bool) -> LinkKind:
 
 
 def _fields(request: Request) -> dict[str, Any]:
-    """The request's fields: query, then form or JSON body (the body wins)."""
+    """The request's fields: query, then form or JSON body (the body wins). A password in the
+    query is refused: URLs end up in proxies' logs and browsers' histories."""
+    if "password" in request.args:
+        raise InvalidName(
+            "a link password is never accepted in the query string; send it in the body"
+        )
     fields: dict[str, Any] = dict(request.args.items())
     if request.mimetype == "application/json":
         try:

@@ -122,6 +122,18 @@ def test_errors_in_ocs_shape(live_server: LiveServer, version: int, http: int) -
     assert stolen.json()["ocs"]["meta"]["statuscode"] == 404
     unauthenticated = requests.get(live_server.url(f"/ocs/v{version}.php{SHARES}"), timeout=30)
     assert unauthenticated.status_code == 401
+    in_the_url = ocs(
+        live_server,
+        alice,
+        "POST",
+        version=version,
+        params={"password": "seen-by-every-proxy"},
+        data={"path": "/f.txt", "shareType": 3},
+    )
+    assert in_the_url.json()["ocs"]["meta"]["statuscode"] == 400
+    assert "query string" in in_the_url.json()["ocs"]["meta"]["message"]
+    listed = ocs(live_server, alice, "GET", params={"path": "/f.txt"}).json()["ocs"]["data"]
+    assert [share["id"] for share in listed] == [share_id]
 
 
 def test_xml_answers(live_server: LiveServer) -> None:
