@@ -133,7 +133,7 @@ class WebApp:
         if path == "/" or path == "/dav" or path.startswith(entry.DAV_PREFIX):
             request = Request(environ)
             if entry.wants_html(request):
-                location = entry.app_location(request, self.authenticator, self.store)
+                location = entry.app_location(request)
                 if location is not None:
                     return redirect(location, 303)(environ, start_response)
         return self.app(environ, start_response)

@@ -4,8 +4,10 @@ A browser navigating to a folder asks ``GET`` with ``text/html`` in Accept and n
 headers WebDAV clients send; WebDAV clients (litmus, rclone, davfs2, cadaver, gvfs, Windows'
 and macOS' redirectors, the Nextcloud clients) never ask for HTML, so their answers stay
 WebDAV's. Only folders move: a file's GET under ``/dav/`` is answered by WebDAV as before. A
-path with a trailing slash names a folder; without one, only a request whose Basic
-credentials let us look the path up is redirected.
+path with a trailing slash names a folder and moves here, before any credentials are read;
+one without a slash is left to WebDAV, where ``FolderGet`` sends a browser on once the
+request's credentials are checked and the path is known to be a folder (checking them here
+too counted every wrong password twice).
 """
 
 from __future__ import annotations
@@ -13,10 +15,6 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from werkzeug.wrappers import Request
-
-from davfiles.auth.service import Authenticator, parse_basic
-from davfiles.errors import DavfilesError
-from davfiles.store import Store, parse_user_path
 
 DAV_PREFIX = "/dav/"
 # Headers only WebDAV clients send on a GET.
@@ -54,7 +52,7 @@ def wants_html(request: Request) -> bool:
     return not any(token in agent for token in _DAV_AGENTS)
 
 
-def app_location(request: Request, authenticator: Authenticator, store: Store) -> str | None:
+def app_location(request: Request) -> str | None:
     """The app's path to send a browser's ``request`` to, or None to leave it to WebDAV."""
     path = request.path
     if path == "/":
@@ -63,21 +61,11 @@ def app_location(request: Request, authenticator: Authenticator, store: Store) -
         return None
     relative = path[len(DAV_PREFIX) :] if path.startswith(DAV_PREFIX) else ""
     if relative == "" or relative.endswith("/"):
-        return "/app/files/" + quote(relative)
-    if not _is_folder(request, relative, authenticator, store):
-        return None
-    return "/app/files/" + quote(relative) + "/"
+        return folder_page(relative)
+    return None
 
 
-def _is_folder(request: Request, relative: str, authenticator: Authenticator, store: Store) -> bool:
-    """True if the request's Basic credentials are right and ``relative`` is their folder."""
-    scheme, _space, value = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "basic":
-        return False
-    try:
-        name, password = parse_basic(value)
-        owner = authenticator.verify(name, password, client=request.remote_addr)
-        info = store.stat(owner, parse_user_path(relative))
-    except (DavfilesError, ValueError):
-        return False
-    return info is not None and info.is_dir
+def folder_page(relative: str) -> str:
+    """The app's page of the folder at ``relative`` (a path in the home, "" for the home)."""
+    relative = relative.strip("/")
+    return "/app/files/" + quote(relative + "/" if relative else "")
