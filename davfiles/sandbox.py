@@ -27,7 +27,7 @@ class SandboxUnmarked:
     """WSGI middleware; see the module docstring."""
 
     def __init__(self, app: Callable[..., Iterable[bytes]]) -> None:
-        self._app = app
+        self.app = app
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         def marked(status: str, headers: list[tuple[str, str]], *exc_info: Any) -> Any:
@@ -35,4 +35,4 @@ class SandboxUnmarked:
             added = [header for header in (SANDBOX, NOSNIFF) if header[0].lower() not in names]
             return start_response(status, [*headers, *added] if added else headers, *exc_info)
 
-        return self._app(environ, marked)
+        return self.app(environ, marked)
