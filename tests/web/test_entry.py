@@ -72,15 +72,19 @@ def test_a_folder_without_slash_moves_once_the_browser_sent_its_credentials(
     assert response.headers["Location"] == "/app/files/docs/"
 
 
-def test_a_browsers_credentials_are_checked_once(live_server: LiveServer, alice: TestUser) -> None:
+def test_a_browsers_credentials_are_checked_once(in_process_server: LiveServer) -> None:
     """The folder's page is found after WebDAV's authentication, not before it as well: a
-    wrong password counts one failure, and a right one costs one password check."""
-    authenticator = live_server.services.authenticator
+    wrong password counts one failure, and a right one costs one password check. (In
+    process: the counter is the server's own.)"""
+    server = in_process_server
+    user = server.add_user("alice")
+    server.services.store.mkdir(user.owner, parse_user_path("docs"))
+    authenticator = server.services.authenticator
     before = authenticator.hash_verifications
-    wrong = get(live_server, "/dav/docs", BROWSER, auth=(alice.name, "not-the-password"))
+    wrong = get(server, "/dav/docs", BROWSER, auth=(user.name, "not-the-password"))
     assert wrong.status_code == 401
     assert authenticator.hash_verifications == before + 1
-    right = get(live_server, "/dav/docs", BROWSER, auth=alice.auth)
+    right = get(server, "/dav/docs", BROWSER, auth=user.auth)
     assert right.status_code == 303
     assert authenticator.hash_verifications == before + 2
 
