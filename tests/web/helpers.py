@@ -13,6 +13,7 @@ from urllib.parse import urljoin
 
 import requests
 
+from davfiles.store import ROOT, parse_user_path
 from tests.harness import LiveServer, TestUser
 
 
@@ -164,3 +165,25 @@ class Browser:
             page.form("/app/login"),
             {"user": user.name, "password": password or user.password},
         )
+
+
+def put(server: LiveServer, user: TestUser, path: str, data: bytes) -> None:
+    """Store ``data`` at ``path`` of ``user``'s home, with any missing folders above it."""
+    store, target = server.services.store, parse_user_path(path)
+    store.ensure_dirs(user.owner, target.parent)
+    store.write_bytes(user.owner, target, data)
+
+
+def names(server: LiveServer, user: TestUser, folder: str = "") -> list[str]:
+    """The sorted member names of a folder of ``user``'s home, read from the store."""
+    path = parse_user_path(folder) if folder else ROOT
+    return sorted(info.name for info in server.services.store.list_dir(user.owner, path))
+
+
+def content(server: LiveServer, user: TestUser, path: str) -> bytes:
+    """The bytes stored at ``path`` of ``user``'s home."""
+    store = server.services.store
+    info = store.stat(user.owner, parse_user_path(path))
+    assert info is not None, path
+    with store.open_read(user.owner, info) as stream:
+        return stream.read()

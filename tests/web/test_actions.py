@@ -8,9 +8,9 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from davfiles.store import ROOT, parse_user_path
+from davfiles.store import parse_user_path
 from tests.harness import LiveServer, TestUser
-from tests.web.helpers import Browser, Page
+from tests.web.helpers import Browser, Page, content, names, put
 
 
 @pytest.fixture
@@ -19,26 +19,6 @@ def alice(live_server: LiveServer) -> Iterator[tuple[TestUser, Browser]]:
     browser = Browser(live_server)
     browser.login(user)
     yield user, browser
-
-
-def put(server: LiveServer, user: TestUser, path: str, data: bytes) -> None:
-    store, target = server.services.store, parse_user_path(path)
-    store.ensure_dirs(user.owner, target.parent)
-    store.write_bytes(user.owner, target, data)
-
-
-def names(server: LiveServer, user: TestUser, folder: str = "") -> list[str]:
-    store = server.services.store
-    path = parse_user_path(folder) if folder else ROOT
-    return sorted(info.name for info in store.list_dir(user.owner, path))
-
-
-def content(server: LiveServer, user: TestUser, path: str) -> bytes:
-    store = server.services.store
-    info = store.stat(user.owner, parse_user_path(path))
-    assert info is not None, path
-    with store.open_read(user.owner, info) as stream:
-        return stream.read()
 
 
 def test_new_folder_and_a_refused_name(

@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 
-from davfiles.store import ROOT, parse_user_path
+from davfiles.store import parse_user_path
 from tests.harness import LiveServer, TestUser
+from tests.web.helpers import content, names
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = (
@@ -107,11 +108,6 @@ def visit(chromium: Any, live_server: LiveServer) -> Iterator[tuple[Visit, TestU
     session = Visit(chromium, live_server)
     yield session, user
     session.close()
-
-
-def names(server: LiveServer, user: TestUser, folder: str = "") -> list[str]:
-    path = parse_user_path(folder) if folder else ROOT
-    return sorted(info.name for info in server.services.store.list_dir(user.owner, path))
 
 
 def test_login_browse_upload_rename_delete_and_undo(
@@ -232,14 +228,6 @@ def drop(page: Any, files: list[tuple[str, str]], stamp: int = 1_500_000_000_000
     """Drop files on the page as a file manager would."""
     data = page.evaluate_handle(DROP, [files, stamp])
     page.dispatch_event("main", "drop", {"dataTransfer": data})
-
-
-def content(server: LiveServer, user: TestUser, path: str) -> bytes:
-    store = server.services.store
-    info = store.stat(user.owner, parse_user_path(path))
-    assert info is not None, path
-    with store.open_read(user.owner, info) as stream:
-        return stream.read()
 
 
 def test_dropped_files_ask_about_taken_names_and_keep_their_dates(

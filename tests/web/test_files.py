@@ -16,7 +16,7 @@ from sqlalchemy import event
 
 from davfiles.store import Repair, parse_user_path
 from tests.harness import LiveServer, TestUser
-from tests.web.helpers import Browser, Page
+from tests.web.helpers import Browser, Page, put
 
 BIG = 2500
 
@@ -27,12 +27,6 @@ def alice(live_server: LiveServer) -> Iterator[tuple[TestUser, Browser]]:
     browser = Browser(live_server)
     browser.login(user)
     yield user, browser
-
-
-def put(server: LiveServer, user: TestUser, path: str, data: bytes) -> None:
-    store, target = server.services.store, parse_user_path(path)
-    store.ensure_dirs(user.owner, target.parent)
-    store.write_bytes(user.owner, target, data)
 
 
 def names_on(page: Page) -> list[str]:
