@@ -81,6 +81,11 @@ class InProcessClient:
     ) -> str:
         return self._send(method, path, body, headers or {}, self._authorization(method, path))
 
+    def page(self, path: str, cookie: str) -> str:
+        """A browser's GET of a web app page with its session ``cookie``."""
+        headers = {"Cookie": cookie, "Accept": "text/html"}
+        return self._send("GET", path, b"", headers, None)
+
     def _send(
         self,
         method: str,
@@ -90,11 +95,12 @@ class InProcessClient:
         authorization: str | None,
         response_headers: list[tuple[str, str]] | None = None,
     ) -> str:
+        path_info, _mark, query = path.partition("?")
         environ = {
             "REQUEST_METHOD": method,
-            "PATH_INFO": path,
+            "PATH_INFO": path_info,
             "SCRIPT_NAME": "",
-            "QUERY_STRING": "",
+            "QUERY_STRING": query,
             "SERVER_NAME": "127.0.0.1",
             "SERVER_PORT": "8080",
             "SERVER_PROTOCOL": "HTTP/1.1",
@@ -166,17 +172,17 @@ def _operations(client: InProcessClient) -> dict[str, Callable[[int], None]]:
     }
 
 
-def _fill_listing(services: Any) -> None:
-    """A folder of LISTING_FILES records, written directly: only the listing is measured."""
+def fill_folder(services: Any, folder: str = "listing", count: int = LISTING_FILES) -> None:
+    """A folder of ``count`` file records, written directly: only reading it is measured."""
     owner = services.accounts.owner(USER)
-    services.store.mkdir(owner, parse_user_path("/listing"))
+    services.store.mkdir(owner, parse_user_path("/" + folder))
     now = time.time()
     with services.db.write() as session:
-        for number in range(LISTING_FILES):
+        for number in range(count):
             session.add(
                 Node(
                     owner_id=owner.id,
-                    parent="listing",
+                    parent=folder,
                     name=f"file-{number:05d}.txt",
                     is_dir=False,
                     size=4096,
@@ -220,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
         client = InProcessClient(create_app(services), digest=args.digest)
         client("PUT", "/dav/small.bin", b"s" * 4096)
         if listing:
-            _fill_listing(services)
+            fill_folder(services)
         operation = _operations(client)[args.workload]
         for warm_up in range(5):
             operation(-1 - warm_up)

@@ -171,6 +171,18 @@ def wsgidav_config(services: Services) -> dict[str, Any]:
     return config
 
 
+def web_sessions(services: Services) -> WebSessions:
+    """The web app's browser sessions; their tokens' key is derived from the server's secret,
+    so every worker (and a benchmark that logs in without the form) finds the same sessions."""
+    settings = services.settings
+    return WebSessions(
+        services.db,
+        services.authenticator.derive_key("web app sessions"),
+        settings.web_session_lifetime,
+        settings.web_session_idle,
+    )
+
+
 def create_app(services: Services) -> Any:
     """The WSGI application: the REST dialects in front of WebDAV at ``/dav/``.
 
@@ -204,18 +216,12 @@ def create_app(services: Services) -> Any:
         LoginThrottle(services.db, _throttle_limits(settings)),
     )
     links = LinkDoor(nextcloud, services.store, gate, settings.block_size)
-    sessions = WebSessions(
-        services.db,
-        services.authenticator.derive_key("web app sessions"),
-        settings.web_session_lifetime,
-        settings.web_session_idle,
-    )
     web = WebApp(
         links,
         services.store,
         services.authenticator,
         services.accounts,
-        sessions,
+        web_sessions(services),
         settings.block_size,
     )
     # Users' files never run in the app's origin, whichever door serves them.
