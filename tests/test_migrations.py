@@ -7,6 +7,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from alembic import command
@@ -42,6 +43,26 @@ def pre_migration(url: str) -> Engine:
     return engine
 
 
+def _without_layout_of_expressions(differences: list[Any]) -> list[Any]:
+    """Alembic compares an expression index as PostgreSQL prints it back, line breaks and
+    all, with the model's one-line text, and so reports an index to drop and the same one to
+    add (``ix_nodes_page_size``). A pair whose expressions match once blanks are dropped is
+    no difference; any other change of the index still is."""
+
+    def shape(index: Any) -> list[str]:
+        prefix = index.table.name + "."
+        return [
+            "".join(str(part).replace(prefix, "").split()).strip("()") for part in index.expressions
+        ]
+
+    removed = {d[1].name: shape(d[1]) for d in differences if d[0] == "remove_index"}
+    added = {d[1].name: shape(d[1]) for d in differences if d[0] == "add_index"}
+    same = {name for name, parts in removed.items() if added.get(name) == parts}
+    return [
+        d for d in differences if not (d[0] in ("remove_index", "add_index") and d[1].name in same)
+    ]
+
+
 def test_the_revisions_build_what_the_models_describe(new_database: NewDatabase) -> None:
     """Fails when a model changes without a revision (see README, Development)."""
     engine = migrated(new_database())
@@ -49,7 +70,7 @@ def test_the_revisions_build_what_the_models_describe(new_database: NewDatabase)
         with engine.connect() as connection:
             context = MigrationContext.configure(connection, opts={"compare_type": True})
             differences = compare_metadata(context, Base.metadata)
-        assert differences == []
+        assert _without_layout_of_expressions(differences) == []
         assert schema.state(engine).up_to_date
     finally:
         engine.dispose()

@@ -15,7 +15,6 @@ from sqlalchemy import (
     Text,
     and_,
     bindparam,
-    case,
     delete,
     func,
     insert,
@@ -27,7 +26,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.visitors import InternalTraversal
 
-from davfiles.db.models import Node, User
+from davfiles.db.models import PAGE_SIZE_KEY, Node, User
 from davfiles.db.prepared import Prepared
 from davfiles.store.models import FileInfo
 from davfiles.store.paths import UserPath
@@ -436,7 +435,7 @@ def lock_owner(session: Session, owner_id: int) -> None:
 PAGE_ORDERS = ("name", "size", "modified")
 _PAGE_KEYS: dict[str, Any] = {
     "name": _NODES.c.name,
-    "size": case((_NODES.c.is_dir, _NODES.c.tree_size), else_=_NODES.c.size),
+    "size": PAGE_SIZE_KEY,
     "modified": _NODES.c.modified_at,
 }
 
@@ -452,8 +451,11 @@ def page_in(
 ) -> list[FileInfo]:
     """Up to ``limit`` members of a folder in ``order``, those after the member whose sort key
     and name are ``after`` (keyset pagination): reading page 500 costs what page 1 does, where
-    an OFFSET would read and drop every row before it. By name the unique index on
-    (owner, parent, name) hands out the rows in order and stops at ``limit``."""
+    an OFFSET would read and drop every row before it. An index on (owner, parent, key, name)
+    hands out the rows in order and stops at ``limit``: the unique one by name, and
+    ``ix_nodes_page_modified`` and ``ix_nodes_page_size``. The position is written as
+    ``key >= k AND (key > k OR name > n)``, which seeks to ``k`` in those indexes (a row value
+    comparison does not, on SQLite, for the size expression)."""
     key = _PAGE_KEYS[order]
     name = _NODES.c.name
     query = select(_NODES).where(
@@ -464,9 +466,9 @@ def page_in(
         if order == "name":
             query = query.where(name < after_name if descending else name > after_name)
         elif descending:
-            query = query.where(or_(key < after_key, and_(key == after_key, name < after_name)))
+            query = query.where(key <= after_key, or_(key < after_key, name < after_name))
         else:
-            query = query.where(or_(key > after_key, and_(key == after_key, name > after_name)))
+            query = query.where(key >= after_key, or_(key > after_key, name > after_name))
     keys = (key,) if order == "name" else (key, name)
     query = query.order_by(*(k.desc() if descending else k for k in keys)).limit(limit)
     rows = connection.execute(query).all()
