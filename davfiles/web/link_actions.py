@@ -100,7 +100,7 @@ def _back(request: Request, fields: Fields, link_id: int, note: str) -> Response
 def _settings(fields: Fields) -> dict[str, Any]:
     """The settings both the creation and the edit form have."""
     return {
-        "label": one(fields, "label", "").strip(),
+        "label": one(fields, "label", "").strip() or None,
         "expires_at": expiry(one(fields, "expires", "")),
         "max_downloads": _count(one(fields, "max_downloads", ""), "the download limit"),
     }
@@ -119,18 +119,21 @@ def link_create(app: WebApp, request: Request, session: BrowserSession, f: Field
 
 def link_edit(app: WebApp, request: Request, session: BrowserSession, f: Fields) -> Response:
     """Label, note, password (kept when left empty), expiry, limits; the upload cap and the
-    uploader's name only on drop links, whose form has them."""
+    uploader's name only on drop links, whose form has them. Only what differs is sent, so
+    the audit line names what really changed."""
     link_id = _link_id(f)
-    changes = _settings(f)
-    changes["note"] = one(f, "note", "").strip()
+    current = app.store.links.get(session.owner, link_id).link
+    values = {**_settings(f), "note": one(f, "note", "").strip() or None}
+    if current.kind == LinkKind.DROP:
+        values["max_upload_bytes"] = _megabytes(one(f, "max_upload_mb", ""))
+        values["require_name"] = one(f, "require_name", "") == "1"
+    changes = {name: value for name, value in values.items() if getattr(current, name) != value}
     if one(f, "password_clear", "") == "1":
         changes["password"] = None
     elif one(f, "password", ""):
         changes["password"] = one(f, "password")
-    if app.store.links.get(session.owner, link_id).link.kind == LinkKind.DROP:
-        changes["max_upload_bytes"] = _megabytes(one(f, "max_upload_mb", ""))
-        changes["require_name"] = one(f, "require_name", "") == "1"
-    app.store.links.update(session.owner, link_id, changes)
+    if changes:
+        app.store.links.update(session.owner, link_id, changes)
     return _back(request, f, link_id, "link-changed")
 
 
