@@ -202,6 +202,16 @@ class Store:
         """Every file (not folder) below ``path``."""
         return [info for info in self.list_tree(owner, path) if not info.is_dir]
 
+    def public_files(self, owner: Owner) -> list[FileInfo]:
+        """The files of ``owner`` anyone may download by id (``public_file``), by path."""
+        with self.db.read() as session:
+            rows = session.scalars(
+                select(Node)
+                .where(Node.owner_id == owner.id, Node.public.is_(True), Node.is_dir.is_(False))
+                .order_by(Node.parent, Node.name)
+            )
+            return [nodes.to_info(node) for node in rows]
+
     def public_file(self, file_id: int) -> tuple[Owner, FileInfo] | None:
         """A file anyone may download: only if its owner made it public."""
         if not nodes.is_storable_id(file_id):

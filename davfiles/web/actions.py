@@ -1,6 +1,7 @@
 """The app's changes, each a POST form checked for CSRF, answered with a redirect (303) to the
 page to see the result on: folders, rename, move and copy, delete with undo, uploads, trash,
-versions, sessions and the password. All of them work without JavaScript."""
+versions, sessions and the password; share links in ``link_actions``. All of them work
+without JavaScript."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ from werkzeug.wrappers import Request, Response
 from davfiles.errors import AlreadyExists, AuthFailed, InvalidName, NotFound, PermissionDenied
 from davfiles.rest.io import FilePart, MultipartResult, PartSink, read_multipart
 from davfiles.store import FileInfo, UploadOptions, UserPath, check_name, parse_user_path
-from davfiles.web import pages
+from davfiles.web import link_actions, pages
 from davfiles.web.forms import check_change
+from davfiles.web.forms import one as _one
 from davfiles.web.pages import files_url, info_url
 from davfiles.web.sessions import BrowserSession
 from davfiles.web.urls import see_other
@@ -36,15 +38,6 @@ def run(app: WebApp, request: Request, session: BrowserSession, action: str) -> 
     form = request.form
     check_change(request, form.to_dict(), session.csrf)
     return handler(app, request, session, {key: form.getlist(key) for key in form})
-
-
-def _one(fields: dict[str, list[str]], name: str, default: str | None = None) -> str:
-    values = fields.get(name)
-    if values:
-        return values[0]
-    if default is None:
-        raise InvalidName(f"the form lacks the field {name}")
-    return default
 
 
 def _folder(fields: dict[str, list[str]], name: str = "folder") -> UserPath:
@@ -318,4 +311,5 @@ _ACTIONS: dict[str, Action] = {
     "password": password,
     "token_create": token_create,
     "token_revoke": token_revoke,
+    **link_actions.ACTIONS,
 }

@@ -29,7 +29,7 @@ from davfiles.metrics_doors import DOOR_KEY, USER_KEY
 from davfiles.nextcloud.login_page import CSRF_COOKIE, CsrfGuard
 from davfiles.rest.dialect import status_for
 from davfiles.store import Owner, Store
-from davfiles.web import actions, chunked, entry, pages
+from davfiles.web import actions, chunked, entry, link_pages, pages
 from davfiles.web.headers import PAGE_HEADERS
 from davfiles.web.sessions import BrowserSession, WebSessions
 from davfiles.web.urls import see_other
@@ -64,6 +64,15 @@ _CHUNKED: dict[str, Handler] = {
     "upload_finish": chunked.finish,
     "upload_chunk": chunked.chunk,
 }
+# The links pages (``link_pages.py``).
+_LINK_PAGES: dict[str, Handler] = {
+    "links": link_pages.links,
+    "link": link_pages.link,
+    "link_qr": link_pages.link_qr,
+    "public_qr": link_pages.public_qr,
+}
+# Ids in URLs: beyond this no row can have one (a database integer).
+_ID = "int(max=9223372036854775807)"
 
 
 def _rules() -> list[Rule]:
@@ -89,6 +98,10 @@ def _rules() -> list[Rule]:
         Rule("/app/zip", methods=post, endpoint="zip_selection"),
         Rule("/app/do/<action>", methods=post, endpoint="action"),
         Rule("/app/trash", methods=get, endpoint="trash"),
+        Rule("/app/links", methods=get, endpoint="links"),
+        Rule(f"/app/links/<{_ID}:link_id>", methods=get, endpoint="link"),
+        Rule(f"/app/links/<{_ID}:link_id>/qr.svg", methods=get, endpoint="link_qr"),
+        Rule(f"/app/links/public/<{_ID}:file_id>/qr.svg", methods=get, endpoint="public_qr"),
         Rule("/app/versions/<int:version_id>", methods=get, endpoint="version_download"),
         Rule("/app/uploads/check", methods=post, endpoint="upload_check"),
         Rule("/app/uploads/<upload_id>", methods=get, endpoint="upload_state"),
@@ -124,6 +137,7 @@ class WebApp:
             lstrip_blocks=True,
         )
         self.templates.globals.update(pages.TEMPLATE_HELPERS)
+        self.templates.globals.update(link_pages.TEMPLATE_HELPERS)
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -193,7 +207,9 @@ class WebApp:
             return actions.run(self, request, session, str(arguments["action"]))
         if endpoint in _ACCOUNT_ACTIONS:
             return actions.run(self, request, session, endpoint)
-        handler: Handler = _CHUNKED.get(endpoint) or getattr(pages, endpoint)
+        handler: Handler = (
+            _CHUNKED.get(endpoint) or _LINK_PAGES.get(endpoint) or getattr(pages, endpoint)
+        )
         return handler(self, request, session, **arguments)
 
     # --- sessions and login ---------------------------------------------------------------

@@ -8,7 +8,7 @@ import hmac
 
 from werkzeug.wrappers import Request
 
-from davfiles.errors import PermissionDenied
+from davfiles.errors import InvalidName, PermissionDenied
 
 CSRF_FIELD = "csrf"
 
@@ -28,3 +28,13 @@ def check_change(request: Request, fields: dict[str, str], expected: str) -> Non
     sent = fields.get(CSRF_FIELD, "")
     if not sent or not hmac.compare_digest(sent, expected):
         raise PermissionDenied("the form is out of date: reload the page and try again")
+
+
+def one(fields: dict[str, list[str]], name: str, default: str | None = None) -> str:
+    """The first value of the field ``name``; without one, ``default`` or InvalidName."""
+    values = fields.get(name)
+    if values:
+        return values[0]
+    if default is None:
+        raise InvalidName(f"the form lacks the field {name}")
+    return default

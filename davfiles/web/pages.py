@@ -12,6 +12,7 @@ from werkzeug.wrappers import Request, Response
 
 from davfiles.errors import InvalidName, NotFound
 from davfiles.store import PAGE_ORDERS, FileInfo, UserPath, page_key, parse_user_path
+from davfiles.store.links import LinkKind
 from davfiles.web import downloads
 from davfiles.web.headers import preview_kind
 from davfiles.web.sessions import BrowserSession
@@ -38,6 +39,13 @@ NOTES = {
     "password": "Your password was changed; every other browser was logged out.",
     "session-ended": "That session was ended.",
     "token-revoked": "The token was revoked; every other browser was logged out.",
+    "link-created": "The link was made: its row is marked below.",
+    "link-changed": "The link's settings were saved.",
+    "link-regenerated": "The link has a new address; the old one no longer works.",
+    "link-disabled": "The link is disabled: its address answers that it is gone.",
+    "link-enabled": "The link is enabled again.",
+    "link-deleted": "The link was deleted; its address no longer works.",
+    "made-private": "The file is private again: its public address no longer works.",
 }
 SEARCH_LIMIT = 200
 TRASH_LIMIT = 500
@@ -59,6 +67,11 @@ def download_url(path: UserPath) -> str:
 
 def view_url(path: UserPath) -> str:
     return "/app/view/" + quote(path.text)
+
+
+def link_base(request: Request) -> str:
+    """The start of every share link's address (its token follows), below the proxy's prefix."""
+    return request.url_root + "s/"
 
 
 def human_size(size: int) -> str:
@@ -207,6 +220,9 @@ def info(app: WebApp, request: Request, session: BrowserSession, path: str) -> R
     item = _existing(app, session, info_path)
     versions = [] if item.is_dir else app.store.versions_of(session.owner, item.id)
     links = [listing.link for listing in app.store.links.listing(session.owner, node_id=item.id)]
+    # The kinds the store takes for this item (it refuses the others): drop and edit need a
+    # folder.
+    kinds = list(LinkKind) if item.is_dir else [LinkKind.VIEW]
     dav_url = request.url_root + "dav/" + quote(info_path.text)
     return app.render(
         request,
@@ -216,7 +232,8 @@ def info(app: WebApp, request: Request, session: BrowserSession, path: str) -> R
         path=info_path,
         versions=versions,
         links=links,
-        link_base=request.url_root + "s/",
+        link_base=link_base(request),
+        link_kinds=kinds,
         dav_url=dav_url + ("/" if item.is_dir and info_path.parts else ""),
         preview=None if item.is_dir else preview_kind(item.content_type),
         note=note_of(request),

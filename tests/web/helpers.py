@@ -30,7 +30,8 @@ class Form:
 
 
 class Page(HTMLParser):
-    """What a test looks at in a page: forms, links, the text of table rows, the title."""
+    """What a test looks at in a page: forms (inputs, textareas and selects as a browser
+    sends them), links, the text of table rows, the title."""
 
     def __init__(self, text: str) -> None:
         super().__init__(convert_charrefs=True)
@@ -43,6 +44,8 @@ class Page(HTMLParser):
         self._link: list[Any] | None = None
         self._row: list[str] | None = None
         self._button: list[Any] | None = None
+        self._textarea: int | None = None  # the field a <textarea>'s text goes to
+        self._select: list[Any] | None = None
         self._in_title = False
         self.feed(text)
 
@@ -61,6 +64,17 @@ class Page(HTMLParser):
                 return
             if "name" in a and kind != "file":
                 self._form.fields.append((a["name"], a.get("value", "")))
+        elif tag == "textarea" and self._form is not None and "name" in a:
+            self._form.fields.append((a["name"], ""))
+            self._textarea = len(self._form.fields) - 1
+        elif tag == "select" and self._form is not None and "name" in a:
+            self._select = [a["name"], None, None]  # name, first option, selected option
+        elif tag == "option" and self._select is not None:
+            value = a.get("value", "")
+            if self._select[1] is None:
+                self._select[1] = value
+            if "selected" in a:
+                self._select[2] = value
         elif tag == "button" and self._form is not None:
             self._button = [a.get("formaction", ""), ""]
         elif tag == "a":
@@ -73,6 +87,12 @@ class Page(HTMLParser):
     def handle_endtag(self, tag: str) -> None:
         if tag == "form":
             self._form = None
+        elif tag == "textarea":
+            self._textarea = None
+        elif tag == "select" and self._select is not None and self._form is not None:
+            name, first, chosen = self._select
+            self._form.fields.append((name, chosen if chosen is not None else first or ""))
+            self._select = None
         elif tag == "a" and self._link is not None:
             self.links.append((self._link[1].strip(), self._link[0]))
             self._link = None
@@ -87,6 +107,9 @@ class Page(HTMLParser):
 
     def handle_data(self, data: str) -> None:
         self.texts.append(data)
+        if self._textarea is not None and self._form is not None:
+            name, value = self._form.fields[self._textarea]
+            self._form.fields[self._textarea] = (name, value + data)
         if self._link is not None:
             self._link[1] += data
         if self._row is not None:

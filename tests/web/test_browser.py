@@ -386,3 +386,58 @@ def test_a_users_html_runs_no_script_for_a_logged_in_visitor(
     assert session.page.title() == "stored page"
     assert any("sandboxed" in problem for problem in session.problems), session.problems
     assert [token.label for token in live_server.services.accounts.list_tokens("alice")] == []
+
+
+def test_a_link_made_on_the_details_page_is_listed_copied_and_scanned(
+    chromium: Any, live_server: LiveServer, visit: tuple[Visit, TestUser]
+) -> None:
+    session, user = visit
+    page = session.page
+    session.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    session.login(user)
+    session.go("/app/info/Documents")
+    page.get_by_label("Kind").select_option("drop")
+    page.get_by_label("Label (optional)").fill("Homework")
+    page.get_by_label("Password (optional)").fill("long enough secret")
+    page.get_by_label("Expires (UTC; empty: never)").fill("2040-01-02T03:04")
+    page.get_by_label("Most downloads (empty: no limit)").fill("5")
+    session.check("details-new-link")
+    page.get_by_role("button", name="Create link").click()
+    page.wait_for_url("**/app/links?note=link-created#link-*")
+    (listed,) = live_server.services.store.links.listing(user.owner)
+    link = listed.link
+    assert (link.kind, link.label, link.max_downloads, link.has_password) == (
+        "drop",
+        "Homework",
+        5,
+        True,
+    )
+    row = page.locator(f"#link-{link.id}")
+    assert page.evaluate("document.querySelector(':target').id") == f"link-{link.id}"
+    assert "Homework" in row.inner_text() and "active" in row.inner_text()
+    session.check("links")
+
+    url = f"{live_server.base}/s/{link.token}"
+    assert row.get_by_label(f"Address of link {link.id}").input_value() == url
+    copy = row.get_by_role("button", name="Copy")
+    copy.click()
+    page.get_by_role("button", name="Copied").wait_for()
+    assert page.evaluate("navigator.clipboard.readText()") == url
+
+    row.get_by_role("link", name="Edit").click()
+    page.wait_for_url(f"**/app/links/{link.id}")
+    qr = page.get_by_role("img", name="QR code of the link's address")
+    qr.wait_for()
+    assert qr.evaluate("image => image.complete && image.naturalWidth") > 0
+    session.check("link")
+
+    narrow = Visit(chromium, live_server, width=360)
+    try:
+        narrow.login(user)
+        for path, name in (("/app/links", "links-360"), (f"/app/links/{link.id}", "link-360")):
+            narrow.go(path)
+            width = narrow.page.evaluate("document.documentElement.scrollWidth")
+            assert width <= 360, f"{path} is {width} px wide"
+            narrow.check(name)
+    finally:
+        narrow.close()

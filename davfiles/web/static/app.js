@@ -21,6 +21,19 @@
     });
   });
 
+  // "Copy" beside a link's address (without this script the address is still selectable).
+  document.querySelectorAll("button[data-copy]").forEach(function (button) {
+    var field = document.getElementById(button.dataset.copy);
+    if (!field || !navigator.clipboard) return;
+    button.hidden = false;
+    button.addEventListener("click", function () {
+      navigator.clipboard.writeText(field.value).then(
+        function () { button.textContent = "Copied"; },
+        function () { field.select(); }
+      );
+    });
+  });
+
   // Uploads with progress: files from the form or dropped on the page go in chunks through
   // /app/uploads/ (resumable: an upload is named after its file, so a retry or the same
   // drop after a reload sends only the chunks the server lacks). Without this script the
