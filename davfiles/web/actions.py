@@ -1,6 +1,7 @@
 """The app's changes, each a POST form checked for CSRF, answered with a redirect (303) to the
 page to see the result on: folders, rename, move and copy, delete with undo, uploads, trash,
-versions, sessions and the password. All of them work without JavaScript."""
+versions, sessions and the password, and the admin pages' users, quotas and link policy
+(``admin.py``). All of them work without JavaScript."""
 
 from __future__ import annotations
 
@@ -10,10 +11,14 @@ from typing import TYPE_CHECKING
 from werkzeug.utils import redirect
 from werkzeug.wrappers import Request, Response
 
+from davfiles.config import ConfigError, parse_count, parse_size
 from davfiles.errors import AlreadyExists, AuthFailed, InvalidName, NotFound, PermissionDenied
 from davfiles.rest.io import FilePart, MultipartResult, PartSink, read_multipart
 from davfiles.store import FileInfo, UploadOptions, UserPath, check_name, parse_user_path
+from davfiles.store.link_policy import LinkPolicy
+from davfiles.store.links import LinkKind
 from davfiles.web import pages
+from davfiles.web.admin import require_admin
 from davfiles.web.forms import check_change
 from davfiles.web.pages import files_url, info_url
 from davfiles.web.sessions import BrowserSession
@@ -246,6 +251,67 @@ def token_revoke(
     return response
 
 
+def admin_user_add(
+    app: WebApp, request: Request, session: BrowserSession, f: dict[str, list[str]]
+) -> Response:
+    """Create a user (``Accounts.add_user``'s rules); blank quotas are unlimited."""
+    require_admin(session)
+    secret = _one(f, "password", "")
+    if len(secret) < 8:
+        raise InvalidName("a password needs at least 8 characters")
+    app.accounts.add_user(
+        _one(f, "user").strip(),
+        secret,
+        max_bytes=_limit(parse_size, _one(f, "max_bytes", "")),
+        max_files=_limit(parse_count, _one(f, "max_files", "")),
+    )
+    return redirect(request.script_root + "/app/admin/users?note=user-added", 303)
+
+
+def admin_quota(
+    app: WebApp, request: Request, session: BrowserSession, f: dict[str, list[str]]
+) -> Response:
+    """Set a user's byte and file quota (blank: unlimited)."""
+    require_admin(session)
+    app.accounts.set_quota(
+        _one(f, "user"),
+        max_bytes=_limit(parse_size, _one(f, "max_bytes", "")),
+        max_files=_limit(parse_count, _one(f, "max_files", "")),
+    )
+    return redirect(request.script_root + "/app/admin/users?note=quota", 303)
+
+
+def _limit(parse: Callable[[object], int | None], raw: str) -> int | None:
+    """A quota field: blank or ``unlimited`` is no limit; sizes as ``5G``, ``500M``."""
+    try:
+        return parse(raw.strip() or "unlimited")
+    except ConfigError as exc:
+        raise InvalidName(str(exc)) from None
+
+
+def admin_link_policy(
+    app: WebApp, request: Request, session: BrowserSession, f: dict[str, list[str]]
+) -> Response:
+    """Replace the link policy; blank days are no rule, checked kinds need a password."""
+    require_admin(session)
+    policy = LinkPolicy(
+        _days(_one(f, "default_expiry_days", "")),
+        _days(_one(f, "max_expiry_days", "")),
+        frozenset(kind for kind in LinkKind if kind in f.get("password_kinds", [])),
+    )
+    app.store.links.set_policy(policy, session.owner.name)
+    return redirect(request.script_root + "/app/admin/links?note=policy", 303)
+
+
+def _days(raw: str) -> int | None:
+    text = raw.strip()
+    if not text:
+        return None
+    if not text.isdigit():
+        raise InvalidName(f"not a number of days: {text}")
+    return int(text)
+
+
 class _Skipped:
     """Where a file part goes that is not stored: the file at its name stays as it is."""
 
@@ -318,4 +384,7 @@ _ACTIONS: dict[str, Action] = {
     "password": password,
     "token_create": token_create,
     "token_revoke": token_revoke,
+    "admin-user-add": admin_user_add,
+    "admin-quota": admin_quota,
+    "admin-link-policy": admin_link_policy,
 }

@@ -30,7 +30,7 @@ from davfiles.metrics_doors import DOOR_KEY, USER_KEY
 from davfiles.nextcloud.login_page import CSRF_COOKIE, CsrfGuard
 from davfiles.rest.dialect import status_for
 from davfiles.store import Owner, Store
-from davfiles.web import actions, chunked, entry, pages
+from davfiles.web import actions, admin, chunked, entry, pages
 from davfiles.web.headers import PAGE_HEADERS
 from davfiles.web.sessions import BrowserSession, WebSessions
 
@@ -55,6 +55,10 @@ _ACCOUNT_ACTIONS = (
     "token_create",
     "token_revoke",
 )
+_ADMIN_PAGES: dict[str, Handler] = {
+    "admin_users": admin.admin_users,
+    "admin_links": admin.admin_links,
+}
 # The chunked uploads of the app's script (``chunked.py``), which answer JSON.
 _CHUNKED: dict[str, Handler] = {
     "upload_check": chunked.check,
@@ -89,6 +93,9 @@ def _rules() -> list[Rule]:
         Rule("/app/zip", methods=post, endpoint="zip_selection"),
         Rule("/app/do/<action>", methods=post, endpoint="action"),
         Rule("/app/trash", methods=get, endpoint="trash"),
+        Rule("/app/admin/", methods=get, endpoint="admin"),
+        Rule("/app/admin/users", methods=get, endpoint="admin_users"),
+        Rule("/app/admin/links", methods=get, endpoint="admin_links"),
         Rule("/app/versions/<int:version_id>", methods=get, endpoint="version_download"),
         Rule("/app/uploads/check", methods=post, endpoint="upload_check"),
         Rule("/app/uploads/<upload_id>", methods=get, endpoint="upload_state"),
@@ -189,11 +196,15 @@ class WebApp:
     ) -> Response:
         if endpoint == "home":
             return redirect("/app/files/", 303)
+        if endpoint == "admin":
+            return redirect(request.script_root + "/app/admin/users", 303)
         if endpoint == "action":
             return actions.run(self, request, session, str(arguments["action"]))
         if endpoint in _ACCOUNT_ACTIONS:
             return actions.run(self, request, session, endpoint)
-        handler: Handler = _CHUNKED.get(endpoint) or getattr(pages, endpoint)
+        handler: Handler = (
+            _CHUNKED.get(endpoint) or _ADMIN_PAGES.get(endpoint) or getattr(pages, endpoint)
+        )
         return handler(self, request, session, **arguments)
 
     # --- sessions and login ---------------------------------------------------------------
