@@ -55,6 +55,7 @@ _ACCOUNT_ACTIONS = (
     "token_create",
     "token_revoke",
 )
+# The admin pages (``admin.py``): a 403 page for anyone but an admin.
 _ADMIN_PAGES: dict[str, Handler] = {
     "admin_users": admin.admin_users,
     "admin_links": admin.admin_links,
