@@ -187,12 +187,14 @@ class ShareLinks:
                 raise Conflict(f"a {values['kind']} link needs a folder")
         with self._db.write() as session:
             row = self._owned(session, owner, link_id)
+            before = (row.kind, row.expires_at)
             for name, value in values.items():
                 setattr(row, name, value)
+            # A setting sent again as it was (OCS clients resend them) is no change.
             policy = link_policy.read(session)
-            if "expires_at" in values:
+            if row.expires_at != before[1]:
                 policy.check_expiry(row.expires_at, time.time())
-            if "password_hash" in values or "kind" in values:
+            if "password_hash" in values or row.kind != before[0]:
                 policy.check_password(row.kind, row.password_hash is not None)
             session.flush()
             link, owner_name = to_info(row), _owner_name(session, row)

@@ -87,10 +87,15 @@ def test_update_follows_the_policy_for_what_it_changes(services: Services, owner
     # An existing link keeps its settings, and changes of other settings still work.
     assert links.get(owner, old.id).link.expires_at is None
     assert links.update(owner, old.id, {"label": "kept"}).label == "kept"
-    with pytest.raises(PermissionDenied):
-        links.update(owner, old.id, {"expires_at": None})
+    # Settings sent again unchanged (as OCS clients do) are no change either.
+    assert links.update(owner, old.id, {"kind": "edit", "expires_at": None}).kind == "edit"
     with pytest.raises(PermissionDenied):
         links.update(owner, old.id, {"expires_at": time.time() + 60 * DAY})
+    soon = time.time() + DAY
+    assert links.update(owner, old.id, {"expires_at": soon}).expires_at == soon
+    with pytest.raises(PermissionDenied):
+        links.update(owner, old.id, {"expires_at": None})
+    assert links.get(owner, old.id).link.expires_at == soon
     with_password = links.update(owner, old.id, {"password": "pw"})
     assert with_password.has_password
     with pytest.raises(PermissionDenied):
