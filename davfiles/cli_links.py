@@ -12,10 +12,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from davfiles.app import Services
-from davfiles.config import ConfigError
 from davfiles.rest.links import link_json
 from davfiles.store import parse_user_path
-from davfiles.store.link_policy import LinkPolicy, kinds_text, parse_kinds
+from davfiles.store.link_policy import LinkPolicy, kinds_text, parse_days, parse_kinds
 
 ServicesOf = Callable[[argparse.Namespace], Services]
 
@@ -127,8 +126,8 @@ def _policy(args: argparse.Namespace, services: Services) -> int:
                 "view,drop,edit" if text == "all" else "" if text == "none" else text
             )
         policy = LinkPolicy(
-            _days(args.default_expiry_days, policy.default_expiry_days),
-            _days(args.max_expiry_days, policy.max_expiry_days),
+            _days_or(args.default_expiry_days, policy.default_expiry_days),
+            _days_or(args.max_expiry_days, policy.max_expiry_days),
             kinds,
         )
         links.set_policy(policy, "cli")
@@ -138,14 +137,8 @@ def _policy(args: argparse.Namespace, services: Services) -> int:
     return 0
 
 
-def _days(text: str | None, current: int | None) -> int | None:
-    if text is None:
-        return current
-    if text.strip().lower() == "none":
-        return None
-    if not text.strip().isdigit():
-        raise ConfigError(f"not a number of days: {text!r} (or none)")
-    return int(text)
+def _days_or(text: str | None, current: int | None) -> int | None:
+    return current if text is None else parse_days(text)
 
 
 def _days_text(days: int | None) -> str:

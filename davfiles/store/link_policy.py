@@ -93,6 +93,16 @@ def parse_kinds(text: str) -> frozenset[LinkKind]:
     return frozenset(LinkKind(name) for name in names)
 
 
+def parse_days(text: str) -> int | None:
+    """A number of days from a form or the command line; blank or ``none`` is no rule."""
+    value = text.strip().lower()
+    if value in ("", "none"):
+        return None
+    if not value.isdigit():
+        raise InvalidName(f"not a number of days: {text!r} (or none)")
+    return int(value)
+
+
 def kinds_text(kinds: frozenset[LinkKind]) -> str:
     return ",".join(kind for kind in LinkKind if kind in kinds)
 

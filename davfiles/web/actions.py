@@ -15,7 +15,7 @@ from davfiles.config import ConfigError, parse_count, parse_size
 from davfiles.errors import AlreadyExists, AuthFailed, InvalidName, NotFound, PermissionDenied
 from davfiles.rest.io import FilePart, MultipartResult, PartSink, read_multipart
 from davfiles.store import FileInfo, UploadOptions, UserPath, check_name, parse_user_path
-from davfiles.store.link_policy import LinkPolicy
+from davfiles.store.link_policy import LinkPolicy, parse_days
 from davfiles.store.links import LinkKind
 from davfiles.web import pages
 from davfiles.web.admin import require_admin
@@ -219,12 +219,17 @@ def password(
     new = _one(f, "new", "")
     if new != _one(f, "confirm", ""):
         raise InvalidName("the new password and its confirmation differ")
-    if len(new) < 8:
-        raise InvalidName("a password needs at least 8 characters")
+    _check_new_password(new)
     app.accounts.set_password(name, new)
     response = redirect("/app/account?note=password", 303)
     app.set_session_cookie(request, response, session.owner)
     return response
+
+
+def _check_new_password(text: str) -> None:
+    """The web app's floor for a password it sets (the CLI leaves it to the admin)."""
+    if len(text) < 8:
+        raise InvalidName("a password needs at least 8 characters")
 
 
 def token_create(
@@ -257,8 +262,7 @@ def admin_user_add(
     """Create a user (``Accounts.add_user``'s rules); blank quotas are unlimited."""
     require_admin(session)
     secret = _one(f, "password", "")
-    if len(secret) < 8:
-        raise InvalidName("a password needs at least 8 characters")
+    _check_new_password(secret)
     app.accounts.add_user(
         _one(f, "user").strip(),
         secret,
@@ -295,21 +299,12 @@ def admin_link_policy(
     """Replace the link policy; blank days are no rule, checked kinds need a password."""
     require_admin(session)
     policy = LinkPolicy(
-        _days(_one(f, "default_expiry_days", "")),
-        _days(_one(f, "max_expiry_days", "")),
+        parse_days(_one(f, "default_expiry_days", "")),
+        parse_days(_one(f, "max_expiry_days", "")),
         frozenset(kind for kind in LinkKind if kind in f.get("password_kinds", [])),
     )
     app.store.links.set_policy(policy, session.owner.name)
     return redirect(request.script_root + "/app/admin/links?note=policy", 303)
-
-
-def _days(raw: str) -> int | None:
-    text = raw.strip()
-    if not text:
-        return None
-    if not text.isdigit():
-        raise InvalidName(f"not a number of days: {text}")
-    return int(text)
 
 
 class _Skipped:
