@@ -1,5 +1,5 @@
-"""Revision 0011 adds ``users.is_admin`` (set for the user named admin, whom the server's
-first start created) and the empty ``link_policy`` table to a database of 0010, keeping
+"""Revision 0012 adds ``users.is_admin`` (set for the user named admin, whom the server's
+first start created) and the empty ``link_policy`` table to a database of 0011, keeping
 every row; on SQLite and PostgreSQL."""
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from davfiles.store.links import LinkKind
 from tests.deployment import NewDatabase, shape, table_rows
 
 
-def test_revision_0011_marks_the_admin_and_adds_the_link_policy_keeping_every_row(
+def test_revision_0012_marks_the_admin_and_adds_the_link_policy_keeping_every_row(
     new_database: NewDatabase, tmp_path: Path
 ) -> None:
     url = new_database()
@@ -37,7 +37,7 @@ def test_revision_0011_marks_the_admin_and_adds_the_link_policy_keeping_every_ro
     engine = make_engine(url, threads=1)
     try:
         with schema.locked(engine) as connection:
-            command.downgrade(schema.alembic_config(connection), "0010")
+            command.downgrade(schema.alembic_config(connection), "0011")
         assert "link_policy" not in inspect(engine).get_table_names()
         assert "is_admin" not in shape(engine)["users"]
         old_shape = shape(engine)

@@ -4,8 +4,8 @@ Adds ``users.is_admin`` (false for everyone but the user named ``admin``, the on
 creates on its first start) and the one-row ``link_policy`` table, empty: no rules until an
 admin sets some. Existing rows are untouched otherwise.
 
-Revision ID: 0011
-Revises: 0010
+Revision ID: 0012
+Revises: 0011
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0011"
-down_revision = "0010"
+revision = "0012"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
