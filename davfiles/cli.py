@@ -76,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--password", required=True)
     add.add_argument("--max-bytes", metavar="SIZE", help="byte quota: 5G, 500M, 1024 or unlimited")
     add.add_argument("--max-files", metavar="N", help="file-count quota or unlimited")
+    add.add_argument("--admin", action="store_true", help="may use the web app's admin pages")
     add.set_defaults(handler=cmd_user_add)
     user.add_parser("list", parents=[common], help="list users and usage").set_defaults(
         handler=cmd_user_list
@@ -89,6 +90,14 @@ def build_parser() -> argparse.ArgumentParser:
     quota.add_argument("--max-bytes", metavar="SIZE")
     quota.add_argument("--max-files", metavar="N")
     quota.set_defaults(handler=cmd_user_set_quota)
+    admin = user.add_parser(
+        "admin", parents=[common], help="grant or revoke the web app's admin pages"
+    )
+    admin.add_argument("name")
+    switch = admin.add_mutually_exclusive_group(required=True)
+    switch.add_argument("--on", dest="admin", action="store_true", help="make NAME an admin")
+    switch.add_argument("--off", dest="admin", action="store_false", help="revoke it")
+    admin.set_defaults(handler=cmd_user_admin)
     delete = user.add_parser("delete", parents=[common], help="delete a user and all their files")
     delete.add_argument("name")
     delete.set_defaults(handler=cmd_user_delete)
@@ -286,7 +295,8 @@ def _serving_line(scheme: str, host: str, port: str, detail: str) -> str:
 
 
 def _create_first_admin(services: Services) -> None:
-    """An empty user table gets an ``admin`` whose password is printed once."""
+    """An empty user table gets an ``admin`` (an admin of the web app too) whose password is
+    printed once."""
     if services.accounts.count_users() > 0:
         return
     settings = services.settings
@@ -297,6 +307,7 @@ def _create_first_admin(services: Services) -> None:
             password,
             max_bytes=settings.default_max_bytes,
             max_files=settings.default_max_files,
+            admin=True,
         )
     except AlreadyExists:  # another server on the database, starting at the same moment
         return
@@ -334,18 +345,22 @@ def cmd_user_add(args: argparse.Namespace) -> int:
     settings = services.settings
     max_bytes = parse_size(args.max_bytes) if args.max_bytes else settings.default_max_bytes
     max_files = parse_count(args.max_files) if args.max_files else settings.default_max_files
-    services.accounts.add_user(args.name, args.password, max_bytes=max_bytes, max_files=max_files)
-    print(f"created user {args.name}")
+    services.accounts.add_user(
+        args.name, args.password, max_bytes=max_bytes, max_files=max_files, admin=args.admin
+    )
+    print(f"created {'admin' if args.admin else 'user'} {args.name}")
     return 0
 
 
 def cmd_user_list(args: argparse.Namespace) -> int:
     users = _services(args).accounts.list_users()
-    print(f"{'NAME':<24} {'USED BYTES':>14} {'MAX BYTES':>14} {'FILES':>8} {'MAX FILES':>10}")
+    print(
+        f"{'NAME':<24} {'USED BYTES':>14} {'MAX BYTES':>14} {'FILES':>8} {'MAX FILES':>10}  ADMIN"
+    )
     for user in users:
         print(
             f"{user.name:<24} {user.used_bytes:>14} {_limit(user.max_bytes):>14} "
-            f"{user.used_files:>8} {_limit(user.max_files):>10}"
+            f"{user.used_files:>8} {_limit(user.max_files):>10}  {'yes' if user.is_admin else 'no'}"
         )
     return 0
 
@@ -369,6 +384,12 @@ def cmd_user_set_quota(args: argparse.Namespace) -> int:
         max_files=parse_count(args.max_files) if args.max_files is not None else KEEP,
     )
     print(f"quota of {args.name} changed")
+    return 0
+
+
+def cmd_user_admin(args: argparse.Namespace) -> int:
+    _services(args).accounts.set_admin(args.name, args.admin)
+    print(f"{args.name} is {'now' if args.admin else 'no longer'} an admin")
     return 0
 
 

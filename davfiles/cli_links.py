@@ -14,6 +14,7 @@ from typing import Any
 from davfiles.app import Services
 from davfiles.rest.links import link_json
 from davfiles.store import parse_user_path
+from davfiles.store.link_policy import LinkPolicy, kinds_text, parse_days, parse_kinds
 
 ServicesOf = Callable[[argparse.Namespace], Services]
 
@@ -39,7 +40,24 @@ def add_link_commands(
     create.add_argument("--expires", metavar="TIME", help="expiry (ISO 8601, UTC)")
     create.add_argument("--max-downloads", type=int, metavar="N")
     create.add_argument("--label")
+    create.add_argument("--password", help="the link's password")
     create.set_defaults(handler=lambda args: _create(args, services_of(args), parse_time))
+
+    policy = links.add_parser(
+        "policy", parents=[common], help="show or set the rules every new link follows"
+    )
+    policy.add_argument(
+        "--default-expiry-days", metavar="N", help="expiry of a link made without one (or none)"
+    )
+    policy.add_argument(
+        "--max-expiry-days", metavar="N", help="links must expire within N days (or none)"
+    )
+    policy.add_argument(
+        "--passwords",
+        metavar="KINDS",
+        help="kinds whose links need a password: view,drop,edit, all or none",
+    )
+    policy.set_defaults(handler=lambda args: _policy(args, services_of(args)))
 
     for action, text in (
         ("disable", "stop a link (it answers 410 until enabled)"),
@@ -87,11 +105,44 @@ def _create(
 ) -> int:
     owner = services.accounts.owner(args.name)
     settings: dict[str, Any] = {"label": args.label, "max_downloads": args.max_downloads}
+    if args.password:
+        settings["password"] = args.password
     if args.expires:
         settings["expires_at"] = parse_time(args.expires)
     link = services.store.links.create(owner, parse_user_path(args.path), args.kind, settings)
     print(f"link {link.id}: /s/{link.token}")
     return 0
+
+
+def _policy(args: argparse.Namespace, services: Services) -> int:
+    """Options not given keep their value; without any, the policy is shown."""
+    links = services.store.links
+    policy = links.policy()
+    if (args.default_expiry_days, args.max_expiry_days, args.passwords) != (None, None, None):
+        kinds = policy.password_kinds
+        if args.passwords is not None:
+            text = args.passwords.strip().lower()
+            kinds = parse_kinds(
+                "view,drop,edit" if text == "all" else "" if text == "none" else text
+            )
+        policy = LinkPolicy(
+            _days_or(args.default_expiry_days, policy.default_expiry_days),
+            _days_or(args.max_expiry_days, policy.max_expiry_days),
+            kinds,
+        )
+        links.set_policy(policy, "cli")
+    print(f"default expiry: {_days_text(policy.default_expiry_days)}")
+    print(f"maximum expiry: {_days_text(policy.max_expiry_days)}")
+    print(f"passwords required for: {kinds_text(policy.password_kinds) or 'none'}")
+    return 0
+
+
+def _days_or(text: str | None, current: int | None) -> int | None:
+    return current if text is None else parse_days(text)
+
+
+def _days_text(days: int | None) -> str:
+    return "none" if days is None else f"{days} days"
 
 
 def _change(args: argparse.Namespace, services: Services, action: str) -> int:

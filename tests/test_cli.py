@@ -48,14 +48,14 @@ def test_user_lifecycle(tmp_path: Path) -> None:
     listing = davfiles(data, "user", "list")
     assert listing.returncode == 0
     row = next(line for line in listing.stdout.splitlines() if line.startswith("carol"))
-    assert row.split() == ["carol", "0", str(5 * 1024**2), "0", "10"]
+    assert row.split() == ["carol", "0", str(5 * 1024**2), "0", "10", "no"]
     assert davfiles(data, "user", "set-quota", "carol", "--max-bytes", "unlimited").returncode == 0
     row = next(
         line
         for line in davfiles(data, "user", "list").stdout.splitlines()
         if line.startswith("carol")
     )
-    assert row.split() == ["carol", "0", "unlimited", "0", "10"]
+    assert row.split() == ["carol", "0", "unlimited", "0", "10", "no"]
     assert davfiles(data, "user", "passwd", "carol", "--password", "pw2").returncode == 0
     assert_one_line_error(
         davfiles(data, "user", "add", "carol", "--password", "x"), "already exists"
@@ -121,6 +121,27 @@ def test_first_start_creates_an_admin_and_prints_the_password_once(tmp_path: Pat
     second = CliServer(data, tmp_path / "second.log")
     second.stop()
     assert "password" not in second.output()
+    listing = davfiles(data, "user", "list").stdout.splitlines()
+    assert next(line for line in listing if line.startswith("admin")).split()[-1] == "yes"
+
+
+def test_admins_are_named_and_unnamed_on_the_command_line(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    made = davfiles(data, "user", "add", "dora", "--password", "pw", "--admin")
+    assert made.returncode == 0 and made.stdout.strip() == "created admin dora"
+    assert davfiles(data, "user", "add", "ed", "--password", "pw").returncode == 0
+
+    def admins() -> list[str]:
+        rows = davfiles(data, "user", "list").stdout.splitlines()[1:]
+        return [row.split()[0] for row in rows if row.split()[-1] == "yes"]
+
+    assert admins() == ["dora"]
+    granted = davfiles(data, "user", "admin", "ed", "--on")
+    assert granted.returncode == 0 and granted.stdout.strip() == "ed is now an admin"
+    assert davfiles(data, "user", "admin", "dora", "--off").returncode == 0
+    assert admins() == ["ed"]
+    assert_one_line_error(davfiles(data, "user", "admin", "nobody", "--on"), "no such user")
+    assert davfiles(data, "user", "admin", "ed").returncode == 2  # --on or --off is required
 
 
 def test_serve_refuses_a_missing_or_invalid_config(tmp_path: Path) -> None:

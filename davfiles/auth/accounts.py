@@ -29,6 +29,7 @@ class UserSummary:
     used_files: int
     max_bytes: int | None
     max_files: int | None
+    is_admin: bool
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,13 @@ class Accounts:
         self._audit.record(event, user=user, client=current_client(), target=target)
 
     def add_user(
-        self, name: str, password: str, *, max_bytes: int | None, max_files: int | None
+        self,
+        name: str,
+        password: str,
+        *,
+        max_bytes: int | None,
+        max_files: int | None,
+        admin: bool = False,
     ) -> Owner:
         check_username(name)
         _check_password(password)
@@ -65,6 +72,7 @@ class Accounts:
                     used_bytes=0,
                     used_files=0,
                     created_at=time.time(),
+                    is_admin=admin,
                 )
                 session.add(user)
                 session.flush()
@@ -72,7 +80,8 @@ class Accounts:
         except IntegrityError:
             raise AlreadyExists(f"user {name} already exists") from None
         self._store.create_home(owner)
-        self._record(AuditEvent.USER_ADD, name, _quota_text(max_bytes, max_files))
+        detail = _quota_text(max_bytes, max_files) + (" admin" if admin else "")
+        self._record(AuditEvent.USER_ADD, name, detail)
         return owner
 
     def owner(self, name: str) -> Owner:
@@ -90,7 +99,12 @@ class Accounts:
         with self._db.read() as session:
             rows = session.execute(
                 select(
-                    User.name, User.used_bytes, User.used_files, User.max_bytes, User.max_files
+                    User.name,
+                    User.used_bytes,
+                    User.used_files,
+                    User.max_bytes,
+                    User.max_files,
+                    User.is_admin,
                 ).order_by(User.name)
             ).all()
         return [UserSummary(*row) for row in rows]
@@ -124,6 +138,11 @@ class Accounts:
         if row is None:
             raise NotFound(f"no such user: {name}")
         self._record(AuditEvent.USER_QUOTA, name, _quota_text(*row))
+
+    def set_admin(self, name: str, admin: bool) -> None:
+        """Grant or revoke the admin pages of the web app."""
+        self._update(name, is_admin=admin)
+        self._record(AuditEvent.USER_ADMIN, name, "on" if admin else "off")
 
     def delete_user(self, name: str) -> None:
         owner = self.owner(name)

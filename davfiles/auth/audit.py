@@ -77,6 +77,7 @@ class AuditEvent(StrEnum):
     USER_DELETE = "user.delete"
     USER_PASSWORD = "user.password"
     USER_QUOTA = "user.quota"
+    USER_ADMIN = "user.admin"
     TOKEN_CREATE = "token.create"
     TOKEN_REVOKE = "token.revoke"
     FILE_DELETE = "file.delete"
@@ -89,6 +90,7 @@ class AuditEvent(StrEnum):
     LINK_CHANGE = "link.change"
     LINK_REGENERATE = "link.regenerate"
     LINK_DELETE = "link.delete"
+    LINK_POLICY = "link.policy"
     LINK_FAIL = "link.fail"
     LINK_THROTTLED = "link.throttled"
 

@@ -1,7 +1,7 @@
 """SQLAlchemy models: users, tokens, file records, dead properties, locks, upload slots,
 login throttling state, Digest nonce counts, trash, file versions, job leases, the commit
-marks of disk journals, files renamed away by a safe save, share links and web app
-sessions."""
+marks of disk journals, files renamed away by a safe save, share links, the link policy and
+web app sessions."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     case,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.sql.elements import Grouping
@@ -46,6 +47,8 @@ class User(Base):
     used_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
     used_files: Mapped[int] = mapped_column(BigInteger, default=0)
     created_at: Mapped[float] = mapped_column(Float)
+    # May use the web app's admin pages (users, quotas, the link policy).
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class Token(Base):
@@ -407,6 +410,20 @@ class RetiredLinkToken(Base):
 
     token_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
     retired_at: Mapped[float] = mapped_column(Float)
+
+
+class LinkPolicy(Base):
+    """The server's rules for new share links (``store/link_policy.py``): one row, id 1, or
+    none (no rules). Days are whole days; ``password_kinds`` lists the kinds ("view,drop")
+    whose links need a password."""
+
+    __tablename__ = "link_policy"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    default_expiry_days: Mapped[int | None] = mapped_column(Integer)
+    max_expiry_days: Mapped[int | None] = mapped_column(Integer)
+    password_kinds: Mapped[str] = mapped_column(String(32), default="")
+    updated_at: Mapped[float] = mapped_column(Float)
 
 
 class LinkTransfer(Base):

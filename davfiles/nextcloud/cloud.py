@@ -23,6 +23,7 @@ from werkzeug.wrappers import Request, Response
 from davfiles.nextcloud.ocs import ocs_response
 from davfiles.nextcloud.status import VERSION, VERSION_STRING, server_status
 from davfiles.store import Owner, Store
+from davfiles.store.links import LinkKind, LinkPolicy
 
 WEBDAV_ROOT = "remote.php/webdav"
 # Nextcloud's "unlimited" in the quota figures of cloud/user.
@@ -77,6 +78,7 @@ def capabilities() -> dict[str, Any]:
 
 def capabilities_endpoint(request: Request, version: int, owner: Owner, store: Store) -> Response:
     answer = capabilities()
+    _announce_policy(answer["capabilities"]["files_sharing"]["public"], store.links.policy())
     keeping = store.keeping
     # The trashbin and versions WebDAV (provider/trash_resources.py), as the settings allow.
     answer["capabilities"]["files"].update(
@@ -87,6 +89,20 @@ def capabilities_endpoint(request: Request, version: int, owner: Owner, store: S
         version_deletion=keeping.versions_enabled,
     )
     return ocs_response(request, version, answer)
+
+
+def _announce_policy(public: dict[str, Any], policy: LinkPolicy) -> None:
+    """The link policy as Nextcloud's apps read it before making a link: they ask for a
+    password, or a date within the maximum, instead of meeting a refusal."""
+    public["password"] = {
+        "enforced": LinkKind.VIEW in policy.password_kinds,
+        "askForOptionalPassword": bool(policy.password_kinds),
+    }
+    expiry: dict[str, Any] = {"enabled": True, "enforced": policy.max_expiry_days is not None}
+    days = policy.default_expiry_days or policy.max_expiry_days
+    if days is not None:
+        expiry["days"] = days
+    public["expire_date"] = expiry
 
 
 def user_endpoint(request: Request, version: int, owner: Owner, store: Store) -> Response:

@@ -1,7 +1,7 @@
 """The store facade: front doors import from here only."""
 
 from davfiles.store.fsck import Finding, FsckReport, Repair
-from davfiles.store.models import FileInfo, Owner, QuotaFigures
+from davfiles.store.models import FileInfo, Owner, QuotaFigures, StorageSplit
 from davfiles.store.nodes import PAGE_ORDERS, is_storable_id, page_key
 from davfiles.store.paths import ROOT, UserPath, check_name, check_username, parse_user_path
 from davfiles.store.store import Store
@@ -15,6 +15,7 @@ __all__ = [
     "FsckReport",
     "Owner",
     "QuotaFigures",
+    "StorageSplit",
     "Repair",
     "Store",
     "Upload",

@@ -11,6 +11,10 @@ visitor never learns what it holds, an upload never replaces anything, a clash g
 delete and create folders, all through the store, so deletes land in the owner's trash and
 replacements make versions). Every byte counts against the owner's quota, as any write.
 
+The server's link policy (``link_policy.py``: default and maximum expiry, passwords required
+per kind) is applied here, by ``create`` and ``update``, so every door obeys it; a violation
+is PermissionDenied, which each door answers in its own shape.
+
 State, in this order: ``disabled`` by the owner, ``expired`` at ``expires_at``, ``exhausted``
 when ``downloads`` reached ``max_downloads``, else ``active``; only an active link serves.
 
@@ -40,7 +44,8 @@ from davfiles.auth.audit import AuditEvent
 from davfiles.auth.secrets import verify_password
 from davfiles.db.models import LinkTransfer, Node, RetiredLinkToken, ShareLink, TrashedNode, User
 from davfiles.errors import Conflict, Gone, InvalidName, NotFound, PermissionDenied, TooLarge
-from davfiles.store import nodes
+from davfiles.store import link_policy, nodes
+from davfiles.store.link_policy import LinkPolicy
 from davfiles.store.link_values import (
     MAX_PASSWORD,
     LinkInfo,
@@ -64,6 +69,7 @@ __all__ = [
     "LinkInfo",
     "LinkKind",
     "LinkListing",
+    "LinkPolicy",
     "LinkState",
     "ShareLinks",
     "Visit",
@@ -90,7 +96,8 @@ class ShareLinks:
     def create(
         self, owner: Owner, path: UserPath, kind: str, settings: Mapping[str, Any] | None = None
     ) -> LinkInfo:
-        """A new link to the file or folder at ``path``; drop and edit links need a folder."""
+        """A new link to the file or folder at ``path``; drop and edit links need a folder.
+        Without an expiry it gets the policy's default one."""
         values = checked_changes({"kind": kind, **(settings or {})})
         if path.is_root:
             raise InvalidName("share a file or folder of the home, not the home itself")
@@ -100,6 +107,7 @@ class ShareLinks:
         self._check_kind(values["kind"], info)
         now = time.time()
         with self._db.write() as session:
+            values = link_policy.read(session).apply_to_new(values, now)
             defaults = {"require_name": False, "disabled": False}
             row = ShareLink(
                 owner_id=owner.id,
@@ -169,7 +177,9 @@ class ShareLinks:
         raise NotFound(f"no link with id {link_id}")
 
     def update(self, owner: Owner | None, link_id: int, changes: Mapping[str, Any]) -> LinkInfo:
-        """Change a link's settings; a new kind must fit its target."""
+        """Change a link's settings; a new kind must fit its target. What changes must follow
+        the policy (an expiry within its maximum, no password removed where one is required,
+        no kind that requires one without it); other settings of the link are left alone."""
         values = checked_changes(changes)
         if "kind" in values:
             listed = self.get(owner, link_id)
@@ -177,8 +187,15 @@ class ShareLinks:
                 raise Conflict(f"a {values['kind']} link needs a folder")
         with self._db.write() as session:
             row = self._owned(session, owner, link_id)
+            before = (row.kind, row.expires_at)
             for name, value in values.items():
                 setattr(row, name, value)
+            # A setting sent again as it was (OCS clients resend them) is no change.
+            policy = link_policy.read(session)
+            if row.expires_at != before[1]:
+                policy.check_expiry(row.expires_at, time.time())
+            if "password_hash" in values or row.kind != before[0]:
+                policy.check_password(row.kind, row.password_hash is not None)
             session.flush()
             link, owner_name = to_info(row), _owner_name(session, row)
         _audit(AuditEvent.LINK_CHANGE, owner_name, link, " ".join(sorted(changes)))
@@ -202,6 +219,20 @@ class ShareLinks:
             _retire(session, row.token)
             session.delete(row)
         _audit(AuditEvent.LINK_DELETE, owner_name, link)
+
+    def policy(self) -> LinkPolicy:
+        return link_policy.load(self._db)
+
+    def set_policy(self, policy: LinkPolicy, by: str) -> None:
+        """Replace the policy (``by``: the admin, for the audit log); existing links keep
+        their settings."""
+        link_policy.save(self._db, policy)
+        kinds = link_policy.kinds_text(policy.password_kinds) or "none"
+        detail = (
+            f"default_expiry_days={policy.default_expiry_days} "
+            f"max_expiry_days={policy.max_expiry_days} password_kinds={kinds}"
+        )
+        audit.record(AuditEvent.LINK_POLICY, user=by, target=detail)
 
     @staticmethod
     def _owned(session: Session, owner: Owner | None, link_id: int) -> ShareLink:

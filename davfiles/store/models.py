@@ -68,3 +68,22 @@ class QuotaFigures:
         if self.max_bytes is None:
             return None
         return max(0, self.max_bytes - self.used_bytes + self.reclaimable_bytes)
+
+
+@dataclass(frozen=True)
+class StorageSplit:
+    """Where a user's counted bytes are: live files, earlier versions of live files, and the
+    trash (deleted trees with their files' versions); ``free`` only with a byte quota."""
+
+    files: int
+    versions: int
+    trash: int
+    max_bytes: int | None
+
+    @property
+    def used(self) -> int:
+        return self.files + self.versions + self.trash
+
+    @property
+    def free(self) -> int | None:
+        return None if self.max_bytes is None else max(0, self.max_bytes - self.used)

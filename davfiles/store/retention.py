@@ -114,6 +114,27 @@ def reclaimable(connection: Session | Connection, owner_id: int) -> int:
     return int(trash_bytes) + int(version_bytes)
 
 
+_TRASHED_VERSION = select(TrashedNode.id).where(TrashedNode.id == FileVersion.node_id).exists()
+_HELD = select(
+    select(func.coalesce(func.sum(TrashItem.size), 0))
+    .where(TrashItem.owner_id == bindparam("owner_id"))
+    .scalar_subquery(),
+    select(func.coalesce(func.sum(FileVersion.size), 0))
+    .where(FileVersion.owner_id == bindparam("owner_id"), _TRASHED_VERSION)
+    .scalar_subquery(),
+    select(func.coalesce(func.sum(FileVersion.size), 0))
+    .where(FileVersion.owner_id == bindparam("owner_id"), ~_TRASHED_VERSION)
+    .scalar_subquery(),
+)
+
+
+def held(connection: Session | Connection, owner_id: int) -> tuple[int, int]:
+    """Bytes of the owner's trash (trees and their files' versions) and of the versions of
+    live files, pinned or not: the split of ``used_bytes`` a storage panel shows."""
+    trees, trashed_versions, live_versions = connection.execute(_HELD, {"owner_id": owner_id}).one()
+    return int(trees) + int(trashed_versions), int(live_versions)
+
+
 def try_reserve(
     store: Store,
     session: Session,

@@ -42,7 +42,7 @@ from davfiles.store.disk_changes import DiskChanges
 from davfiles.store.fsck import FsckReport, Repair
 from davfiles.store.journal import Journal
 from davfiles.store.links import ShareLinks
-from davfiles.store.models import FileInfo, Owner, QuotaFigures
+from davfiles.store.models import FileInfo, Owner, QuotaFigures, StorageSplit
 from davfiles.store.paths import (
     ROOT,
     UserPath,
@@ -242,6 +242,15 @@ class Store:
             if figures.max_bytes is None or figures.used_bytes == 0:
                 return figures
             return replace(figures, reclaimable_bytes=retention.reclaimable(connection, owner.id))
+
+    def storage_split(self, owner: Owner) -> StorageSplit:
+        """The used bytes split into files, versions and trash (a storage panel's figures);
+        what is not versions or trash is files (uploads in flight count there too)."""
+        with self.db.connect() as connection:
+            figures = quota.figures(connection, owner.id)
+            trash_bytes, version_bytes = retention.held(connection, owner.id)
+        files = max(0, figures.used_bytes - trash_bytes - version_bytes)
+        return StorageSplit(files, version_bytes, trash_bytes, figures.max_bytes)
 
     def check_room(self, owner: Owner, extra_bytes: int) -> None:
         """Raise QuotaExceeded unless ``extra_bytes`` more fit what a write can use; counts

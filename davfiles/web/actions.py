@@ -1,7 +1,7 @@
 """The app's changes, each a POST form checked for CSRF, answered with a redirect (303) to the
 page to see the result on: folders, rename, move and copy, delete with undo, uploads, trash,
-versions, sessions and the password; share links in ``link_actions``. All of them work
-without JavaScript."""
+versions, sessions and the password; share links in ``link_actions``; the admin pages' users,
+quotas and link policy (``admin.py``). All of them work without JavaScript."""
 
 from __future__ import annotations
 
@@ -10,10 +10,14 @@ from typing import TYPE_CHECKING
 
 from werkzeug.wrappers import Request, Response
 
+from davfiles.config import ConfigError, parse_count, parse_size
 from davfiles.errors import AlreadyExists, AuthFailed, InvalidName, NotFound, PermissionDenied
 from davfiles.rest.io import FilePart, MultipartResult, PartSink, read_multipart
 from davfiles.store import FileInfo, UploadOptions, UserPath, check_name, parse_user_path
+from davfiles.store.link_policy import LinkPolicy, parse_days
+from davfiles.store.links import LinkKind
 from davfiles.web import link_actions, pages
+from davfiles.web.admin import require_admin
 from davfiles.web.forms import check_change
 from davfiles.web.forms import one as _one
 from davfiles.web.pages import files_url, info_url
@@ -207,12 +211,17 @@ def password(
     new = _one(f, "new", "")
     if new != _one(f, "confirm", ""):
         raise InvalidName("the new password and its confirmation differ")
-    if len(new) < 8:
-        raise InvalidName("a password needs at least 8 characters")
+    _check_new_password(new)
     app.accounts.set_password(name, new)
     response = see_other(request, "/app/account?note=password")
     app.set_session_cookie(request, response, session.owner)
     return response
+
+
+def _check_new_password(text: str) -> None:
+    """The web app's floor for a password it sets (the CLI leaves it to the admin)."""
+    if len(text) < 8:
+        raise InvalidName("a password needs at least 8 characters")
 
 
 def token_create(
@@ -237,6 +246,57 @@ def token_revoke(
     response = see_other(request, "/app/account?note=token-revoked")
     app.set_session_cookie(request, response, session.owner)
     return response
+
+
+def admin_user_add(
+    app: WebApp, request: Request, session: BrowserSession, f: dict[str, list[str]]
+) -> Response:
+    """Create a user (``Accounts.add_user``'s rules); blank quotas are unlimited."""
+    require_admin(session)
+    secret = _one(f, "password", "")
+    _check_new_password(secret)
+    app.accounts.add_user(
+        _one(f, "user").strip(),
+        secret,
+        max_bytes=_limit(parse_size, _one(f, "max_bytes", "")),
+        max_files=_limit(parse_count, _one(f, "max_files", "")),
+    )
+    return see_other(request, "/app/admin/users?note=user-added")
+
+
+def admin_quota(
+    app: WebApp, request: Request, session: BrowserSession, f: dict[str, list[str]]
+) -> Response:
+    """Set a user's byte and file quota (blank: unlimited)."""
+    require_admin(session)
+    app.accounts.set_quota(
+        _one(f, "user"),
+        max_bytes=_limit(parse_size, _one(f, "max_bytes", "")),
+        max_files=_limit(parse_count, _one(f, "max_files", "")),
+    )
+    return see_other(request, "/app/admin/users?note=quota")
+
+
+def _limit(parse: Callable[[object], int | None], raw: str) -> int | None:
+    """A quota field: blank or ``unlimited`` is no limit; sizes as ``5G``, ``500M``."""
+    try:
+        return parse(raw.strip() or "unlimited")
+    except ConfigError as exc:
+        raise InvalidName(str(exc)) from None
+
+
+def admin_link_policy(
+    app: WebApp, request: Request, session: BrowserSession, f: dict[str, list[str]]
+) -> Response:
+    """Replace the link policy; blank days are no rule, checked kinds need a password."""
+    require_admin(session)
+    policy = LinkPolicy(
+        parse_days(_one(f, "default_expiry_days", "")),
+        parse_days(_one(f, "max_expiry_days", "")),
+        frozenset(kind for kind in LinkKind if kind in f.get("password_kinds", [])),
+    )
+    app.store.links.set_policy(policy, session.owner.name)
+    return see_other(request, "/app/admin/links?note=policy")
 
 
 class _Skipped:
@@ -312,4 +372,7 @@ _ACTIONS: dict[str, Action] = {
     "token_create": token_create,
     "token_revoke": token_revoke,
     **link_actions.ACTIONS,
+    "admin-user-add": admin_user_add,
+    "admin-quota": admin_quota,
+    "admin-link-policy": admin_link_policy,
 }

@@ -29,7 +29,7 @@ from davfiles.metrics_doors import DOOR_KEY, USER_KEY
 from davfiles.nextcloud.login_page import CSRF_COOKIE, CsrfGuard
 from davfiles.rest.dialect import status_for
 from davfiles.store import Owner, Store
-from davfiles.web import actions, chunked, entry, link_pages, pages
+from davfiles.web import actions, admin, chunked, entry, link_pages, pages
 from davfiles.web.headers import PAGE_HEADERS
 from davfiles.web.sessions import BrowserSession, WebSessions
 from davfiles.web.urls import see_other
@@ -55,6 +55,11 @@ _ACCOUNT_ACTIONS = (
     "token_create",
     "token_revoke",
 )
+# The admin pages (``admin.py``): a 403 page for anyone but an admin.
+_ADMIN_PAGES: dict[str, Handler] = {
+    "admin_users": admin.admin_users,
+    "admin_links": admin.admin_links,
+}
 # The chunked uploads of the app's script (``chunked.py``), which answer JSON.
 _CHUNKED: dict[str, Handler] = {
     "upload_check": chunked.check,
@@ -102,6 +107,9 @@ def _rules() -> list[Rule]:
         Rule(f"/app/links/<{_ID}:link_id>", methods=get, endpoint="link"),
         Rule(f"/app/links/<{_ID}:link_id>/qr.svg", methods=get, endpoint="link_qr"),
         Rule(f"/app/links/public/<{_ID}:file_id>/qr.svg", methods=get, endpoint="public_qr"),
+        Rule("/app/admin/", methods=get, endpoint="admin"),
+        Rule("/app/admin/users", methods=get, endpoint="admin_users"),
+        Rule("/app/admin/links", methods=get, endpoint="admin_links"),
         Rule("/app/versions/<int:version_id>", methods=get, endpoint="version_download"),
         Rule("/app/uploads/check", methods=post, endpoint="upload_check"),
         Rule("/app/uploads/<upload_id>", methods=get, endpoint="upload_state"),
@@ -203,12 +211,17 @@ class WebApp:
     ) -> Response:
         if endpoint == "home":
             return see_other(request, "/app/files/")
+        if endpoint == "admin":
+            return see_other(request, "/app/admin/users")
         if endpoint == "action":
             return actions.run(self, request, session, str(arguments["action"]))
         if endpoint in _ACCOUNT_ACTIONS:
             return actions.run(self, request, session, endpoint)
         handler: Handler = (
-            _CHUNKED.get(endpoint) or _LINK_PAGES.get(endpoint) or getattr(pages, endpoint)
+            _CHUNKED.get(endpoint)
+            or _LINK_PAGES.get(endpoint)
+            or _ADMIN_PAGES.get(endpoint)
+            or getattr(pages, endpoint)
         )
         return handler(self, request, session, **arguments)
 

@@ -300,6 +300,7 @@ def account(
         sessions=app.sessions.of(session.owner),
         tokens=app.accounts.list_tokens(session.owner.name),
         usage=app.store.usage(session.owner),
+        storage=app.store.storage_split(session.owner),
         new_token=new_token,
         note=note_of(request) if new_token is None else "",
     )

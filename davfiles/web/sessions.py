@@ -35,6 +35,7 @@ _LOOKUP = (
         WebSession.expires_at,
         User.id.label("user_id"),
         User.name,
+        User.is_admin,
     )
     .join(User, and_(User.id == WebSession.user_id, User.auth_version == WebSession.auth_version))
     .where(WebSession.token_sha256 == bindparam("digest"))
@@ -43,11 +44,13 @@ _LOOKUP = (
 
 @dataclass(frozen=True)
 class BrowserSession:
-    """The session a request came with: whose it is and its CSRF token."""
+    """The session a request came with: whose it is, its CSRF token and whether its user
+    may use the admin pages (read with the session, so a revoked admin loses them at once)."""
 
     id: int
     owner: Owner
     csrf: str
+    is_admin: bool = False
 
 
 @dataclass(frozen=True)
@@ -103,7 +106,9 @@ class WebSessions:
                 session.execute(
                     update(WebSession).where(WebSession.id == row.id).values(last_seen_at=now)
                 )
-        return BrowserSession(row.id, Owner(row.user_id, row.name), self.csrf_token(secret))
+        return BrowserSession(
+            row.id, Owner(row.user_id, row.name), self.csrf_token(secret), bool(row.is_admin)
+        )
 
     def csrf_token(self, secret: str) -> str:
         return hmac.new(self._key, secret.encode(), hashlib.sha256).hexdigest()

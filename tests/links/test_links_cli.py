@@ -56,3 +56,55 @@ def test_links_are_created_listed_disabled_regenerated_and_deleted(tmp_path: Pat
     assert_one_line_error(
         davfiles(data, "links", "create", "erin", "/erin.txt", "--expires", "soon"), "not a time"
     )
+
+
+def test_the_link_policy_is_shown_set_and_obeyed_by_links_create(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    prepared(data)
+    shown = davfiles(data, "links", "policy")
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.splitlines() == [
+        "default expiry: none",
+        "maximum expiry: none",
+        "passwords required for: none",
+    ]
+    changed = davfiles(
+        data, "links", "policy", "--max-expiry-days", "14", "--passwords", "edit,view"
+    )
+    assert changed.returncode == 0, changed.stderr
+    assert changed.stdout.splitlines()[1:] == [
+        "maximum expiry: 14 days",
+        "passwords required for: view,edit",
+    ]
+    assert_one_line_error(
+        davfiles(data, "links", "create", "erin", "/erin.txt"), "requires a password"
+    )
+    assert_one_line_error(
+        davfiles(
+            data,
+            "links",
+            "create",
+            "erin",
+            "/erin.txt",
+            "--password",
+            "pw",
+            "--expires",
+            "2099-01-01",
+        ),
+        "at most 14 days",
+    )
+    made = davfiles(data, "links", "create", "erin", "/erin.txt", "--password", "pw")
+    assert made.returncode == 0, made.stderr
+    listed = json.loads(davfiles(data, "links", "list", "--json").stdout.splitlines()[0])
+    assert listed["has_password"] and listed["expires_at"] is not None
+    kept = davfiles(data, "links", "policy", "--default-expiry-days", "7")
+    assert "maximum expiry: 14 days" in kept.stdout
+    assert_one_line_error(
+        davfiles(data, "links", "policy", "--default-expiry-days", "30"), "longer than the maximum"
+    )
+    assert_one_line_error(davfiles(data, "links", "policy", "--passwords", "all,some"), "some")
+    cleared = davfiles(data, "links", "policy", "--max-expiry-days", "none", "--passwords", "none")
+    assert cleared.stdout.splitlines()[1:] == [
+        "maximum expiry: none",
+        "passwords required for: none",
+    ]

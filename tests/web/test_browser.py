@@ -441,3 +441,35 @@ def test_a_link_made_on_the_details_page_is_listed_copied_and_scanned(
             narrow.check(name)
     finally:
         narrow.close()
+
+
+def test_the_admin_pages_pass_axe_and_fit_a_360_px_screen(
+    chromium: Any, live_server: LiveServer, visit: tuple[Visit, TestUser]
+) -> None:
+    _session, user = visit
+    live_server.services.accounts.set_admin(user.name, True)
+    live_server.add_user("bob-with-a-rather-long-name", max_bytes=5_000_000_000)
+    for width in (1280, 360):
+        browser = Visit(chromium, live_server, width=width)
+        try:
+            browser.login(user)
+            browser.page.get_by_role("navigation", name="Main").get_by_role(
+                "link", name="Admin"
+            ).click()
+            browser.page.wait_for_url("**/app/admin/users")
+            for path, name in (
+                ("/app/account", "account-storage"),
+                ("/app/admin/users", "admin-users"),
+                ("/app/admin/links", "admin-links"),
+            ):
+                browser.go(path)
+                scroll = browser.page.evaluate("document.documentElement.scrollWidth")
+                assert scroll <= width, f"{path} is {scroll} px wide"
+                browser.check(f"{name}-{width}")
+            browser.page.get_by_label("Maximum expiry in days (blank: none)").fill("30")
+            browser.page.get_by_label("edit links").check()
+            browser.page.get_by_role("button", name="Save the policy").click()
+            browser.page.wait_for_url("**/app/admin/links?note=policy")
+            assert live_server.services.store.links.policy().max_expiry_days == 30
+        finally:
+            browser.close()
