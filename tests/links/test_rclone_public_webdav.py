@@ -70,3 +70,17 @@ def test_rclone_reads_a_view_link_and_writes_through_an_edit_link(
     assert sent.returncode == 0, sent.stderr
     stored = dav.get(live_server.url("/dav/share/sub%20dir/new.txt"))
     assert stored.content == b"new content"
+
+
+def test_rclone_copies_on_the_server_through_an_edit_link(live_server: LiveServer) -> None:
+    alice = live_server.add_user("alice")
+    dav = live_server.session(alice)
+    assert dav.request("MKCOL", live_server.url("/dav/share")).status_code == 201
+    assert dav.put(live_server.url("/dav/share/a.txt"), data=b"alpha").ok
+    edit = make_link(live_server, alice, "share", "edit")
+    where = remote(live_server, edit.token)
+    copied = rclone("copyto", "-vv", where + "a.txt", where + "copy of a.txt")
+    assert copied.returncode == 0, copied.stderr
+    assert "server-side copy" in copied.stderr
+    stored = dav.get(live_server.url("/dav/share/copy%20of%20a.txt"))
+    assert stored.content == b"alpha"
