@@ -27,10 +27,10 @@ link's kind allows.
 from __future__ import annotations
 
 import re
+from typing import Any
 from urllib.parse import quote, unquote, urlsplit
-from xml.etree.ElementTree import ParseError, tostring
+from xml.etree.ElementTree import tostring
 
-from defusedxml import DefusedXmlException
 from werkzeug.wrappers import Request, Response
 from wsgidav.dav_error import DAVError
 
@@ -45,13 +45,15 @@ from davfiles.errors import (
 )
 from davfiles.links import davxml
 from davfiles.links.access import LinkGate, basic_user
-from davfiles.links.davlocks import LinkLocks, ref_url
+from davfiles.links.davlocks import LinkLocks, principal, ref_url
 from davfiles.links.transfer import counted_download, error_headers, status_of
 from davfiles.provider.nextcloud import LIVE_MTIME_PROPERTIES, parse_timestamp
 from davfiles.rest.io import announced_length, body_chunks
 from davfiles.store import FileInfo, Store, UserPath
+from davfiles.store.link_copy import edit_copy
 from davfiles.store.links import LinkKind, Visit
 from davfiles.store.locks import request_scope
+from davfiles.xml_guard import XmlRefused, check_xml_body, read_body
 
 PREFIX = "/public.php/dav/files/"
 LEGACY_PREFIX = "/public.php/webdav"
@@ -214,44 +216,22 @@ class PublicDav:
                 created = self._links.edit_move(visit, sub, target, overwrite=overwrite)
                 self._locks.forget(ref_url(visit, source_path, source.is_dir))
             else:
-                created = self._copy(request, visit, source, target, overwrite)
+                recursive = request.headers.get("Depth", "infinity") != "0"
+                created = edit_copy(
+                    self._store, visit, sub, target, overwrite=overwrite, recursive=recursive
+                )
         except AlreadyExists:
             return _text(412, "the Destination exists and Overwrite is F")
         return Response(status=201 if created else 204)
-
-    def _copy(
-        self, request: Request, visit: Visit, source: FileInfo, target: str, overwrite: bool
-    ) -> bool:
-        """Copy through the store; a file over a file is written as its new content, which
-        keeps the old one as a version (as a PUT through the link does)."""
-        visit.may(LinkKind.EDIT)
-        target_path = self._links.inside(visit, target)
-        if target_path == visit.root.path:
-            raise PermissionDenied("the shared folder itself cannot be replaced through its link")
-        existing = self._store.stat(visit.owner, target_path)
-        if existing is None or existing.is_dir or source.is_dir:
-            recursive = request.headers.get("Depth", "infinity") != "0"
-            return self._store.copy(
-                visit.owner, source.path, target_path, overwrite=overwrite, recursive=recursive
-            )
-        if not overwrite:
-            raise AlreadyExists(f"{target} exists")
-        if existing.id == source.id:
-            raise Conflict("source and destination are the same file")
-        with (
-            self._links.open_file(visit, source) as stream,
-            self._links.edit_upload(visit, target, source.size) as upload,
-        ):
-            while chunk := stream.read(self._block_size):
-                upload.write(chunk)
-        return False
 
     def _lock(self, request: Request, visit: Visit, base: str, sub: str) -> Response:
         path = self._links.inside(visit, sub)
         timeout = _timeout(request.headers.get("Timeout", ""))
         try:
-            wanted = davxml.parse_lockinfo(request.get_data())
-        except (ParseError, DefusedXmlException, ValueError) as exc:
+            wanted = davxml.parse_lockinfo(_xml_body(request))
+        except XmlRefused as exc:
+            return davxml.error_answer(int(exc.status.split()[0]), str(exc))
+        except ValueError as exc:
             return davxml.error_answer(400, f"not a LOCK body: {exc}")
         info = self._store.stat(visit.owner, path)
         href = f"{base}/{_quoted(sub)}" if sub else f"{base}/"
@@ -297,8 +277,10 @@ class PublicDav:
         """Times as the main door sets them; other properties kept as dead ones; ``DAV:``
         properties otherwise protected (403, and 424 for the rest: all or nothing)."""
         try:
-            changes = davxml.parse_propertyupdate(request.get_data())
-        except (ParseError, DefusedXmlException, ValueError) as exc:
+            changes = davxml.parse_propertyupdate(_xml_body(request))
+        except XmlRefused as exc:
+            return davxml.error_answer(int(exc.status.split()[0]), str(exc))
+        except ValueError as exc:
             return davxml.error_answer(400, f"not a PROPPATCH body: {exc}")
         self._guard(request, visit, info.path, is_dir=info.is_dir)
         href = self._href(base, visit, info)
@@ -334,7 +316,8 @@ class PublicDav:
         for entry in (info, *members):
             locks = None
             if kind == LinkKind.EDIT:
-                locks = self._locks.locks_on(ref_url(visit, entry.path, entry.is_dir))
+                url = ref_url(visit, entry.path, entry.is_dir)
+                locks = [_as_seen(visit, lock) for lock in self._locks.locks_on(url)]
             davxml.add_entry(root, self._href(base, visit, entry), entry, kind, locks)
         return davxml.multistatus_answer(root)
 
@@ -343,6 +326,21 @@ class PublicDav:
         path = _quoted(relative)
         suffix = "/" if info.is_dir and path else ""
         return f"{base}/{path}{suffix}"
+
+
+def _xml_body(request: Request) -> bytes:
+    """A LOCK or PROPPATCH body, read and checked as the main door's ``XmlGuard`` does."""
+    body = read_body(request.environ)
+    if body:
+        check_xml_body(body, request.mimetype_params.get("charset"))
+    return body
+
+
+def _as_seen(visit: Visit, lock: dict[str, Any]) -> dict[str, Any]:
+    """A lock as a visitor sees it: who holds another principal's lock is not theirs to read."""
+    if lock["principal"] == principal(visit):
+        return lock
+    return {**lock, "owner": b""}
 
 
 def _quoted(relative: str) -> str:

@@ -110,9 +110,15 @@ def test_locks_through_an_edit_link_hold_on_both_doors(live_server: LiveServer) 
     assert fresh.status_code == 201
     made = live_server.services.store.stat(alice.owner, p("team/sub/new.txt"))
     assert made is not None and made.size == 0
-    # The owner's lock holds against the link's visitors.
-    owner_lock = owner.request("LOCK", live_server.url("/dav/team/sub/in.txt"), data=LOCKINFO)
+    # The owner's lock holds against the link's visitors, who do not see who holds it.
+    owner_lock = owner.request(
+        "LOCK",
+        live_server.url("/dav/team/sub/in.txt"),
+        data=LOCKINFO.replace(b"Microsoft", b"Alice"),
+    )
     assert owner_lock.status_code == 200
+    seen = requests.request("PROPFIND", base + "/sub/in.txt", headers={"Depth": "0"})
+    assert b"activelock" in seen.content and b"Alice" not in seen.content
     assert requests.delete(base + "/sub/in.txt", timeout=30).status_code == 423
     assert requests.delete(base + "/sub", timeout=30).status_code == 423
     moved = requests.request(
@@ -162,6 +168,12 @@ def test_proppatch_sets_times_as_the_main_door_does(live_server: LiveServer) -> 
     assert doc is not None and doc.modified_at == 1600000000
     bad = requests.request("PROPPATCH", base + "/doc.txt", data=b"<not xml")
     assert bad.status_code == 400
+    not_a_time = unix.replace(b"1600000000", b"next tuesday")
+    assert requests.request("PROPPATCH", base + "/doc.txt", data=not_a_time).status_code == 400
+    entity = b'<!DOCTYPE d [<!ENTITY e "x">]>' + unix
+    assert requests.request("PROPPATCH", base + "/doc.txt", data=entity).status_code == 400
+    huge = requests.request("LOCK", base + "/doc.txt", data=b" " * 2_000_000, timeout=30)
+    assert huge.status_code == 413
 
 
 def test_properties_follow_the_link_kind(live_server: LiveServer) -> None:
