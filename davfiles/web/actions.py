@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from werkzeug.utils import redirect
 from werkzeug.wrappers import Request, Response
 
 from davfiles.errors import AlreadyExists, AuthFailed, InvalidName, NotFound, PermissionDenied
@@ -17,6 +16,7 @@ from davfiles.web import pages
 from davfiles.web.forms import check_change
 from davfiles.web.pages import files_url, info_url
 from davfiles.web.sessions import BrowserSession
+from davfiles.web.urls import see_other
 
 if TYPE_CHECKING:
     from davfiles.web.app import WebApp
@@ -73,7 +73,7 @@ def mkdir(
 ) -> Response:
     folder = _folder(f)
     app.store.mkdir(session.owner, folder.child(_new_name(_one(f, "name"))))
-    return redirect(files_url(folder, note="created"), 303)
+    return see_other(request, files_url(folder, note="created"))
 
 
 def rename(
@@ -85,7 +85,7 @@ def rename(
     target = source.parent.child(_new_name(_one(f, "name")))
     if target != source:
         app.store.move(session.owner, source, target, overwrite=False)
-    return redirect(info_url(target) + "?note=renamed", 303)
+    return see_other(request, info_url(target) + "?note=renamed")
 
 
 def transfer(
@@ -106,7 +106,7 @@ def transfer(
             app.store.copy(session.owner, source, goal, overwrite=False)
         else:
             app.store.move(session.owner, source, goal, overwrite=False)
-    return redirect(files_url(destination, note="copied" if copy else "moved"), 303)
+    return see_other(request, files_url(destination, note="copied" if copy else "moved"))
 
 
 def delete(
@@ -119,9 +119,9 @@ def delete(
         removed = app.store.delete(session.owner, folder.child(name))
         trashed += [str(item) for item in _trash_ids(app, session, removed)]
     if not trashed:
-        return redirect(files_url(folder, note="deleted"), 303)
+        return see_other(request, files_url(folder, note="deleted"))
     query = "&".join(f"deleted={item}" for item in trashed)
-    return redirect(files_url(folder) + "?" + query, 303)
+    return see_other(request, files_url(folder) + "?" + query)
 
 
 def _trash_ids(app: WebApp, session: BrowserSession, removed: FileInfo) -> list[int]:
@@ -141,8 +141,8 @@ def restore(
         raise AlreadyExists(f"{len(failed)} item(s) could not be restored: {reasons}")
     back = _one(f, "back", "trash")
     if back == "trash" or not restored:
-        return redirect("/app/trash?note=restored", 303)
-    return redirect(files_url(restored[0][1].path.parent, note="restored"), 303)
+        return see_other(request, "/app/trash?note=restored")
+    return see_other(request, files_url(restored[0][1].path.parent, note="restored"))
 
 
 def purge(
@@ -150,7 +150,7 @@ def purge(
 ) -> Response:
     everything = _one(f, "all", "") == "1"
     app.store.trash_purge(session.owner, None if everything else _item_ids(f))
-    return redirect("/app/trash?note=purged", 303)
+    return see_other(request, "/app/trash?note=purged")
 
 
 def _item_ids(fields: dict[str, list[str]]) -> list[int]:
@@ -169,14 +169,14 @@ def version_restore(
     if not raw.isdigit():
         raise InvalidName("the version chosen is not valid")
     restored = app.store.version_restore(session.owner, int(raw))
-    return redirect(info_url(restored.path) + "?note=version-restored", 303)
+    return see_other(request, info_url(restored.path) + "?note=version-restored")
 
 
 def logout(
     app: WebApp, request: Request, session: BrowserSession, f: dict[str, list[str]]
 ) -> Response:
     app.sessions.end(session.id, session.owner)
-    response = redirect("/app/login", 303)
+    response = see_other(request, "/app/login")
     app.clear_session_cookie(request, response)
     return response
 
@@ -185,7 +185,7 @@ def logout_everywhere(
     app: WebApp, request: Request, session: BrowserSession, f: dict[str, list[str]]
 ) -> Response:
     app.sessions.end_all(session.owner)
-    response = redirect("/app/login", 303)
+    response = see_other(request, "/app/login")
     app.clear_session_cookie(request, response)
     return response
 
@@ -197,7 +197,7 @@ def end_session(
     if not raw.isdigit():
         raise InvalidName("the session chosen is not valid")
     app.sessions.end(int(raw), session.owner)
-    return redirect("/app/account?note=session-ended", 303)
+    return see_other(request, "/app/account?note=session-ended")
 
 
 def password(
@@ -217,7 +217,7 @@ def password(
     if len(new) < 8:
         raise InvalidName("a password needs at least 8 characters")
     app.accounts.set_password(name, new)
-    response = redirect("/app/account?note=password", 303)
+    response = see_other(request, "/app/account?note=password")
     app.set_session_cookie(request, response, session.owner)
     return response
 
@@ -241,7 +241,7 @@ def token_revoke(
     if not raw.isdigit() or int(raw) not in owned:
         raise NotFound("you have no such token")
     app.accounts.revoke_token(int(raw))
-    response = redirect("/app/account?note=token-revoked", 303)
+    response = see_other(request, "/app/account?note=token-revoked")
     app.set_session_cookie(request, response, session.owner)
     return response
 
@@ -301,7 +301,7 @@ def _upload(app: WebApp, request: Request, session: BrowserSession) -> Response:
     folder = parse_user_path(fields.fields.get("folder", ""))
     count = len(fields.files) - len(skipped)
     note = "skipped" if skipped else "uploaded" if count else "nothing"
-    return redirect(files_url(folder, note=note, count=str(count)), 303)
+    return see_other(request, files_url(folder, note=note, count=str(count)))
 
 
 _ACTIONS: dict[str, Action] = {

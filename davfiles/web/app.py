@@ -19,7 +19,6 @@ from urllib.parse import urlencode
 from jinja2 import Environment, PackageLoader, select_autoescape
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
-from werkzeug.utils import redirect
 from werkzeug.wrappers import Request, Response
 
 from davfiles.auth.accounts import Accounts
@@ -33,6 +32,7 @@ from davfiles.store import Owner, Store
 from davfiles.web import actions, chunked, entry, pages
 from davfiles.web.headers import PAGE_HEADERS
 from davfiles.web.sessions import BrowserSession, WebSessions
+from davfiles.web.urls import see_other
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -135,12 +135,12 @@ class WebApp:
             if entry.wants_html(request):
                 location = entry.app_location(request)
                 if location is not None:
-                    return redirect(location, 303)(environ, start_response)
+                    return see_other(request, location)(environ, start_response)
         return self.app(environ, start_response)
 
     def _answer(self, request: Request) -> Response:
         if request.path == "/app":
-            return redirect("/app/", 308)
+            return see_other(request, APP_PREFIX, 308)
         adapter = self._map.bind_to_environ(request.environ)
         try:
             endpoint, arguments = adapter.match()
@@ -182,13 +182,13 @@ class WebApp:
             return self.error_page(request, None, 401, "Your login has ended: log in again.")
         query = request.query_string.decode("latin-1")
         back = request.path + ("?" + query if query else "")
-        return redirect("/app/login?" + urlencode({"next": back}), 303)
+        return see_other(request, "/app/login?" + urlencode({"next": back}))
 
     def _dispatch(
         self, endpoint: str, request: Request, session: BrowserSession, arguments: dict[str, Any]
     ) -> Response:
         if endpoint == "home":
-            return redirect("/app/files/", 303)
+            return see_other(request, "/app/files/")
         if endpoint == "action":
             return actions.run(self, request, session, str(arguments["action"]))
         if endpoint in _ACCOUNT_ACTIONS:
@@ -207,7 +207,7 @@ class WebApp:
         target = _local_target(request.args.get("next", "") or request.form.get("next", ""))
         if request.method != "POST":
             if self._session(request) is not None:
-                return redirect(target, 303)
+                return see_other(request, target)
             return self._login_page(request, cookie, csrf, target)
         if not self._login_csrf.passes(request, _LOGIN_PURPOSE):
             return self._login_page(
@@ -231,7 +231,7 @@ class WebApp:
             return self._login_page(
                 request, cookie, csrf, target, name, "Wrong user name or password.", 401
             )
-        response = redirect(target, 303)
+        response = see_other(request, target)
         self.set_session_cookie(request, response, owner)
         return response
 
@@ -241,7 +241,7 @@ class WebApp:
             SESSION_COOKIE,
             secret,
             max_age=self.sessions.lifetime,
-            path=APP_PREFIX,
+            path=request.script_root + APP_PREFIX,
             secure=request.scheme == "https",
             httponly=True,
             samesite="Lax",
@@ -250,7 +250,7 @@ class WebApp:
     def clear_session_cookie(self, request: Request, response: Response) -> None:
         response.delete_cookie(
             SESSION_COOKIE,
-            path=APP_PREFIX,
+            path=request.script_root + APP_PREFIX,
             secure=request.scheme == "https",
             httponly=True,
             samesite="Lax",
@@ -267,12 +267,19 @@ class WebApp:
         status: int = 200,
     ) -> Response:
         response = self.render(
-            "login.html", None, status=status, csrf=csrf, target=target, name=name, error=error
+            request,
+            "login.html",
+            None,
+            status=status,
+            csrf=csrf,
+            target=target,
+            name=name,
+            error=error,
         )
         response.set_cookie(
             CSRF_COOKIE,
             cookie,
-            path="/app/login",
+            path=request.script_root + "/app/login",
             secure=request.scheme == "https",
             httponly=True,
             samesite="Strict",
@@ -282,9 +289,17 @@ class WebApp:
     # --- rendering ------------------------------------------------------------------------
 
     def render(
-        self, template: str, session: BrowserSession | None, status: int = 200, **context: object
+        self,
+        request: Request,
+        template: str,
+        session: BrowserSession | None,
+        status: int = 200,
+        **context: object,
     ) -> Response:
-        body = self.templates.get_template(template).render(session=session, **context)
+        """A page; its URLs start with ``root``, the prefix the request came through."""
+        body = self.templates.get_template(template).render(
+            session=session, root=request.script_root, **context
+        )
         return Response(body, status, PAGE_HEADERS, mimetype="text/html")
 
     def error_page(
@@ -295,7 +310,7 @@ class WebApp:
             body = json.dumps({"error": message})
             return Response(body, status, PAGE_HEADERS, mimetype="application/json")
         return self.render(
-            "error.html", session, status=status, status_code=status, message=message
+            request, "error.html", session, status=status, status_code=status, message=message
         )
 
 

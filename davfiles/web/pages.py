@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
-from werkzeug.utils import redirect
 from werkzeug.wrappers import Request, Response
 
 from davfiles.errors import InvalidName, NotFound
@@ -16,6 +15,7 @@ from davfiles.store import PAGE_ORDERS, FileInfo, UserPath, page_key, parse_user
 from davfiles.web import downloads
 from davfiles.web.headers import preview_kind
 from davfiles.web.sessions import BrowserSession
+from davfiles.web.urls import see_other
 
 if TYPE_CHECKING:
     from davfiles.web.app import WebApp
@@ -168,9 +168,9 @@ def files(app: WebApp, request: Request, session: BrowserSession, path: str) -> 
     folder_path = parse_user_path(path)
     folder = _existing(app, session, folder_path)
     if not folder.is_dir:
-        return redirect(info_url(folder_path), 303)
+        return see_other(request, info_url(folder_path))
     if path and not path.endswith("/"):
-        return redirect(files_url(folder_path, **request.args), 308)
+        return see_other(request, files_url(folder_path, **request.args), 308)
     sorting = Sorting.of(request)
     search = request.args.get("q", "").strip()
     entries: list[FileInfo]
@@ -193,6 +193,7 @@ def files(app: WebApp, request: Request, session: BrowserSession, path: str) -> 
             previous_link = _previous_link(app, session, folder_path, sorting, entries[0])
     undo = _undo_items(app, session, request.args.getlist("deleted"))
     return app.render(
+        request,
         "files.html",
         session,
         folder=folder,
@@ -232,15 +233,16 @@ def info(app: WebApp, request: Request, session: BrowserSession, path: str) -> R
     item = _existing(app, session, info_path)
     versions = [] if item.is_dir else app.store.versions_of(session.owner, item.id)
     links = [listing.link for listing in app.store.links.listing(session.owner, node_id=item.id)]
-    dav_url = request.host_url.rstrip("/") + "/dav/" + quote(info_path.text)
+    dav_url = request.url_root + "dav/" + quote(info_path.text)
     return app.render(
+        request,
         "info.html",
         session,
         item=item,
         path=info_path,
         versions=versions,
         links=links,
-        link_base=request.host_url.rstrip("/") + "/s/",
+        link_base=request.url_root + "s/",
         dav_url=dav_url + ("/" if item.is_dir and info_path.parts else ""),
         preview=None if item.is_dir else preview_kind(item.content_type),
         note=note_of(request),
@@ -250,14 +252,14 @@ def info(app: WebApp, request: Request, session: BrowserSession, path: str) -> R
 def download(app: WebApp, request: Request, session: BrowserSession, path: str) -> Response:
     item = _existing(app, session, parse_user_path(path))
     if item.is_dir:
-        return redirect("/app/zip/" + quote(item.path.text), 303)
+        return see_other(request, "/app/zip/" + quote(item.path.text))
     return downloads.file_download(request, app.store, session.owner, item, inline=False)
 
 
 def view(app: WebApp, request: Request, session: BrowserSession, path: str) -> Response:
     item = _existing(app, session, parse_user_path(path))
     if item.is_dir:
-        return redirect(files_url(item.path), 303)
+        return see_other(request, files_url(item.path))
     return downloads.file_download(request, app.store, session.owner, item, inline=True)
 
 
@@ -265,7 +267,7 @@ def zip_folder(app: WebApp, request: Request, session: BrowserSession, path: str
     folder_path = parse_user_path(path)
     folder = _existing(app, session, folder_path)
     if not folder.is_dir:
-        return redirect(download_url(folder_path), 303)
+        return see_other(request, download_url(folder_path))
     members = app.store.list_dir(session.owner, folder_path)
     name = folder_path.name or session.owner.name
     return downloads.zip_download(app.store, session.owner, folder_path, members, name)
@@ -287,6 +289,7 @@ def zip_selection(app: WebApp, request: Request, session: BrowserSession) -> Res
 def trash(app: WebApp, request: Request, session: BrowserSession) -> Response:
     entries = app.store.trash_list(session.owner)
     return app.render(
+        request,
         "trash.html",
         session,
         entries=entries[:TRASH_LIMIT],
@@ -300,6 +303,7 @@ def account(
 ) -> Response:
     """Storage, sessions, API tokens and the password; ``new_token``: a secret just made."""
     return app.render(
+        request,
         "account.html",
         session,
         sessions=app.sessions.of(session.owner),

@@ -364,3 +364,60 @@ def test_raw_request_line_reaches_davfiles_unchanged(proxied: Proxied) -> None:
     alice = requests.Session()
     alice.auth = ("alice", "alice-pw")
     assert alice.get(proxied.server.url("/dav/p%25q%23r+s t.txt"), timeout=30).content == b"odd"
+
+
+URL_ATTRIBUTE = re.compile(r'\b(?:href|action|src|formaction)="([^"]*)"')
+
+
+def _app_urls_outside_prefix(page: str) -> list[str]:
+    """The page's own URLs that a browser would send past the proxy's prefix."""
+    return [
+        url
+        for url in URL_ATTRIBUTE.findall(page)
+        if not url.startswith(("#", PREFIX + "/", "https://"))
+    ]
+
+
+def test_the_web_app_keeps_the_prefix_in_links_redirects_and_cookies(proxied: Proxied) -> None:
+    browser = client(proxied)
+    browser.headers["Accept"] = "text/html,*/*;q=0.8"
+    browser.headers["User-Agent"] = "Mozilla/5.0 (X11; Linux x86_64) test browser"
+    origin = proxied.base.removesuffix(PREFIX)
+    login = browser.get(proxied.url("/"), timeout=30)
+    assert login.status_code == 200
+    assert [r.headers["Location"] for r in login.history] == [
+        "/files/app/files/",
+        "/files/app/login?next=%2Fapp%2Ffiles%2F",
+    ]
+    assert _app_urls_outside_prefix(login.text) == []
+    csrf = re.search(r'name="csrf" value="([^"]+)"', login.text)
+    assert csrf is not None
+    answer = browser.post(
+        proxied.url("/app/login"),
+        data={"csrf": csrf[1], "next": "/app/files/", "user": "alice", "password": "alice-pw"},
+        headers={"Origin": origin},
+        timeout=30,
+    )
+    assert answer.status_code == 200, answer.text[:300]
+    assert answer.history[0].headers["Location"] == "/files/app/files/"
+    cookie = next(c for c in browser.cookies if c.name == "davfiles_session")
+    assert (cookie.path, cookie.secure) == ("/files/app/", True)
+    assert _app_urls_outside_prefix(answer.text) == []
+    folder_csrf = re.search(r'name="csrf" value="([^"]+)"', answer.text)
+    assert folder_csrf is not None
+    made = browser.post(
+        proxied.url("/app/do/mkdir"),
+        data={"csrf": folder_csrf[1], "folder": "", "name": "from the web"},
+        headers={"Origin": origin},
+        allow_redirects=False,
+        timeout=30,
+    )
+    assert (made.status_code, made.headers["Location"]) == (
+        303,
+        "/files/app/files/?note=created",
+    )
+    info = browser.get(proxied.url("/app/info/from%20the%20web"), timeout=30)
+    assert info.status_code == 200
+    assert _app_urls_outside_prefix(info.text) == []
+    assert f"{proxied.base}/dav/from%20the%20web/" in info.text
+    assert 'data-root="/files"' in info.text

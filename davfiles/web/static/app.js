@@ -54,6 +54,7 @@
   if (!form || !list || !window.XMLHttpRequest) return;
   var csrf = form.elements.csrf.value;
   var folder = form.elements.folder.value;
+  var uploads = document.body.dataset.root + "/app/uploads/";
 
   function send(method, url, body, onProgress, hold) {
     return new Promise(function (resolve, reject) {
@@ -150,12 +151,12 @@
     setTools(item, [button("Cancel " + pathOf(file), function () {
       hold.cancelled = true;
       if (hold.xhr) hold.xhr.abort();
-      send("DELETE", "/app/uploads/" + id).catch(function () {});
+      send("DELETE", uploads + id).catch(function () {});
     })]);
     try {
-      await send("POST", "/app/uploads/" + id);
+      await send("POST", uploads + id);
       var have = {};
-      (await send("GET", "/app/uploads/" + id)).chunks.forEach(function (c) {
+      (await send("GET", uploads + id)).chunks.forEach(function (c) {
         have[parseInt(c.name, 10)] = c.size;
       });
       var chunkSize = parseInt(form.dataset.chunkSize, 10) || 8388608;
@@ -165,7 +166,7 @@
         var piece = file.slice(n * chunkSize, Math.min(file.size, (n + 1) * chunkSize));
         if (have[n] !== piece.size) {
           item.status.textContent = "sending";
-          await send("PUT", "/app/uploads/" + id + "/" + n, piece, function (sent) {
+          await send("PUT", uploads + id + "/" + n, piece, function (sent) {
             item.bar.value = done + sent;
           }, hold);
         }
@@ -173,7 +174,7 @@
         item.bar.value = done;
       }
       item.status.textContent = "saving";
-      var result = await send("POST", "/app/uploads/" + id + "/finish", {
+      var result = await send("POST", uploads + id + "/finish", {
         folder: folder, name: pathOf(file), conflict: conflict, size: file.size,
         mtime: Math.floor(file.lastModified / 1000)
       });
@@ -211,7 +212,7 @@
     if (!files.length) return;
     var check;
     try {
-      check = await send("POST", "/app/uploads/check", { folder: folder, names: files.map(pathOf) });
+      check = await send("POST", uploads + "check", { folder: folder, names: files.map(pathOf) });
     } catch (error) {
       list.textContent = "The upload could not start: " + error.message;
       return;
