@@ -9,6 +9,7 @@ writing through ``/dav/`` is refused a file a visitor locked, and the other way 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from wsgidav import util
 from wsgidav.lock_man.lock_manager import LockManager
@@ -88,6 +89,37 @@ class LinkLocks:
             return False
         self._manager.release(token)
         return True
+
+    def conditions_hold(
+        self, environ: dict[str, Any], href: str, url: str, etag: str | None
+    ) -> bool:
+        """Whether the ``If`` header's lists for this resource (untagged, or tagged with
+        ``href``, its path as the client names it) hold: one list whose every condition
+        holds, a lock token being one of the locks on ``url`` and an entity tag its ETag."""
+        util.parse_if_header_dict(environ)
+        conditions = environ["wsgidav.conditions.if"]
+        if not conditions:
+            return True
+        wanted = unquote(href).rstrip("/")
+        lists = [
+            conditions_list
+            for tag, tagged in conditions.items()
+            if tag == "*" or unquote(urlsplit(tag).path).rstrip("/") == wanted
+            for conditions_list in tagged
+        ]
+        if not lists:
+            return True
+        tokens = {lock["token"] for lock in self.locks_on(url)}
+
+        def holds(kind: str, value: str) -> bool:
+            if kind == "entity":
+                return etag is not None and value.removeprefix("W/").strip('"') == etag
+            return value in tokens
+
+        return any(
+            all(holds(kind, value) == positive for positive, kind, value in conditions_list)
+            for conditions_list in lists
+        )
 
     def locks_on(self, url: str) -> list[LockDict]:
         """The locks on ``url`` itself or on a folder above it with depth infinity."""

@@ -39,16 +39,12 @@ def multistatus() -> ElementTree.Element:
     return ElementTree.Element(f"{DAV}multistatus")
 
 
-def add_entry(
-    root: ElementTree.Element,
-    href: str,
-    info: FileInfo,
-    kind: LinkKind,
-    locks: list[dict[str, Any]] | None,
-) -> None:
-    """One PROPFIND response; ``locks`` (None where locks are not offered) adds the lock
-    properties the main door gives."""
-    prop = _propstat(_response(root, href), "HTTP/1.1 200 OK")
+def live_properties(
+    info: FileInfo, kind: LinkKind, locks: list[dict[str, Any]] | None
+) -> list[ElementTree.Element]:
+    """The properties of ``info`` a link shows; ``locks`` (None where locks are not offered)
+    adds the lock properties the main door gives."""
+    prop = ElementTree.Element(f"{DAV}prop")
     _text(prop, f"{DAV}displayname", info.name)
     kind_element = ElementTree.SubElement(prop, f"{DAV}resourcetype")
     if info.is_dir:
@@ -74,6 +70,64 @@ def add_entry(
         discovery = ElementTree.SubElement(prop, f"{DAV}lockdiscovery")
         for lock in locks:
             add_active_lock(discovery, lock, None)
+    return list(prop)
+
+
+def dead_properties(stored: dict[str, bytes]) -> list[ElementTree.Element]:
+    """Dead properties as stored (each the serialized element); an unreadable one is left out."""
+    found = []
+    for value in stored.values():
+        try:
+            found.append(SafeTree.fromstring(value))
+        except SafeTree.ParseError:
+            continue
+    return found
+
+
+@dataclass(frozen=True)
+class PropfindRequest:
+    names: list[str] | None  # None: all properties
+    names_only: bool = False
+
+
+def parse_propfind(body: bytes) -> PropfindRequest:
+    """What a PROPFIND asks for; an empty body asks for all properties (RFC 4918 9.1)."""
+    if not body.strip():
+        return PropfindRequest(None)
+    root = SafeTree.fromstring(body)
+    if root.tag != f"{DAV}propfind" or len(root) == 0:
+        raise ValueError("the body is not a propfind")
+    first = root[0]
+    if first.tag == f"{DAV}propname":
+        return PropfindRequest(None, names_only=True)
+    if first.tag == f"{DAV}prop":
+        return PropfindRequest([element.tag for element in first])
+    if first.tag == f"{DAV}allprop":
+        return PropfindRequest(None)
+    raise ValueError("a propfind asks for prop, propname or allprop")
+
+
+def add_entry(
+    root: ElementTree.Element,
+    href: str,
+    properties: list[ElementTree.Element],
+    wanted: PropfindRequest,
+) -> None:
+    """One PROPFIND response: the properties asked for (200) and those missing (404)."""
+    response = _response(root, href)
+    chosen, missing = properties, []
+    if wanted.names is not None:
+        found = {element.tag: element for element in properties}
+        chosen = [found[name] for name in wanted.names if name in found]
+        missing = [name for name in wanted.names if name not in found]
+    if chosen or not missing:
+        prop = _propstat(response, "HTTP/1.1 200 OK")
+        for element in chosen:
+            prop.append(ElementTree.Element(element.tag) if wanted.names_only else element)
+    if missing:
+        absent = _propstat(response, "HTTP/1.1 404 Not Found")
+        for name in missing:
+            ElementTree.SubElement(absent, name)
 
 
 def add_active_lock(

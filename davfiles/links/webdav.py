@@ -125,12 +125,12 @@ class PublicDav:
 
     def _serve(self, request: Request, visit: Visit, base: str, sub: str) -> Response:
         method = request.method
+        if method not in _READ and not self._conditions_hold(request, visit, sub):
+            return davxml.error_answer(412, "the If header's conditions do not hold")
         if method == "PUT":
             return self._put(request, visit, sub)
         if method == "MKCOL":
-            self._guard(request, visit, self._links.inside(visit, sub), parent=True)
-            self._links.edit_mkdir(visit, sub)
-            return Response(status=201)
+            return self._mkcol(request, visit, sub)
         if method == "DELETE":
             path = self._links.inside(visit, sub)
             self._guard(request, visit, path, depth="infinity", parent=True)
@@ -151,6 +151,26 @@ class PublicDav:
         if info.is_dir:
             return _text(405, "a folder has no content: PROPFIND lists it")
         return counted_download(request, self._store, visit, info)
+
+    def _conditions_hold(self, request: Request, visit: Visit, sub: str) -> bool:
+        path = self._links.inside(visit, sub)
+        info = self._store.stat(visit.owner, path) if visit.link.kind == LinkKind.EDIT else None
+        is_dir = info is not None and info.is_dir
+        href = request.script_root + request.path
+        etag = info.etag if info is not None else None
+        return self._locks.conditions_hold(
+            request.environ, href, ref_url(visit, path, is_dir), etag
+        )
+
+    def _mkcol(self, request: Request, visit: Visit, sub: str) -> Response:
+        if request.content_length or request.headers.get("Transfer-Encoding"):
+            return davxml.error_answer(415, "MKCOL takes no body")
+        path = self._links.inside(visit, sub)
+        if self._store.stat(visit.owner, path) is not None:
+            return davxml.error_answer(405, "something is there already")
+        self._guard(request, visit, path, parent=True)
+        self._links.edit_mkdir(visit, sub)
+        return Response(status=201)
 
     def _guard(
         self,
@@ -307,18 +327,34 @@ class PublicDav:
         )
 
     def _propfind(self, request: Request, visit: Visit, base: str, info: FileInfo) -> Response:
+        try:
+            wanted = davxml.parse_propfind(_xml_body(request))
+        except XmlRefused as exc:
+            return davxml.error_answer(int(exc.status.split()[0]), str(exc))
+        except ValueError as exc:
+            return davxml.error_answer(400, f"not a PROPFIND body: {exc}")
         depth = request.headers.get("Depth", "1")
-        members: list[FileInfo] = []
-        if info.is_dir and depth != "0" and visit.link.kind != LinkKind.DROP:
-            members = self._links.list_folder(visit, info)
-        root = davxml.multistatus()
         kind = visit.link.kind
+        members: list[FileInfo] = []
+        if info.is_dir and depth != "0" and kind != LinkKind.DROP:
+            members = self._links.list_folder(visit, info)
+        # Dead properties are the edit link's to see, as it may set them; never a view's.
+        own: dict[str, bytes] = {}
+        inside: dict[str, dict[str, bytes]] = {}
+        if kind == LinkKind.EDIT:
+            own = self._store.dead_properties(visit.owner, info.path)
+            if members:
+                inside = self._store.dead_properties_in(visit.owner, info.path)
+        root = davxml.multistatus()
         for entry in (info, *members):
             locks = None
             if kind == LinkKind.EDIT:
                 url = ref_url(visit, entry.path, entry.is_dir)
                 locks = [_as_seen(visit, lock) for lock in self._locks.locks_on(url)]
-            davxml.add_entry(root, self._href(base, visit, entry), entry, kind, locks)
+            properties = davxml.live_properties(entry, kind, locks)
+            stored = own if entry is info else inside.get(entry.name, {})
+            properties += davxml.dead_properties(stored)
+            davxml.add_entry(root, self._href(base, visit, entry), properties, wanted)
         return davxml.multistatus_answer(root)
 
     def _href(self, base: str, visit: Visit, info: FileInfo) -> str:

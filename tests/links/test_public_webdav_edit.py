@@ -146,8 +146,18 @@ def test_proppatch_sets_times_as_the_main_door_does(live_server: LiveServer) -> 
     assert b"200 OK" in answer.content
     doc = store.stat(alice.owner, p("team/doc.txt"))
     assert doc is not None and doc.modified_at == 1577872800
-    kept = store.dead_properties(alice.owner, p("team/doc.txt"))
-    assert "{urn:schemas-microsoft-com:}Win32FileAttributes" in kept
+    attributes = "{urn:schemas-microsoft-com:}Win32FileAttributes"
+    assert attributes in store.dead_properties(alice.owner, p("team/doc.txt"))
+    prefix = f"/public.php/dav/files/{link.token}/"
+    listed = props(requests.request("PROPFIND", base + "/", headers={"Depth": "1"}))
+    assert listed[prefix + "doc.txt"][attributes] == "00000020"
+    assert attributes not in listed[prefix]
+    # A view link does not show the properties its visitors cannot set.
+    view = make_link(live_server, alice, "team")
+    seen = requests.request(
+        "PROPFIND", live_server.url(f"/public.php/dav/files/{view.token}/doc.txt")
+    )
+    assert attributes not in next(iter(props(seen).values()))
     unix = (
         b'<d:propertyupdate xmlns:d="DAV:"><d:set><d:prop>'
         b"<d:getlastmodified>1600000000</d:getlastmodified>"
