@@ -1,27 +1,27 @@
 """Public WebDAV of share links, where Nextcloud serves it: ``/public.php/dav/files/<token>/``,
 and at the legacy ``/public.php/webdav/`` with the token as the Basic user name.
 
-A small WebDAV class 1 server over the link, with no account: the password (when the link has
-one) comes as HTTP Basic with any user name, throttled as on the pages (``access.py``).
+A small WebDAV server over the link, with no account: the password (when the link has one)
+comes as HTTP Basic with any user name, throttled as on the pages (``access.py``).
 
 - view links: ``OPTIONS``, ``PROPFIND`` (Depth 0 or 1), ``GET``/``HEAD`` (Range, ETag,
   counted as downloads like the raw download URLs);
-- edit links: those, plus ``PUT`` (a replaced file keeps a version), ``MKCOL``, ``DELETE``
-  (to the owner's trash) and ``MOVE`` within the link, never of the shared folder itself;
+- edit links (class 2, every litmus suite passes): those, plus ``PUT`` (a replaced file
+  keeps a version), ``MKCOL``, ``DELETE`` (to the owner's trash), ``MOVE`` and ``COPY``
+  within the link, never of the shared folder itself (a copy goes through the store, so the
+  quota counts; a file copied over a file keeps a version, ``store/link_copy.py``);
+  ``LOCK``/``UNLOCK`` in the main door's lock table by its lock manager (``davlocks.py``:
+  each side honours the other's locks) with ``If`` conditions; ``PROPPATCH`` as the main
+  door answers it (``getlastmodified`` and the Win32 times set the file's time, other
+  properties are kept as dead properties, which its ``PROPFIND`` shows);
 - drop links: ``PUT`` only, and a clash gets a free name (``201`` either way, naming
   nothing, so a visitor cannot probe what the folder holds); the uploader may name
   themselves in ``X-NC-Nickname`` (URL-encoded, as Nextcloud's file requests send it);
   ``PROPFIND`` shows the folder alone, never its content.
 
-- edit links also take ``COPY`` within the link (through the store: quota counts; a file
-  copied over a file is a new content of it, which keeps a version), ``LOCK``/``UNLOCK``
-  (the main door's lock table and manager, ``davlocks.py``: the owner and the visitors see
-  each other's locks) and ``PROPPATCH`` as the main door answers it (``getlastmodified``
-  and the Win32 times set the file's time; other properties are kept as dead properties).
-
 A method a link's kind does not take is ``403`` with a DAV error body, as Nextcloud answers
-it; ``PROPFIND`` gives the main door's basic live properties, with ``oc:permissions`` as the
-link's kind allows.
+it; ``PROPFIND`` gives the main door's basic live properties (``davxml.py``), with
+``oc:permissions`` as the link's kind allows.
 """
 
 from __future__ import annotations
