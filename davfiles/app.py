@@ -22,6 +22,7 @@ from davfiles.drain import DrainUnreadBody
 from davfiles.fast.door import FastDoor
 from davfiles.health import HealthEndpoints, ReadinessCheck
 from davfiles.links.access import LinkGate
+from davfiles.links.davlocks import LinkLocks
 from davfiles.links.door import LinkDoor
 from davfiles.metrics_middleware import observe_requests
 from davfiles.nextcloud import NextcloudMiddleware
@@ -215,7 +216,9 @@ def create_app(services: Services) -> Any:
         services.authenticator.derive_key("share link cookies"),
         LoginThrottle(services.db, _throttle_limits(settings)),
     )
-    links = LinkDoor(nextcloud, services.store, gate, settings.block_size)
+    # The main door's lock table: a lock taken through a link holds on /dav/ too.
+    locks = LinkLocks(SqlLockStorage(services.db, settings.lock_timeout_max))
+    links = LinkDoor(nextcloud, services.store, gate, settings.block_size, locks)
     web = WebApp(
         links,
         services.store,

@@ -37,6 +37,7 @@ from davfiles.errors import (
     NotFound,
 )
 from davfiles.links.access import LinkGate
+from davfiles.links.davlocks import LinkLocks
 from davfiles.links.pages import page, stylesheet
 from davfiles.links.transfer import (
     DOWNLOAD_HEADERS,
@@ -109,11 +110,18 @@ class _Target:
 class LinkDoor:
     """WSGI middleware answering ``/s/``; everything else goes on to ``app``."""
 
-    def __init__(self, app: WSGIApplication, store: Store, gate: LinkGate, block_size: int) -> None:
+    def __init__(
+        self,
+        app: WSGIApplication,
+        store: Store,
+        gate: LinkGate,
+        block_size: int,
+        locks: LinkLocks,
+    ) -> None:
         self.app = app
         self._store = store
         self._links = store.links
-        self._dav = PublicDav(store, gate, block_size)
+        self._dav = PublicDav(store, gate, block_size, locks)
         self._gate = gate
         self._block_size = block_size
 

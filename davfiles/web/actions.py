@@ -319,7 +319,9 @@ def _upload(app: WebApp, request: Request, session: BrowserSession) -> Response:
     """A plain multipart form: ``csrf``, ``folder`` and ``conflict`` before the files.
 
     Each file streams into the store as it arrives; the CSRF token is checked before the
-    first byte is stored, the quota before the body is read (and again by every write).
+    first byte is stored. The quota is the store's to judge as each file is written: only it
+    knows what a replaced file gives back (its bytes credited, or kept as a version the store
+    may reclaim), so the size of the whole body says nothing about what fits.
     """
     owner = session.owner
     fields = MultipartResult()
@@ -347,8 +349,6 @@ def _upload(app: WebApp, request: Request, session: BrowserSession) -> Response:
         )
         return app.store.upload(owner, path, options)
 
-    if request.content_length:
-        app.store.check_room(owner, request.content_length)
     read_multipart(request, app.block_size, open_upload, fields)
     check_change(request, fields.fields, session.csrf)
     folder = parse_user_path(fields.fields.get("folder", ""))

@@ -49,8 +49,11 @@ def test_a_view_link_reads_over_webdav(live_server: LiveServer) -> None:
     for method in ("PUT", "DELETE", "MKCOL"):
         refused = requests.request(method, base + "/new.txt", data=b"x", timeout=30)
         assert refused.status_code == 403, method
-    assert requests.request("COPY", base + "/doc.txt", timeout=30).status_code == 501
-    assert requests.request("MOVE", base + "/doc.txt", timeout=30).status_code == 403
+    for method in ("COPY", "MOVE", "LOCK", "PROPPATCH"):
+        refused_dav = requests.request(method, base + "/doc.txt", timeout=30)
+        assert refused_dav.status_code == 403, method
+        assert ElementTree.fromstring(refused_dav.content).tag == f"{DAV}error"
+    assert requests.request("BREW", base + "/doc.txt", timeout=30).status_code == 501
     for escape in ("/../outside.txt", "/..%2Foutside.txt", "/sub/../../outside.txt"):
         answer = requests.get(base + escape, timeout=30)
         assert answer.status_code in (400, 404) and b"outside" not in answer.content
@@ -114,6 +117,10 @@ def test_a_drop_over_webdav_never_overwrites_or_lists(live_server: LiveServer) -
     assert hrefs(listed) == [f"/public.php/dav/files/{link.token}/"]
     assert requests.get(base + "/doc.txt", timeout=30).status_code == 403
     assert requests.put(base + "/sub/x.txt", data=b"x", timeout=30).status_code == 403
+    for method in ("COPY", "LOCK", "PROPPATCH", "DELETE"):
+        refused = requests.request(method, base + "/doc.txt", timeout=30)
+        assert refused.status_code == 403, method
+        assert ElementTree.fromstring(refused.content).tag == f"{DAV}error"
 
 
 def test_the_password_comes_as_basic(live_server: LiveServer) -> None:

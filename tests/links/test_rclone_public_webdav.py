@@ -29,9 +29,11 @@ def rclone(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def remote(server: LiveServer, token: str, password: str | None = None) -> str:
+def remote(
+    server: LiveServer, token: str, password: str | None = None, vendor: str = "other"
+) -> str:
     url = server.url(f"/public.php/dav/files/{token}/")
-    spec = f":webdav,url='{url}',vendor=other"
+    spec = f":webdav,url='{url}',vendor={vendor}"
     if password is not None:
         obscured = rclone("obscure", password).stdout.strip()
         spec += f",user=visitor,pass='{obscured}'"
@@ -70,3 +72,25 @@ def test_rclone_reads_a_view_link_and_writes_through_an_edit_link(
     assert sent.returncode == 0, sent.stderr
     stored = dav.get(live_server.url("/dav/share/sub%20dir/new.txt"))
     assert stored.content == b"new content"
+
+
+@pytest.mark.parametrize("vendor", ["other", "nextcloud"])
+def test_rclone_copies_on_the_server_through_an_edit_link(
+    live_server: LiveServer, vendor: str
+) -> None:
+    alice = live_server.add_user("alice")
+    dav = live_server.session(alice)
+    assert dav.request("MKCOL", live_server.url("/dav/share")).status_code == 201
+    assert dav.put(live_server.url("/dav/share/a.txt"), data=b"alpha").ok
+    edit = make_link(live_server, alice, "share", "edit")
+    where = remote(live_server, edit.token, vendor=vendor)
+    copied = rclone("copyto", "-vv", where + "a.txt", where + "copy of a.txt")
+    assert copied.returncode == 0, copied.stderr
+    assert "server-side copy" in copied.stderr
+    stored = dav.get(live_server.url("/dav/share/copy%20of%20a.txt"))
+    assert stored.content == b"alpha"
+    listed = rclone("lsjson", "--hash", where)
+    assert listed.returncode == 0, listed.stderr
+    hashes = {entry["Path"]: entry.get("Hashes", {}) for entry in json.loads(listed.stdout)}
+    if vendor == "nextcloud":  # which reads oc:checksums
+        assert hashes["a.txt"]["sha1"] == hashes["copy of a.txt"]["sha1"] != ""

@@ -195,6 +195,28 @@ def test_an_upload_over_the_quota_is_refused_before_storing(
     assert names(live_server, user) == []
 
 
+def test_replacing_a_file_near_the_quota_is_judged_by_the_store(
+    live_server: LiveServer, alice: tuple[TestUser, Browser]
+) -> None:
+    # The body is larger than the free bytes, but the file it replaces makes room: the
+    # replaced bytes become a version, which the store may reclaim for the new content.
+    user, browser = alice
+    put(live_server, user, "big.bin", b"a" * 700_000)
+    form = browser.page("/app/files/").form("/app/do/upload")
+    replaced = browser.submit(
+        form, {"conflict": "replace"}, files=[("file", ("big.bin", b"b" * 750_000))]
+    )
+    assert replaced.status_code == 200
+    assert content(live_server, user, "big.bin") == b"b" * 750_000
+    usage = live_server.services.store.usage(user.owner)
+    assert usage.used_bytes <= 1_000_000
+    too_big = browser.submit(
+        form, {"conflict": "replace"}, files=[("file", ("big.bin", b"c" * 1_100_000))]
+    )
+    assert too_big.status_code == 507
+    assert content(live_server, user, "big.bin") == b"b" * 750_000
+
+
 def test_trash_page_restores_and_purges(
     live_server: LiveServer, alice: tuple[TestUser, Browser]
 ) -> None:

@@ -473,3 +473,81 @@ def test_the_admin_pages_pass_axe_and_fit_a_360_px_screen(
             assert live_server.services.store.links.policy().max_expiry_days == 30
         finally:
             browser.close()
+
+
+def test_keys_search_new_folder_and_delete_but_not_while_typing(
+    live_server: LiveServer, visit: tuple[Visit, TestUser]
+) -> None:
+    session, user = visit
+    page = session.page
+    session.login(user)
+    assert "make a folder" in page.locator("#shortcuts").inner_text()
+    page.keyboard.press("/")
+    assert page.evaluate("document.activeElement.id") == "q"
+    page.keyboard.type("n/")  # typed into the search field: no shortcut fires
+    assert page.locator("#q").input_value() == "n/"
+    assert page.evaluate("document.activeElement.id") == "q"
+    page.evaluate("document.activeElement.blur()")
+    page.keyboard.press("n")
+    assert page.evaluate("document.activeElement.id") == "new-folder"
+    page.keyboard.type("Made by keys")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/app/files/?note=created")
+    assert "Made by keys" in names(live_server, user)
+    page.get_by_label("Select photo.png").check()
+    page.evaluate("document.activeElement.blur()")
+    page.keyboard.press("Delete")
+    page.wait_for_url("**deleted=**")
+    assert "photo.png" not in names(live_server, user)
+    session.check("files-after-keys")
+    # The login page's own 401 is logged as a failed load; no script error is.
+    errors = [problem for problem in session.problems if "Failed to load resource" not in problem]
+    assert errors == []
+
+
+# A drop of a folder tree. No script can make the browser's own FileSystemEntry objects, so
+# these stand in for them with the same interface (isFile, isDirectory, name, file(),
+# createReader().readEntries() in batches, then an empty batch): the page's walk, its paths
+# and the uploads that follow are the real ones.
+DROP_TREE = """([tree, stamp]) => {
+  function entry(name, node) {
+    if (typeof node === "string") {
+      const file = new File([node], name, {lastModified: stamp});
+      return {isFile: true, isDirectory: false, name: name, file: (ok) => ok(file)};
+    }
+    const children = Object.entries(node).map(([child, value]) => entry(child, value));
+    return {
+      isFile: false, isDirectory: true, name: name,
+      createReader: () => {
+        let batches = [children.slice(0, 1), children.slice(1), []];
+        return {readEntries: (ok) => setTimeout(() => ok(batches.shift()), 0)};
+      },
+    };
+  }
+  const entries = Object.entries(tree).map(([name, node]) => entry(name, node));
+  const event = new Event("drop", {bubbles: true, cancelable: true});
+  Object.defineProperty(event, "dataTransfer", {value: {
+    types: ["Files"], files: [], items: entries.map((e) => ({webkitGetAsEntry: () => e})),
+  }});
+  document.querySelector("main").dispatchEvent(event);
+}"""
+
+
+def test_a_dropped_folder_is_uploaded_with_its_tree(
+    live_server: LiveServer, visit: tuple[Visit, TestUser]
+) -> None:
+    session, user = visit
+    page = session.page
+    session.login(user)
+    tree = {
+        "Trip": {"day 1": {"beach.txt": "sand", "sea.txt": "salt"}, "notes.txt": "notes"},
+        "loose.txt": "loose",
+    }
+    page.evaluate(DROP_TREE, [tree, 1_500_000_000_000])
+    page.wait_for_url("**/app/files/?note=uploaded&count=4")
+    assert content(live_server, user, "Trip/day 1/beach.txt") == b"sand"
+    assert content(live_server, user, "Trip/day 1/sea.txt") == b"salt"
+    assert content(live_server, user, "Trip/notes.txt") == b"notes"
+    assert content(live_server, user, "loose.txt") == b"loose"
+    beach = live_server.services.store.stat(user.owner, parse_user_path("Trip/day 1/beach.txt"))
+    assert beach is not None and beach.modified_at == 1_500_000_000

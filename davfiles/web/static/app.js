@@ -34,6 +34,30 @@
     });
   });
 
+  // The files page's keys (its help line lists them); none fires while typing in a field.
+  var searchField = document.getElementById("q");
+  var newFolder = document.getElementById("new-folder");
+  if (searchField && newFolder) {
+    document.addEventListener("keydown", function (event) {
+      if (event.ctrlKey || event.metaKey || event.altKey || event.defaultPrevented) return;
+      if (event.target.closest("input, textarea, select, button, [contenteditable]")) return;
+      if (event.key === "/") {
+        event.preventDefault();
+        searchField.focus();
+      } else if (event.key === "n") {
+        event.preventDefault();
+        newFolder.closest("details").open = true;
+        newFolder.focus();
+      } else if (event.key === "Delete") {
+        var trash = document.querySelector("#selection button[formaction$='/app/do/delete']");
+        if (trash && document.querySelector("#selection input[name=name]:checked")) {
+          event.preventDefault();
+          trash.click();
+        }
+      }
+    });
+  }
+
   // Uploads with progress: files from the form or dropped on the page go in chunks through
   // /app/uploads/ (resumable: an upload is named after its file, so a retry or the same
   // drop after a reload sends only the chunks the server lacks). Without this script the
@@ -69,7 +93,30 @@
   }
 
   function pathOf(file) {
-    return file.webkitRelativePath || file.name;
+    return file.treePath || file.webkitRelativePath || file.name;
+  }
+
+  // The files below a dropped folder, each with its path in the tree (as the picker gives).
+  function entryFiles(entry, prefix) {
+    return new Promise(function (resolve, reject) {
+      if (entry.isFile) {
+        entry.file(function (file) { file.treePath = prefix + file.name; resolve([file]); }, reject);
+        return;
+      }
+      var reader = entry.createReader(), children = [];
+      (function more() {
+        reader.readEntries(function (batch) {
+          if (batch.length) {
+            children = children.concat(Array.from(batch));
+            more();
+            return;
+          }
+          Promise.all(children.map(function (child) {
+            return entryFiles(child, prefix + entry.name + "/");
+          })).then(function (lists) { resolve([].concat.apply([], lists)); }, reject);
+        }, reject);
+      })();
+    });
   }
 
   function idOf(file) {
@@ -234,6 +281,17 @@
   zone.addEventListener("drop", function (event) {
     event.preventDefault();
     zone.classList.remove("drop");
-    start(Array.from(event.dataTransfer.files), null);
+    // Entries are readable only during the event: take them now, walk them after.
+    var entries = Array.from(event.dataTransfer.items || []).map(function (item) {
+      return item.webkitGetAsEntry ? item.webkitGetAsEntry() : null;
+    });
+    if (!entries.length || !entries.some(function (entry) { return entry && entry.isDirectory; })) {
+      start(Array.from(event.dataTransfer.files), null);
+      return;
+    }
+    Promise.all(entries.filter(Boolean).map(function (entry) { return entryFiles(entry, ""); }))
+      .then(function (lists) { start([].concat.apply([], lists), null); }, function (error) {
+        list.textContent = "The folder could not be read: " + error.message;
+      });
   });
 })();
