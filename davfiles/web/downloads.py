@@ -20,6 +20,8 @@ from davfiles.store import FileInfo, Owner, Store, UserPath
 from davfiles.web.headers import CONTENT_HEADERS, inline_type
 
 BLOCK = 1024 * 1024
+# How much of a text file its details page shows.
+TEXT_PREVIEW = 32 * 1024
 
 
 def file_download(
@@ -39,6 +41,14 @@ def file_download(
         response.headers["Content-Type"] = shown_as
         response.headers["Content-Disposition"] = "inline"
     return response
+
+
+def text_start(store: Store, owner: Owner, info: FileInfo) -> tuple[str, bool]:
+    """The first ``TEXT_PREVIEW`` bytes of a text file as text for the details page (escaped
+    there like any value), and whether there is more."""
+    with store.open_read(owner, info) as stream:
+        head = stream.read(TEXT_PREVIEW + 1)
+    return head[:TEXT_PREVIEW].decode("utf-8", errors="replace"), len(head) > TEXT_PREVIEW
 
 
 def bytes_download(

@@ -250,6 +250,8 @@ def info(app: WebApp, request: Request, session: BrowserSession, path: str) -> R
     # folder.
     kinds = list(LinkKind) if item.is_dir else [LinkKind.VIEW]
     dav_url = request.url_root + "dav/" + quote(info_path.text)
+    preview = None if item.is_dir else preview_kind(item.content_type)
+    text = downloads.text_start(app.store, session.owner, item) if preview == "text" else None
     return app.render(
         request,
         "info.html",
@@ -261,7 +263,9 @@ def info(app: WebApp, request: Request, session: BrowserSession, path: str) -> R
         link_base=link_base(request),
         link_kinds=kinds,
         dav_url=dav_url + ("/" if item.is_dir and info_path.parts else ""),
-        preview=None if item.is_dir else preview_kind(item.content_type),
+        preview=preview,
+        text=text,
+        text_preview=downloads.TEXT_PREVIEW,
         note=note_of(request),
     )
 

@@ -275,6 +275,22 @@ def test_previews_are_inline_only_for_safe_kinds_and_text_as_plain_text(
     assert response.headers["X-Content-Type-Options"] == "nosniff"
 
 
+def test_a_text_files_details_show_its_start_escaped(
+    live_server: LiveServer, alice: tuple[TestUser, Browser]
+) -> None:
+    user, browser = alice
+    put(live_server, user, "short.md", "<script>alert(1)</script> caf\u00e9\n".encode())
+    page = browser.get("/app/info/short.md").text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; caf\u00e9\n</pre>" in page
+    assert "<script>alert" not in page and "The first" not in page
+    put(live_server, user, "long.txt", b"a" * 32 * 1024 + b"TAIL")
+    page = browser.get("/app/info/long.txt").text
+    assert "a" * 32 * 1024 + "</pre>" in page and "TAIL" not in page
+    assert "The first 32.8 KB" in page
+    put(live_server, user, "photo.png", b"not text")
+    assert "<pre" not in browser.get("/app/info/photo.png").text
+
+
 def test_a_folder_and_a_selection_download_as_streamed_zips(
     live_server: LiveServer, alice: tuple[TestUser, Browser]
 ) -> None:
