@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from davfiles.errors import ConfigError
+from davfiles.numbers import whole_number
 from davfiles.proxy import Network, parse_networks
 
 UNLIMITED = "unlimited"
@@ -161,9 +162,10 @@ def parse_listen_address(value: str) -> tuple[str, int]:
     """``host:port`` or ``[ipv6]:port`` into its parts; raises ConfigError."""
     host, colon, port = value.rpartition(":")
     host = host.removeprefix("[").removesuffix("]")
-    if not colon or not host or not port.isdigit() or int(port) > 65535:
+    number = whole_number(port)
+    if not colon or not host or number is None or number > 65535:
         raise ConfigError(f"not host:port: {value!r} (e.g. 127.0.0.1:9464 or [::1]:9464)")
-    return host, int(port)
+    return host, number
 
 
 def _parse_listen(value: object) -> str | None:

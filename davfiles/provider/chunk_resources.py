@@ -14,6 +14,7 @@ from wsgidav import util
 from wsgidav.dav_error import HTTP_METHOD_NOT_ALLOWED, DAVError
 from wsgidav.dav_provider import DAVCollection, DAVNonCollection
 
+from davfiles.numbers import whole_number
 from davfiles.provider.errors import dav_errors
 from davfiles.provider.nextcloud import requested_checksum, requested_mtime
 from davfiles.provider.resources import outside_href
@@ -145,7 +146,7 @@ class ChunkResource(AreaMixin, DAVNonCollection):
                 self.owner,
                 self.folder,
                 util.get_uri_name(self.path),
-                int(length) if length.isdigit() else None,
+                whole_number(length),
             )
         return DavWriteStream(self._writer.write, self._writer.commit, self._stored)
 
@@ -194,7 +195,7 @@ class AssemblySource(AreaMixin, DAVNonCollection):
                 self.folder,
                 target,
                 options,
-                total_length=int(total) if total.isdigit() else None,
+                total_length=whole_number(total),
             )
         provider, environ = self.provider, self.environ
         provider.add_response_header(environ, "OC-FileId", str(info.id))

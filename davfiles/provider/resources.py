@@ -11,6 +11,7 @@ from wsgidav import util
 from wsgidav.dav_provider import DAVCollection, DAVNonCollection
 
 from davfiles.body_rate import BODY_RECEIVED_KEY
+from davfiles.numbers import whole_number
 from davfiles.provider.errors import dav_errors
 from davfiles.provider.nextcloud import (
     LIVE_MTIME_PROPERTIES,
@@ -308,6 +309,5 @@ def _announced_length(environ: dict[str, Any]) -> int | None:
     ``X-Expected-Entity-Length``, which lets the quota be checked before any byte."""
     if "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
         expected = environ.get("HTTP_X_EXPECTED_ENTITY_LENGTH", "")
-        return int(expected) if expected.isdigit() else None
-    length = environ.get("CONTENT_LENGTH")
-    return int(length) if length and length.isdigit() else None
+        return whole_number(expected)
+    return whole_number(environ.get("CONTENT_LENGTH") or "")

@@ -35,7 +35,7 @@ from davfiles.errors import InvalidName
 from davfiles.provider.chunk_resources import AreaMixin
 from davfiles.provider.errors import dav_errors
 from davfiles.rest.io import content_disposition
-from davfiles.store import ROOT, FileInfo, Owner, UserPath, parse_user_path
+from davfiles.store import ROOT, FileInfo, Owner, UserPath, parse_id, parse_user_path
 from davfiles.store.nodes import FOLDER_TYPE
 from davfiles.store.trash import TrashEntry
 from davfiles.store.versions import VersionInfo, version_path
@@ -122,11 +122,11 @@ class TrashFolder(_Folder):
         return [self._resource(entry, roots[entry.id]) for entry in entries if entry.id in roots]
 
     def get_member(self, name: str) -> TrashedResource | None:
-        item_id = name.rpartition(".")[2]
-        if not item_id.isdigit():
+        item_id = parse_id(name.rpartition(".")[2])
+        if item_id is None:
             return None
         with dav_errors():
-            entry = self.provider.store.trash_entry(self.owner, int(item_id))
+            entry = self.provider.store.trash_entry(self.owner, item_id)
             if entry is None or trash_member_name(entry) != name:
                 return None
             info = self.provider.store.trash_inside(self.owner, entry, ROOT)
@@ -439,10 +439,11 @@ def resolve(provider: DavfilesProvider, environ: dict[str, Any], owner: Owner, p
         return None
     if len(rest) == 1:
         return versions
-    if not rest[1].isdigit():
+    file_id = parse_id(rest[1])
+    if file_id is None:
         return None
     with dav_errors():
-        info = provider.store.stat_id(owner, int(rest[1]))
+        info = provider.store.stat_id(owner, file_id)
     if info is None or info.is_dir:
         return None
     file_versions = VersionsFolder(versions, f"{home}/versions/{rest[1]}", int(rest[1]))

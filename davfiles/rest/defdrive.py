@@ -427,6 +427,10 @@ def _openapi() -> dict[str, Any]:
                 {
                     "200": json_response_spec("updated", _WITH_FILE),
                     "400": bad_request,
+                    "403": json_response_spec(
+                        "the server's link policy (passwords or expiry) keeps files private",
+                        _ERROR,
+                    ),
                     "404": not_found,
                 },
                 parameters=[_FILE_ID_PARAMETER],

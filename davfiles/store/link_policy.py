@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from davfiles.db.engine import Database
 from davfiles.db.models import LinkPolicy as LinkPolicyRow
 from davfiles.errors import InvalidName, PermissionDenied
+from davfiles.numbers import whole_number
 from davfiles.store.link_values import LinkKind
 
 DAY = 86400.0
@@ -70,6 +71,18 @@ class LinkPolicy:
                 f"the link policy allows an expiry at most {self.max_expiry_days} days ahead"
             )
 
+    def check_public_by_id(self) -> None:
+        """A file public by id (``/public/<id>``) is a view link with no password that never
+        expires: a policy that requires either refuses to make one."""
+        if LinkKind.VIEW in self.password_kinds:
+            raise PermissionDenied(
+                "the link policy requires a password for view links: share the file by a link"
+            )
+        if self.max_expiry_days is not None:
+            raise PermissionDenied(
+                "the link policy requires links to expire: share the file by a link"
+            )
+
     def check_password(self, kind: str, has_password: bool) -> None:
         if not has_password and kind in self.password_kinds:
             raise PermissionDenied(f"the link policy requires a password for {kind} links")
@@ -98,9 +111,10 @@ def parse_days(text: str) -> int | None:
     value = text.strip().lower()
     if value in ("", "none"):
         return None
-    if not value.isdigit():
+    days = whole_number(value)
+    if days is None:
         raise InvalidName(f"not a number of days: {text!r} (or none)")
-    return int(value)
+    return days
 
 
 def kinds_text(kinds: frozenset[LinkKind]) -> str:

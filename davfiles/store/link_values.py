@@ -12,11 +12,14 @@ from typing import Any
 from davfiles.auth.secrets import hash_password
 from davfiles.db.models import ShareLink
 from davfiles.errors import InvalidName, PermissionDenied
+from davfiles.numbers import LATEST_TIME
 from davfiles.store.models import FileInfo, Owner
 from davfiles.store.paths import UserPath
 
 MAX_TEXT = 1000
 MAX_PASSWORD = 1024
+# Counts and sizes are BIGINT columns.
+MAX_COUNT = 2**63 - 1
 
 
 class LinkKind(StrEnum):
@@ -132,11 +135,17 @@ def to_info(row: ShareLink) -> LinkInfo:
     )
 
 
+def kinds_for(is_dir: bool) -> list[LinkKind]:
+    """The kinds a link may have: any to a folder; a file is only viewed (drops and edits
+    write into a folder)."""
+    return list(LinkKind) if is_dir else [LinkKind.VIEW]
+
+
 def _positive(name: str, value: Any) -> int | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise InvalidName(f"{name} must be a whole number from 1, or null")
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_COUNT:
+        raise InvalidName(f"{name} must be a whole number from 1 to {MAX_COUNT}, or null")
     return value
 
 
@@ -167,9 +176,11 @@ def checked_changes(changes: Mapping[str, Any]) -> dict[str, Any]:
             values["password_hash"] = None if value is None else hash_password(value)
         elif name == "expires_at":
             if value is not None and (
-                isinstance(value, bool) or not isinstance(value, int | float) or value <= 0
+                isinstance(value, bool)
+                or not isinstance(value, int | float)
+                or not 0 < value <= LATEST_TIME
             ):
-                raise InvalidName("expires_at must be unix seconds, or null")
+                raise InvalidName(f"expires_at must be unix seconds up to {LATEST_TIME}, or null")
             values["expires_at"] = None if value is None else float(value)
         elif name in ("max_downloads", "max_upload_bytes"):
             values[name] = _positive(name, value)

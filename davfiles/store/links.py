@@ -54,6 +54,7 @@ from davfiles.store.link_values import (
     LinkState,
     Visit,
     checked_changes,
+    kinds_for,
     text_value,
     to_info,
 )
@@ -73,6 +74,7 @@ __all__ = [
     "LinkState",
     "ShareLinks",
     "Visit",
+    "kinds_for",
     "retire_tokens_of",
 ]
 
@@ -128,7 +130,7 @@ class ShareLinks:
 
     @staticmethod
     def _check_kind(kind: str, target: FileInfo) -> None:
-        if kind != LinkKind.VIEW and not target.is_dir:
+        if kind not in kinds_for(target.is_dir):
             raise Conflict(f"a {kind} link needs a folder")
 
     def listing(self, owner: Owner | None = None, node_id: int | None = None) -> list[LinkListing]:
@@ -183,7 +185,7 @@ class ShareLinks:
         values = checked_changes(changes)
         if "kind" in values:
             listed = self.get(owner, link_id)
-            if listed.is_dir is False and values["kind"] != LinkKind.VIEW:
+            if listed.is_dir is not None and values["kind"] not in kinds_for(listed.is_dir):
                 raise Conflict(f"a {values['kind']} link needs a folder")
         with self._db.write() as session:
             row = self._owned(session, owner, link_id)

@@ -28,6 +28,7 @@ from sqlalchemy.sql.visitors import InternalTraversal
 
 from davfiles.db.models import PAGE_SIZE_KEY, Node, User
 from davfiles.db.prepared import Prepared
+from davfiles.numbers import whole_number
 from davfiles.store.models import FileInfo
 from davfiles.store.paths import UserPath
 
@@ -360,13 +361,19 @@ def rename_tree(session: Session, owner_id: int, node: Node, target: UserPath) -
     session.flush()
 
 
-# Ids are signed 64-bit integers in both databases; a larger one names no record (and would
-# make the driver raise instead of comparing).
-MAX_ID = 2**63 - 1
+# Record ids are INTEGER primary keys, 32-bit on PostgreSQL: a larger one names no record (and
+# would make the driver raise instead of comparing).
+MAX_ID = 2**31 - 1
 
 
 def is_storable_id(node_id: int) -> bool:
     return 0 <= node_id <= MAX_ID
+
+
+def parse_id(text: str) -> int | None:
+    """A record id written in ``text`` (a form field, a path part), or None if it names none."""
+    number = whole_number(text)
+    return number if number is not None and is_storable_id(number) else None
 
 
 def by_id(session: Session, owner_id: int, node_id: int) -> Node | None:

@@ -28,6 +28,7 @@ from davfiles.store import (
     blobs,
     fsck,
     journal,
+    link_policy,
     nodes,
     quota,
     retention,
@@ -327,11 +328,14 @@ class Store:
         return self.delete(owner, info.path)
 
     def set_public(self, owner: Owner, file_id: int, public: bool) -> FileInfo:
-        """Make a file downloadable without credentials at /public/{id}, or private again."""
+        """Make a file downloadable without credentials at /public/{id}, or private again;
+        making it public follows the link policy."""
         with self.db.write() as session:
             node = nodes.by_id(session, owner.id, file_id)
             if node is None or node.is_dir:
                 raise NotFound(f"no file with id {file_id}")
+            if public and not node.public:
+                link_policy.read(session).check_public_by_id()
             node.public = public
             session.flush()
             info = nodes.to_info(node)

@@ -13,7 +13,7 @@ from werkzeug.wrappers import Request, Response
 from davfiles.config import ConfigError, parse_count, parse_size
 from davfiles.errors import AlreadyExists, AuthFailed, InvalidName, NotFound, PermissionDenied
 from davfiles.rest.io import FilePart, MultipartResult, PartSink, read_multipart
-from davfiles.store import FileInfo, UploadOptions, UserPath, check_name, parse_user_path
+from davfiles.store import FileInfo, UploadOptions, UserPath, check_name, parse_id, parse_user_path
 from davfiles.store.link_policy import LinkPolicy, parse_days
 from davfiles.store.links import LinkKind
 from davfiles.web import link_actions, pages
@@ -154,18 +154,19 @@ def _item_ids(fields: dict[str, list[str]]) -> list[int]:
     raw = fields.get("item", [])
     if not raw:
         raise InvalidName("choose at least one item first")
-    if not all(value.isdigit() for value in raw) or len(raw) > MAX_SELECTION:
+    ids = [parse_id(value) for value in raw]
+    if None in ids or len(raw) > MAX_SELECTION:
         raise InvalidName("the items chosen are not valid")
-    return [int(value) for value in raw]
+    return [item_id for item_id in ids if item_id is not None]
 
 
 def version_restore(
     app: WebApp, request: Request, session: BrowserSession, f: dict[str, list[str]]
 ) -> Response:
-    raw = _one(f, "version")
-    if not raw.isdigit():
+    version_id = parse_id(_one(f, "version"))
+    if version_id is None:
         raise InvalidName("the version chosen is not valid")
-    restored = app.store.version_restore(session.owner, int(raw))
+    restored = app.store.version_restore(session.owner, version_id)
     return see_other(request, info_url(restored.path) + "?note=version-restored")
 
 
@@ -190,10 +191,10 @@ def logout_everywhere(
 def end_session(
     app: WebApp, request: Request, session: BrowserSession, f: dict[str, list[str]]
 ) -> Response:
-    raw = _one(f, "session")
-    if not raw.isdigit():
+    session_id = parse_id(_one(f, "session"))
+    if session_id is None:
         raise InvalidName("the session chosen is not valid")
-    app.sessions.end(int(raw), session.owner)
+    app.sessions.end(session_id, session.owner)
     return see_other(request, "/app/account?note=session-ended")
 
 
@@ -238,11 +239,11 @@ def token_revoke(
 ) -> Response:
     """Revoke one of the user's tokens. That ends every session (``auth_version``), as a
     password change does: this browser gets a new one."""
-    raw = _one(f, "token")
+    token_id = parse_id(_one(f, "token"))
     owned = {token.id for token in app.accounts.list_tokens(session.owner.name)}
-    if not raw.isdigit() or int(raw) not in owned:
+    if token_id not in owned:
         raise NotFound("you have no such token")
-    app.accounts.revoke_token(int(raw))
+    app.accounts.revoke_token(token_id)
     response = see_other(request, "/app/account?note=token-revoked")
     app.set_session_cookie(request, response, session.owner)
     return response

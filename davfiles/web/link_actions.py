@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 from werkzeug.wrappers import Request, Response
 
 from davfiles.errors import InvalidName
-from davfiles.store import parse_user_path
+from davfiles.numbers import whole_number
+from davfiles.store import parse_id, parse_user_path
 from davfiles.store.links import LinkKind
 from davfiles.web.forms import one
 from davfiles.web.sessions import BrowserSession
@@ -56,9 +57,10 @@ def _count(raw: str, what: str) -> int | None:
     text = raw.strip()
     if not text:
         return None
-    if not text.isdigit() or len(text) > MAX_DIGITS:
+    number = whole_number(text)
+    if number is None or len(text) > MAX_DIGITS:
         raise InvalidName(f"{what} must be a whole number, or empty for no limit")
-    return int(text)
+    return number
 
 
 def _megabytes(raw: str) -> int | None:
@@ -67,11 +69,12 @@ def _megabytes(raw: str) -> int | None:
     whole, _dot, fraction = text.partition(".")
     if not text:
         return None
-    if not (whole or fraction).isdigit() or (fraction and not fraction.isdigit()):
+    whole_mb, fraction_mb = whole_number(whole or "0"), whole_number(fraction or "0")
+    if whole_mb is None or fraction_mb is None or not (whole or fraction):
         raise InvalidName("the largest upload must be a number of MB, or empty for no limit")
     if len(whole) > MAX_DIGITS - 6:
         raise InvalidName("the largest upload is too big a number")
-    return int(whole or "0") * MB + int((fraction + "000000")[:6])
+    return whole_mb * MB + int((fraction + "000000")[:6])
 
 
 def megabytes_value(size: int | None) -> str:
@@ -83,10 +86,10 @@ def megabytes_value(size: int | None) -> str:
 
 
 def _link_id(fields: Fields) -> int:
-    raw = one(fields, "link")
-    if not raw.isdigit() or len(raw) > MAX_DIGITS:
+    link_id = parse_id(one(fields, "link"))
+    if link_id is None:
         raise InvalidName("the link chosen is not valid")
-    return int(raw)
+    return link_id
 
 
 def _back(request: Request, fields: Fields, link_id: int, note: str) -> Response:
@@ -127,6 +130,9 @@ def link_edit(app: WebApp, request: Request, session: BrowserSession, f: Fields)
         values["max_upload_bytes"] = _megabytes(one(f, "max_upload_mb", ""))
         values["require_name"] = one(f, "require_name", "") == "1"
     changes = {name: value for name, value in values.items() if getattr(current, name) != value}
+    if one(f, "expires", "").strip() == expiry_value(current.expires_at):
+        # The form shows the expiry to the minute: unchanged, it is not a new expiry.
+        changes.pop("expires_at", None)
     if one(f, "password_clear", "") == "1":
         changes["password"] = None
     elif one(f, "password", ""):
@@ -161,10 +167,10 @@ def link_delete(app: WebApp, request: Request, session: BrowserSession, f: Field
 
 def public_off(app: WebApp, request: Request, session: BrowserSession, f: Fields) -> Response:
     """Make a public-by-id file private again (defdrive's flag)."""
-    raw = one(f, "file")
-    if not raw.isdigit() or len(raw) > MAX_DIGITS:
+    file_id = parse_id(one(f, "file"))
+    if file_id is None:
         raise InvalidName("the file chosen is not valid")
-    app.store.set_public(session.owner, int(raw), False)
+    app.store.set_public(session.owner, file_id, False)
     return see_other(request, "/app/links?note=made-private")
 
 

@@ -11,8 +11,9 @@ from urllib.parse import quote, urlencode
 from werkzeug.wrappers import Request, Response
 
 from davfiles.errors import InvalidName, NotFound
-from davfiles.store import PAGE_ORDERS, FileInfo, UserPath, page_key, parse_user_path
-from davfiles.store.links import LinkKind
+from davfiles.numbers import whole_number
+from davfiles.store import PAGE_ORDERS, FileInfo, UserPath, page_key, parse_id, parse_user_path
+from davfiles.store.links import kinds_for
 from davfiles.web import downloads
 from davfiles.web.headers import preview_kind
 from davfiles.web.sessions import BrowserSession
@@ -226,16 +227,17 @@ def files(app: WebApp, request: Request, session: BrowserSession, path: str) -> 
 
 def note_of(request: Request) -> str:
     text = NOTES.get(request.args.get("note", ""), "")
-    count = request.args.get("count", "0")
-    return text.replace("{count}", count if count.isdigit() else "0")
+    count = whole_number(request.args.get("count", "0"))
+    return text.replace("{count}", str(count or 0))
 
 
 def _undo_items(app: WebApp, session: BrowserSession, raw_ids: list[str]) -> list[Any]:
     """The trash items a just-made delete put there, for its Undo button."""
     items = []
     for raw in raw_ids[:PAGE_SIZE]:
-        if raw.isdigit():
-            item = app.store.trash_entry(session.owner, int(raw))
+        item_id = parse_id(raw)
+        if item_id is not None:
+            item = app.store.trash_entry(session.owner, item_id)
             if item is not None:
                 items.append(item)
     return items
@@ -246,9 +248,6 @@ def info(app: WebApp, request: Request, session: BrowserSession, path: str) -> R
     item = _existing(app, session, info_path)
     versions = [] if item.is_dir else app.store.versions_of(session.owner, item.id)
     links = [listing.link for listing in app.store.links.listing(session.owner, node_id=item.id)]
-    # The kinds the store takes for this item (it refuses the others): drop and edit need a
-    # folder.
-    kinds = list(LinkKind) if item.is_dir else [LinkKind.VIEW]
     dav_url = request.url_root + "dav/" + quote(info_path.text)
     preview = None if item.is_dir else preview_kind(item.content_type)
     text = downloads.text_start(app.store, session.owner, item) if preview == "text" else None
@@ -261,7 +260,7 @@ def info(app: WebApp, request: Request, session: BrowserSession, path: str) -> R
         versions=versions,
         links=links,
         link_base=link_base(request),
-        link_kinds=kinds,
+        link_kinds=kinds_for(item.is_dir),
         dav_url=dav_url + ("/" if item.is_dir and info_path.parts else ""),
         preview=preview,
         text=text,

@@ -4,6 +4,7 @@ they are. Through the JSON API and OCS the refusal is each door's own answer."""
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -170,3 +171,54 @@ def test_ocs_refuses_as_nextcloud_does_and_announces_the_policy(live_server: Liv
     ).json()["ocs"]["data"]["capabilities"]["files_sharing"]["public"]
     assert capabilities["password"]["enforced"] is True
     assert capabilities["expire_date"] == {"enabled": True, "enforced": True, "days": 10}
+
+
+@pytest.mark.parametrize("expires_at", [float("nan"), float("inf"), 1e300, -1.0])
+def test_an_expiry_no_clock_reaches_is_refused_at_every_door(
+    live_server: LiveServer, expires_at: float
+) -> None:
+    """NaN passed every comparison with the maximum, and a time beyond year 9999 broke every
+    page that shows it; the JSON API sends NaN and Infinity as Python writes them."""
+    user = live_server.add_user("dora")
+    store = live_server.services.store
+    store.mkdir(user.owner, parse_user_path("/docs"))
+    store.links.set_policy(LinkPolicy(max_expiry_days=3), "root")
+    api = live_server.base.rstrip("/") + "/davfiles/api/links"
+    as_json = {"Content-Type": "application/json"}
+    body = {"path": "/docs", "kind": "view", "expires_at": expires_at}
+    refused = requests.post(api, data=json.dumps(body), headers=as_json, auth=user.auth, timeout=10)
+    assert refused.status_code == 400, refused.text
+    made = requests.post(api, json={"path": "/docs", "kind": "view"}, auth=user.auth, timeout=10)
+    link_id = made.json()["link"]["id"]
+    patched = requests.patch(
+        f"{api}/{link_id}",
+        data=json.dumps({"expires_at": expires_at}),
+        headers=as_json,
+        auth=user.auth,
+        timeout=10,
+    )
+    assert patched.status_code == 400, patched.text
+    assert requests.get(api, auth=user.auth, timeout=10).status_code == 200
+
+
+def test_a_policy_that_asks_for_passwords_or_expiry_keeps_files_from_going_public(
+    services: Services, owner: Owner
+) -> None:
+    """A file public by id is a view link without password or end: what the policy forbids
+    for links it forbids there; making a file private is always allowed."""
+    store = services.store
+    made_public = store.write_bytes(owner, parse_user_path("/shared/before.txt"), b"b")
+    store.set_public(owner, made_public.id, True)
+    target = store.stat(owner, parse_user_path("/shared/a.txt"))
+    assert target is not None
+    for policy in (
+        LinkPolicy(password_kinds=frozenset({LinkKind.VIEW})),
+        LinkPolicy(max_expiry_days=30),
+    ):
+        store.links.set_policy(policy, "root")
+        with pytest.raises(PermissionDenied):
+            store.set_public(owner, target.id, True)
+    assert store.set_public(owner, made_public.id, True).public  # as it was: no change
+    assert not store.set_public(owner, made_public.id, False).public
+    store.links.set_policy(LinkPolicy(password_kinds=frozenset({LinkKind.EDIT})), "root")
+    assert store.set_public(owner, target.id, True).public

@@ -21,6 +21,7 @@ import requests
 from davfiles.config import Settings
 from davfiles.rest.defdrive import MAX_COUNTED_BYTES
 from davfiles.store import parse_user_path
+from davfiles.store.link_policy import LinkPolicy
 from tests.curl import curl_json
 from tests.dav.helpers import propfind
 from tests.harness import LiveServer
@@ -323,6 +324,20 @@ def test_public_toggle_serves_the_file_at_public_id(
         "PUT", toggle, 404, args={"file_id": 999_999}, headers=bearer, json={"public": True}
     )
     assert missing == NOT_FOUND
+
+
+def test_the_link_policy_refuses_a_public_file_in_defdrives_shape(
+    api: Api, live_server: LiveServer, bearer: dict[str, str]
+) -> None:
+    record = api.upload(bearer, "kept.bin", b"kept")["file"]
+    live_server.services.store.links.set_policy(LinkPolicy(max_expiry_days=30), "root")
+    toggle = "/api/files/{file_id}/access"
+    body = api.call(
+        "PUT", toggle, 403, args={"file_id": record["id"]}, headers=bearer, json={"public": True}
+    )
+    assert "link policy" in body["error"]
+    assert [entry["public"] for entry in api.files(bearer)] == [False]
+    assert requests.get(live_server.url(f"/public/{record['id']}")).status_code == 404
 
 
 def test_bad_uploads_are_400_and_store_nothing(

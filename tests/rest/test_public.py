@@ -43,6 +43,8 @@ def test_unknown_ids_and_folders_are_404(live_server: LiveServer, alice: RestUse
         f"/public/{folder.id}",
         "/public/999999",
         beyond_any_id,
+        "/public/3000000000",  # beyond PostgreSQL's INTEGER ids
+        "/public/\u00b2",
         "/public/abc",
         "/public/",
     ):

@@ -495,7 +495,6 @@ def test_keys_search_new_folder_and_delete_but_not_while_typing(
     page.wait_for_url("**/app/files/?note=created")
     assert "Made by keys" in names(live_server, user)
     page.get_by_label("Select photo.png").check()
-    page.evaluate("document.activeElement.blur()")
     page.keyboard.press("Delete")
     page.wait_for_url("**deleted=**")
     assert "photo.png" not in names(live_server, user)

@@ -14,6 +14,7 @@ import requests
 import segno
 
 from davfiles.store import parse_user_path
+from davfiles.store.link_policy import LinkPolicy
 from davfiles.store.links import LinkInfo
 from davfiles.web.headers import PAGE_HEADERS
 from tests.harness import LiveServer, TestUser
@@ -205,11 +206,36 @@ def test_editing_a_link_changes_and_clears_its_settings(
     assert (empty.expires_at, empty.max_downloads, empty.max_upload_bytes) == (None, None, None)
     assert (empty.label, empty.note) == (None, None)
 
-    for field, value in (("max_downloads", "0"), ("max_downloads", "many")):
+    for field, value in (
+        ("max_downloads", "0"),
+        ("max_downloads", "many"),
+        ("max_downloads", "\u00b2"),  # a digit to str.isdigit, not to int
+        ("max_upload_mb", "\u00b2"),
+        ("link", "\u00b2"),
+        ("link", "3000000000"),  # beyond any record id
+    ):
         refused = browser.submit(again, {field: value})
         assert refused.status_code == 400
         assert Page(refused.text).title == "Error 400 · davfiles"
     assert current(live_server, user, link).max_downloads is None
+
+
+def test_an_unchanged_expiry_with_seconds_is_not_held_to_a_newer_policy(
+    live_server: LiveServer, alice: tuple[TestUser, Browser]
+) -> None:
+    """The form shows an expiry to the minute; sent back as shown, it is no new expiry, so a
+    label can change after the policy's maximum became shorter than the link's expiry."""
+    user, browser = alice
+    put(live_server, user, "box/a.txt", b"a")
+    expires = calendar.timegm((2041, 1, 1, 10, 0, 0)) + 37.5
+    link = make_link(live_server, user, "box", "view", expires_at=expires)
+    live_server.services.store.links.set_policy(LinkPolicy(max_expiry_days=7), "root")
+    form = browser.page(f"/app/links/{link.id}").form("/app/do/link-edit")
+    assert form.value("expires") == "2041-01-01T10:00"
+    changed = browser.submit(form, {"label": "Renamed"})
+    assert changed.status_code == 200, changed.text[:300]
+    after = current(live_server, user, link)
+    assert (after.label, after.expires_at) == ("Renamed", expires)
 
 
 def test_regenerate_disable_enable_and_delete_through_the_public_door(

@@ -40,7 +40,7 @@
   if (searchField && newFolder) {
     document.addEventListener("keydown", function (event) {
       if (event.ctrlKey || event.metaKey || event.altKey || event.defaultPrevented) return;
-      if (event.target.closest("input, textarea, select, button, [contenteditable]")) return;
+      if (event.target.closest("input:not([type=checkbox]):not([type=radio]), textarea, select, [contenteditable]")) return;
       if (event.key === "/") {
         event.preventDefault();
         searchField.focus();
