@@ -57,6 +57,7 @@ from davfiles.store.link_values import (
     text_value,
     to_info,
 )
+from davfiles.store.locks import drop_link_locks
 from davfiles.store.models import FileInfo, Owner
 from davfiles.store.paths import UserPath, parse_user_path
 from davfiles.store.uploads import Upload, UploadOptions
@@ -188,6 +189,7 @@ class ShareLinks:
         with self._db.write() as session:
             row = self._owned(session, owner, link_id)
             before = (row.kind, row.expires_at)
+            was_usable = row.kind == LinkKind.EDIT and not row.disabled
             for name, value in values.items():
                 setattr(row, name, value)
             # A setting sent again as it was (OCS clients resend them) is no change.
@@ -196,6 +198,8 @@ class ShareLinks:
                 policy.check_expiry(row.expires_at, time.time())
             if "password_hash" in values or row.kind != before[0]:
                 policy.check_password(row.kind, row.password_hash is not None)
+            if was_usable and (row.disabled or row.kind != LinkKind.EDIT):
+                drop_link_locks(session, row.id)
             session.flush()
             link, owner_name = to_info(row), _owner_name(session, row)
         _audit(AuditEvent.LINK_CHANGE, owner_name, link, " ".join(sorted(changes)))
@@ -207,6 +211,7 @@ class ShareLinks:
             row = self._owned(session, owner, link_id)
             _retire(session, row.token)
             row.token = _new_token(session)
+            drop_link_locks(session, row.id)
             session.flush()
             link, owner_name = to_info(row), _owner_name(session, row)
         _audit(AuditEvent.LINK_REGENERATE, owner_name, link)
@@ -217,6 +222,7 @@ class ShareLinks:
             row = self._owned(session, owner, link_id)
             link, owner_name = to_info(row), _owner_name(session, row)
             _retire(session, row.token)
+            drop_link_locks(session, row.id)
             session.delete(row)
         _audit(AuditEvent.LINK_DELETE, owner_name, link)
 

@@ -19,6 +19,7 @@ from contextvars import ContextVar
 from typing import Any
 
 from sqlalchemy import bindparam, delete, or_, select
+from sqlalchemy.orm import Session
 
 from davfiles.db.engine import Database
 from davfiles.db.models import Lock
@@ -46,6 +47,20 @@ def _forget_snapshot() -> None:
     snapshot = _snapshot.get()
     if snapshot is not None:
         snapshot.clear()
+
+
+def link_principal(link_id: int) -> str:
+    """Who holds a lock taken through share link ``link_id`` (no user name holds a colon,
+    so no account shares it)."""
+    return f"link:{link_id}"
+
+
+def drop_link_locks(session: Session, link_id: int) -> None:
+    """Delete the locks taken through a link, in the caller's transaction: called when the
+    link is deleted, disabled, regenerated or no longer an edit link, so its locks stop
+    blocking the owner at once (no one could unlock them any more)."""
+    _forget_snapshot()
+    session.execute(delete(Lock).where(Lock.principal == link_principal(link_id)))
 
 
 def _normalize_root(path: str) -> str:
