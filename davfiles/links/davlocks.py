@@ -7,7 +7,8 @@ writing through ``/dav/`` is refused a file a visitor locked, and the other way 
 
 No one but the link can unlock such a lock, so it never outlives the link: the store drops
 the link's locks when the link is deleted, disabled, regenerated or made another kind
-(``ShareLinks``), and a lock taken here expires no later than the link does. A link that
+(``ShareLinks``), and a lock taken here expires no later than the link does (an expiry
+the owner moves earlier ends the link's locks by then too). A link that
 stops serving otherwise (its node trashed, its download limit reached) leaves its locks to
 their own timeout, at most the lock table's cap.
 """

@@ -65,7 +65,7 @@ from davfiles.store.link_values import (
     text_value,
     to_info,
 )
-from davfiles.store.locks import drop_link_locks
+from davfiles.store.locks import drop_link_locks, end_link_locks_by
 from davfiles.store.models import FileInfo, Owner
 from davfiles.store.paths import UserPath, parse_user_path
 from davfiles.store.uploads import Upload, UploadOptions
@@ -198,7 +198,6 @@ class ShareLinks:
         with self._db.write() as session:
             row = self._owned(session, owner, link_id)
             before = (row.kind, row.expires_at)
-            was_usable = row.kind == LinkKind.EDIT and not row.disabled
             for name, value in values.items():
                 setattr(row, name, value)
             # A setting sent again as it was (OCS clients resend them) is no change.
@@ -207,8 +206,10 @@ class ShareLinks:
                 policy.check_expiry(row.expires_at, time.time())
             if "password_hash" in values or row.kind != before[0]:
                 policy.check_password(row.kind, row.password_hash is not None)
-            if was_usable and (row.disabled or row.kind != LinkKind.EDIT):
+            if row.disabled or row.kind != LinkKind.EDIT:
                 drop_link_locks(session, row.id)
+            elif row.expires_at is not None and row.expires_at != before[1]:
+                end_link_locks_by(session, row.id, row.expires_at)
             session.flush()
             link, owner_name = to_info(row), _owner_name(session, row)
         _audit(AuditEvent.LINK_CHANGE, owner_name, link, " ".join(sorted(changes)))

@@ -80,3 +80,14 @@ def test_a_lock_through_a_link_ends_with_the_link(live_server: LiveServer) -> No
     match = re.search(rb"<d:timeout>Second-(\d+)</d:timeout>", answer.content)
     assert match is not None, answer.text
     assert 0 < int(match.group(1)) <= 120
+
+
+def test_an_earlier_expiry_ends_a_links_locks_by_then(live_server: LiveServer) -> None:
+    alice = prepared(live_server)
+    link = make_link(live_server, alice, "team", "edit", expires_at=time.time() + 3600)
+    assert _lock(live_server, link, "doc.txt", "Second-600").status_code == 200
+    assert _owner_put(live_server, alice, "team/doc.txt") == 423
+    ends = time.time() + 1
+    live_server.services.store.links.update(None, link.id, {"expires_at": ends})
+    time.sleep(max(0.0, ends - time.time()) + 0.2)
+    assert _owner_put(live_server, alice, "team/doc.txt") == 204
