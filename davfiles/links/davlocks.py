@@ -4,10 +4,18 @@ same WsgiDAV lock manager as the main door's, so a lock taken on either side hol
 A lock is keyed by the owner's ref URL (``/<owner>/<path>``, as the main door keys it) and held
 by the principal ``link:<id>`` (no user name holds a colon, so no account shares it): the owner
 writing through ``/dav/`` is refused a file a visitor locked, and the other way round.
+
+No one but the link can unlock such a lock, so it never outlives the link: the store drops
+the link's locks when the link is deleted, disabled, regenerated or made another kind
+(``ShareLinks``), and a lock taken here expires no later than the link does (an expiry
+the owner moves earlier ends the link's locks by then too). A link that
+stops serving otherwise (its node trashed, its download limit reached) leaves its locks to
+their own timeout, at most the lock table's cap.
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -17,6 +25,7 @@ from wsgidav.lock_man.lock_manager import LockManager
 from davfiles.provider.resources import quote_path
 from davfiles.store import UserPath
 from davfiles.store.links import Visit
+from davfiles.store.locks import link_principal
 
 LockDict = dict[str, Any]
 
@@ -28,7 +37,7 @@ def ref_url(visit: Visit, path: UserPath, is_dir: bool) -> str:
 
 
 def principal(visit: Visit) -> str:
-    return f"link:{visit.link.id}"
+    return link_principal(visit.link.id)
 
 
 class LinkLocks:
@@ -66,7 +75,7 @@ class LinkLocks:
             lock_scope=scope,
             lock_depth=depth,
             lock_owner=owner,
-            timeout=timeout,
+            timeout=_within_link(visit, timeout),
             principal=principal(visit),
             token_list=environ["wsgidav.ifLockTokenList"],
         )
@@ -79,7 +88,7 @@ class LinkLocks:
         for token in environ["wsgidav.ifLockTokenList"]:
             lock = self._manager.get_lock(token)
             if lock and lock["principal"] == principal(visit) and _covers(lock, url):
-                return self._manager.refresh(token, timeout=timeout)
+                return self._manager.refresh(token, timeout=_within_link(visit, timeout))
         return None
 
     def release(self, visit: Visit, url: str, token: str) -> bool:
@@ -128,6 +137,15 @@ class LinkLocks:
     def forget(self, url: str) -> None:
         """Drop the locks on and below a resource that is gone (deleted or moved away)."""
         self._manager.remove_all_locks_from_url(url, recursive=True)
+
+
+def _within_link(visit: Visit, timeout: float | None) -> float | None:
+    """``timeout`` cut to the link's remaining life (None: the lock table's cap)."""
+    expires_at = visit.link.expires_at
+    if expires_at is None:
+        return timeout
+    remaining = max(1.0, expires_at - time.time())
+    return remaining if timeout is None else min(timeout, remaining)
 
 
 def _covers(lock: LockDict, url: str) -> bool:

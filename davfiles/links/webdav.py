@@ -9,7 +9,7 @@ comes as HTTP Basic with any user name, throttled as on the pages (``access.py``
 - edit links (class 2, every litmus suite passes): those, plus ``PUT`` (a replaced file
   keeps a version), ``MKCOL``, ``DELETE`` (to the owner's trash), ``MOVE`` and ``COPY``
   within the link, never of the shared folder itself (a copy goes through the store, so the
-  quota counts; a file copied over a file keeps a version, ``store/link_copy.py``);
+  quota counts; a file copied over a file keeps a version, ``ShareLinks.edit_copy``);
   ``LOCK``/``UNLOCK`` in the main door's lock table by its lock manager (``davlocks.py``:
   each side honours the other's locks) with ``If`` conditions; ``PROPPATCH`` as the main
   door answers it (``getlastmodified`` and the Win32 times set the file's time, other
@@ -40,7 +40,6 @@ from davfiles.errors import (
     Conflict,
     DavfilesError,
     Gone,
-    InvalidName,
     PermissionDenied,
 )
 from davfiles.links import davxml
@@ -50,7 +49,6 @@ from davfiles.links.transfer import counted_download, error_headers, status_of
 from davfiles.provider.nextcloud import LIVE_MTIME_PROPERTIES, parse_timestamp
 from davfiles.rest.io import announced_length, body_chunks
 from davfiles.store import FileInfo, Store, UserPath
-from davfiles.store.link_copy import edit_copy
 from davfiles.store.links import LinkKind, Visit
 from davfiles.store.locks import request_scope
 from davfiles.xml_guard import XmlRefused, check_xml_body, read_body
@@ -118,7 +116,7 @@ class PublicDav:
         except DavfilesError as exc:
             return _text(status_of(exc), str(exc), error_headers(exc))
         except DAVError as exc:
-            # The lock manager's refusal (423), or a time PROPPATCH could not read (400).
+            # The lock manager's refusal (423).
             if exc.value == 423:
                 return davxml.error_answer(423, "locked", "lock-token-submitted")
             return _text(exc.value, exc.get_user_info())
@@ -147,7 +145,7 @@ class PublicDav:
         if method == "PROPFIND":
             return self._propfind(request, visit, base, info)
         if method == "PROPPATCH":
-            return self._proppatch(request, visit, base, info)
+            return self._proppatch(request, visit, base, sub, info)
         if info.is_dir:
             return _text(405, "a folder has no content: PROPFIND lists it")
         return counted_download(request, self._store, visit, info)
@@ -237,8 +235,8 @@ class PublicDav:
                 self._locks.forget(ref_url(visit, source_path, source.is_dir))
             else:
                 recursive = request.headers.get("Depth", "infinity") != "0"
-                created = edit_copy(
-                    self._store, visit, sub, target, overwrite=overwrite, recursive=recursive
+                created = self._links.edit_copy(
+                    visit, sub, target, overwrite=overwrite, recursive=recursive
                 )
         except AlreadyExists:
             return _text(412, "the Destination exists and Overwrite is F")
@@ -293,9 +291,13 @@ class PublicDav:
             )
         return Response(status=204)
 
-    def _proppatch(self, request: Request, visit: Visit, base: str, info: FileInfo) -> Response:
-        """Times as the main door sets them; other properties kept as dead ones; ``DAV:``
-        properties otherwise protected (403, and 424 for the rest: all or nothing)."""
+    def _proppatch(
+        self, request: Request, visit: Visit, base: str, sub: str, info: FileInfo
+    ) -> Response:
+        """Times as the main door sets them (a time it cannot read is ``400``); other
+        properties kept as dead ones; ``DAV:`` properties otherwise protected (``403``).
+        All or nothing: every change is checked before the store applies them together, and
+        when one fails the others are ``424`` and none is applied."""
         try:
             changes = davxml.parse_propertyupdate(_xml_body(request))
         except XmlRefused as exc:
@@ -303,25 +305,26 @@ class PublicDav:
         except ValueError as exc:
             return davxml.error_answer(400, f"not a PROPPATCH body: {exc}")
         self._guard(request, visit, info.path, is_dir=info.is_dir)
-        href = self._href(base, visit, info)
-        protected = [
-            change.name
-            for change in changes
-            if change.name.startswith(davxml.DAV) and change.name not in LIVE_MTIME_PROPERTIES
-        ]
-        if protected:
-            statuses = {change.name: "HTTP/1.1 424 Failed Dependency" for change in changes}
-            statuses.update(dict.fromkeys(protected, "HTTP/1.1 403 Forbidden"))
-            return davxml.proppatch_answer(href, statuses)
+        failed: dict[str, str] = {}
+        properties: dict[str, bytes | None] = {}
+        modified = None
         for change in changes:
             if change.name in LIVE_MTIME_PROPERTIES:
-                if change.element is None:
-                    raise InvalidName("a file's time cannot be removed")
-                timestamp = parse_timestamp(change.element.text)
-                self._store.set_modified(visit.owner, info.path, timestamp)
+                text = change.element.text if change.element is not None else None
+                try:
+                    modified = parse_timestamp(text)
+                except DAVError:
+                    failed[change.name] = "HTTP/1.1 400 Bad Request"
+            elif change.name.startswith(davxml.DAV):
+                failed[change.name] = "HTTP/1.1 403 Forbidden"
             else:
-                value = tostring(change.element) if change.element is not None else None
-                self._store.set_dead_property(visit.owner, info.path, change.name, value)
+                element = change.element
+                properties[change.name] = tostring(element) if element is not None else None
+        href = self._href(base, visit, info)
+        if failed:
+            statuses = {change.name: "HTTP/1.1 424 Failed Dependency" for change in changes}
+            return davxml.proppatch_answer(href, {**statuses, **failed})
+        self._links.edit_proppatch(visit, sub, properties, modified)
         return davxml.proppatch_answer(
             href, dict.fromkeys((c.name for c in changes), "HTTP/1.1 200 OK")
         )

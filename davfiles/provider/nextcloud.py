@@ -7,6 +7,7 @@ and the request headers those clients send: ``X-OC-Mtime`` and ``OC-Checksum``.
 from __future__ import annotations
 
 import email.utils
+import math
 from typing import Any
 
 from wsgidav.dav_error import HTTP_BAD_REQUEST, DAVError
@@ -16,6 +17,8 @@ from davfiles.store import FileInfo
 
 OC_NS = "{http://owncloud.org/ns}"
 OC_CHECKSUMS = OC_NS + "checksums"
+# 9999-12-31 23:59:59 UTC, the last second an HTTP date (four-digit year) can name.
+LATEST_TIME = 253402300799
 LIVE_MTIME_PROPERTIES = (
     "{DAV:}lastmodified",
     "{DAV:}getlastmodified",
@@ -42,17 +45,18 @@ def oc_property(info: FileInfo, name: str) -> Any:
 
 
 def parse_timestamp(text: str | None) -> float:
-    """Unix seconds (``X-OC-Mtime``, rclone's PROPPATCH) or an HTTP date (Windows, RFC 4918)."""
+    """Unix seconds (``X-OC-Mtime``, rclone's PROPPATCH) or an HTTP date (Windows, RFC 4918),
+    from 1970 to the end of 9999: a file's time must stay one an HTTP date can show."""
     value = (text or "").strip()
     try:
-        return float(value)
+        return _in_range(float(value), value)
     except ValueError:
         pass
     try:
         parsed = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):
         raise DAVError(HTTP_BAD_REQUEST, context_info=f"not a time: {value[:40]!r}") from None
-    return parsed.timestamp()
+    return _in_range(parsed.timestamp(), value)
 
 
 def requested_mtime(environ: dict[str, Any]) -> float | None:
@@ -60,9 +64,17 @@ def requested_mtime(environ: dict[str, Any]) -> float | None:
     if header is None:
         return None
     try:
-        return float(header.strip())
+        seconds = float(header.strip())
     except ValueError:
         raise DAVError(HTTP_BAD_REQUEST, context_info="X-OC-Mtime must be unix seconds") from None
+    return _in_range(seconds, header.strip())
+
+
+def _in_range(seconds: float, text: str) -> float:
+    """``seconds`` if finite and within ``0 … LATEST_TIME``; a 400 DAVError otherwise."""
+    if not math.isfinite(seconds) or not 0 <= seconds <= LATEST_TIME:
+        raise DAVError(HTTP_BAD_REQUEST, context_info=f"not a time we keep: {text[:40]!r}")
+    return seconds
 
 
 def requested_checksum(environ: dict[str, Any]) -> tuple[str, str] | None:

@@ -43,7 +43,15 @@ from davfiles.auth import audit
 from davfiles.auth.audit import AuditEvent
 from davfiles.auth.secrets import verify_password
 from davfiles.db.models import LinkTransfer, Node, RetiredLinkToken, ShareLink, TrashedNode, User
-from davfiles.errors import Conflict, Gone, InvalidName, NotFound, PermissionDenied, TooLarge
+from davfiles.errors import (
+    AlreadyExists,
+    Conflict,
+    Gone,
+    InvalidName,
+    NotFound,
+    PermissionDenied,
+    TooLarge,
+)
 from davfiles.store import link_policy, nodes
 from davfiles.store.link_policy import LinkPolicy
 from davfiles.store.link_values import (
@@ -58,6 +66,7 @@ from davfiles.store.link_values import (
     text_value,
     to_info,
 )
+from davfiles.store.locks import drop_link_locks, end_link_locks_by
 from davfiles.store.models import FileInfo, Owner
 from davfiles.store.paths import UserPath, parse_user_path
 from davfiles.store.uploads import Upload, UploadOptions
@@ -80,6 +89,7 @@ __all__ = [
 
 TOKEN_BYTES = 16
 TRANSFER_WINDOW = 24 * 3600.0
+_COPY_BLOCK = 1024 * 1024
 
 
 def _sha256(text: str) -> str:
@@ -198,6 +208,10 @@ class ShareLinks:
                 policy.check_expiry(row.expires_at, time.time())
             if "password_hash" in values or row.kind != before[0]:
                 policy.check_password(row.kind, row.password_hash is not None)
+            if row.disabled or row.kind != LinkKind.EDIT:
+                drop_link_locks(session, row.id)
+            elif row.expires_at is not None and row.expires_at != before[1]:
+                end_link_locks_by(session, row.id, row.expires_at)
             session.flush()
             link, owner_name = to_info(row), _owner_name(session, row)
         _audit(AuditEvent.LINK_CHANGE, owner_name, link, " ".join(sorted(changes)))
@@ -209,6 +223,7 @@ class ShareLinks:
             row = self._owned(session, owner, link_id)
             _retire(session, row.token)
             row.token = _new_token(session)
+            drop_link_locks(session, row.id)
             session.flush()
             link, owner_name = to_info(row), _owner_name(session, row)
         _audit(AuditEvent.LINK_REGENERATE, owner_name, link)
@@ -219,6 +234,7 @@ class ShareLinks:
             row = self._owned(session, owner, link_id)
             link, owner_name = to_info(row), _owner_name(session, row)
             _retire(session, row.token)
+            drop_link_locks(session, row.id)
             session.delete(row)
         _audit(AuditEvent.LINK_DELETE, owner_name, link)
 
@@ -356,19 +372,66 @@ class ShareLinks:
     def edit_delete(self, visit: Visit, relative: str) -> FileInfo:
         """Delete below the shared folder (to the owner's trash); never the folder itself."""
         visit.may(LinkKind.EDIT)
-        path = self.inside(visit, relative)
-        if path == visit.root.path:
-            raise PermissionDenied("the shared folder itself cannot be deleted through its link")
+        path = self._below_root(visit, relative, "deleted")
         return self._store.delete(visit.owner, path)
 
     def edit_move(self, visit: Visit, source: str, target: str, *, overwrite: bool) -> bool:
         """Rename or move within the shared folder (never the folder itself); True if the
         target was created. A file moved over a file replaces it as a new content (a version)."""
         visit.may(LinkKind.EDIT)
-        paths = (self.inside(visit, source), self.inside(visit, target))
-        if visit.root.path in paths:
-            raise PermissionDenied("the shared folder itself cannot be moved through its link")
+        paths = (
+            self._below_root(visit, source, "moved"),
+            self._below_root(visit, target, "replaced"),
+        )
         return self._store.move(visit.owner, *paths, overwrite=overwrite)
+
+    def edit_copy(
+        self, visit: Visit, source: str, target: str, *, overwrite: bool, recursive: bool = True
+    ) -> bool:
+        """Copy within the shared folder (never onto the folder itself); True if the target
+        was created. A file copied over a file is written as that file's new content, so the
+        old one is kept as a version, as a write through the link keeps it; anything else is
+        the store's copy (a replaced target goes to the trash). Quotas count as for any copy."""
+        visit.may(LinkKind.EDIT)
+        found = self.resolve(visit, source)
+        target_path = self._below_root(visit, target, "replaced")
+        existing = self._store.stat(visit.owner, target_path)
+        if existing is None or existing.is_dir or found.is_dir:
+            return self._store.copy(
+                visit.owner, found.path, target_path, overwrite=overwrite, recursive=recursive
+            )
+        if not overwrite:
+            raise AlreadyExists(f"{target} exists")
+        if existing.id == found.id:
+            raise Conflict("source and destination are the same file")
+        with (
+            self.open_file(visit, found) as stream,
+            self.edit_upload(visit, target, found.size) as upload,
+        ):
+            while block := stream.read(_COPY_BLOCK):
+                upload.write(block)
+        return False
+
+    def edit_proppatch(
+        self,
+        visit: Visit,
+        relative: str,
+        properties: Mapping[str, bytes | None],
+        modified: float | None = None,
+    ) -> None:
+        """Set or remove (None) dead properties of what is at ``relative`` and set its time
+        (when given), all in one transaction: a PROPPATCH applies all of it or none."""
+        visit.may(LinkKind.EDIT)
+        info = self.resolve(visit, relative)
+        self._store.patch_properties(visit.owner, info.path, properties, modified)
+
+    def _below_root(self, visit: Visit, relative: str, done: str) -> UserPath:
+        """The owner's path of ``relative``, refused when it is the shared folder itself,
+        which an edit link never deletes, moves or replaces."""
+        path = self.inside(visit, relative)
+        if path == visit.root.path:
+            raise PermissionDenied(f"the shared folder itself cannot be {done} through its link")
+        return path
 
     def edit_mkdir(self, visit: Visit, relative: str) -> FileInfo:
         visit.may(LinkKind.EDIT)

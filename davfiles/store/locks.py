@@ -18,7 +18,8 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
-from sqlalchemy import bindparam, delete, or_, select
+from sqlalchemy import bindparam, delete, or_, select, update
+from sqlalchemy.orm import Session
 
 from davfiles.db.engine import Database
 from davfiles.db.models import Lock
@@ -46,6 +47,31 @@ def _forget_snapshot() -> None:
     snapshot = _snapshot.get()
     if snapshot is not None:
         snapshot.clear()
+
+
+def link_principal(link_id: int) -> str:
+    """Who holds a lock taken through share link ``link_id`` (no user name holds a colon,
+    so no account shares it)."""
+    return f"link:{link_id}"
+
+
+def drop_link_locks(session: Session, link_id: int) -> None:
+    """Delete the locks taken through a link, in the caller's transaction: called when the
+    link is deleted, disabled, regenerated or no longer an edit link, so its locks stop
+    blocking the owner at once (no one could unlock them any more)."""
+    _forget_snapshot()
+    session.execute(delete(Lock).where(Lock.principal == link_principal(link_id)))
+
+
+def end_link_locks_by(session: Session, link_id: int, until: float) -> None:
+    """Make the locks taken through a link expire no later than ``until``, its new expiry,
+    in the caller's transaction: after it, nothing could unlock them."""
+    _forget_snapshot()
+    session.execute(
+        update(Lock)
+        .where(Lock.principal == link_principal(link_id), Lock.expire > until)
+        .values(expire=until)
+    )
 
 
 def _normalize_root(path: str) -> str:

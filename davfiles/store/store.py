@@ -10,7 +10,7 @@ import logging
 import mimetypes
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -626,11 +626,35 @@ class Store:
         with self.db.write() as session:
             nodes.lock_owner(session, owner.id)
             node = self._existing(session, owner, path)
-            node.modified_at = timestamp
-            session.flush()
-            nodes.touch_ancestors(session, owner.id, path if node.is_dir else path.parent)
-            target = disk_path(self.home(owner), path)
-            os.utime(target, (timestamp, timestamp))
+            self._set_modified(session, owner, path, node, timestamp)
+
+    def _set_modified(
+        self, session: Session, owner: Owner, path: UserPath, node: Node, timestamp: float
+    ) -> None:
+        node.modified_at = timestamp
+        session.flush()
+        nodes.touch_ancestors(session, owner.id, path if node.is_dir else path.parent)
+        target = disk_path(self.home(owner), path)
+        os.utime(target, (timestamp, timestamp))
+
+    def patch_properties(
+        self,
+        owner: Owner,
+        path: UserPath,
+        properties: Mapping[str, bytes | None],
+        modified: float | None = None,
+    ) -> None:
+        """Set or remove (None) dead properties and set the mtime (when given) in one
+        transaction: a PROPPATCH applies all of it or, when any part fails, none."""
+        with self.db.write() as session:
+            if modified is not None:
+                nodes.lock_owner(session, owner.id)
+            node = self._existing(session, owner, path)
+            for name, value in properties.items():
+                self._set_dead_property(session, node, name, value)
+                session.flush()
+            if modified is not None:
+                self._set_modified(session, owner, path, node, modified)
 
     # --- dead properties ---------------------------------------------------------------
 
@@ -679,16 +703,21 @@ class Store:
         """Store a dead property, or remove it when ``value`` is None (absent is fine)."""
         with self.db.write() as session:
             node = self._existing(session, owner, path)
-            prop = session.get(DeadProperty, (node.id, name))
-            if value is not None and prop is None:
-                self._check_room_for_property(session, node.id, len(value))
-            if value is None:
-                if prop is not None:
-                    session.delete(prop)
-            elif prop is None:
-                session.add(DeadProperty(node_id=node.id, name=name, value=value))
-            else:
-                prop.value = value
+            self._set_dead_property(session, node, name, value)
+
+    def _set_dead_property(
+        self, session: Session, node: Node, name: str, value: bytes | None
+    ) -> None:
+        prop = session.get(DeadProperty, (node.id, name))
+        if value is not None and prop is None:
+            self._check_room_for_property(session, node.id, len(value))
+        if value is None:
+            if prop is not None:
+                session.delete(prop)
+        elif prop is None:
+            session.add(DeadProperty(node_id=node.id, name=name, value=value))
+        else:
+            prop.value = value
 
     # --- trash and versions ---------------------------------------------------------------
 
