@@ -13,12 +13,11 @@ from typing import Any
 from wsgidav.dav_error import HTTP_BAD_REQUEST, DAVError
 from wsgidav.xml_tools import etree
 
+from davfiles.numbers import LATEST_TIME
 from davfiles.store import FileInfo
 
 OC_NS = "{http://owncloud.org/ns}"
 OC_CHECKSUMS = OC_NS + "checksums"
-# 9999-12-31 23:59:59 UTC, the last second an HTTP date (four-digit year) can name.
-LATEST_TIME = 253402300799
 LIVE_MTIME_PROPERTIES = (
     "{DAV:}lastmodified",
     "{DAV:}getlastmodified",
