@@ -167,3 +167,20 @@ def parse(output: str) -> dict[str, LitmusResult]:
             key = f"{int(match.group(1))}-{match.group(2)}"
             results[key] = LitmusResult(match.group(3), match.group(4).strip())
     return results
+
+
+# Every (suite, test) pair, to parametrize one pytest test per litmus test.
+EVERY_TEST = [(suite, test) for suite in SUITES for test in INVENTORY[suite]]
+SuiteRuns = dict[str, tuple[str, dict[str, LitmusResult]]]
+
+
+def run_every_suite(url: str, user: str, password: str, workdir: Path) -> SuiteRuns:
+    return {suite: run_suite(suite, url, user, password, workdir / suite) for suite in SUITES}
+
+
+def assert_passed(runs: SuiteRuns, suite: str, test: str) -> None:
+    """``test`` of ``suite`` ran and passed; else the suite's output says why."""
+    output, results = runs[suite]
+    assert test in results, f"litmus {suite} did not report {test}:\n{output}"
+    result = results[test]
+    assert result.outcome == "pass", f"{suite} {test}: {result.outcome} {result.detail}"

@@ -9,7 +9,15 @@ import pytest
 
 from davfiles.app import create_services
 from davfiles.config import Settings
-from tests.clients.litmus import INVENTORY, SUITES, LitmusResult, litmus_missing_reason, run_suite
+from tests.clients.litmus import (
+    EVERY_TEST,
+    INVENTORY,
+    SUITES,
+    SuiteRuns,
+    assert_passed,
+    litmus_missing_reason,
+    run_every_suite,
+)
 from tests.harness import LiveServer
 
 pytestmark = pytest.mark.litmus
@@ -18,7 +26,7 @@ pytestmark = pytest.mark.litmus
 @pytest.fixture(scope="module")
 def litmus_results(
     tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[dict[str, tuple[str, dict[str, LitmusResult]]]]:
+) -> Iterator[SuiteRuns]:
     reason = litmus_missing_reason()
     if reason:
         pytest.skip(reason)
@@ -27,30 +35,18 @@ def litmus_results(
     server = LiveServer(services)
     try:
         server.add_user("litmus", "litmus-pw")
-        yield {
-            suite: run_suite(suite, server.url(), "litmus", "litmus-pw", Path(root / suite))
-            for suite in SUITES
-        }
+        yield run_every_suite(server.url(), "litmus", "litmus-pw", Path(root))
     finally:
         server.stop()
         services.close()
 
 
 @pytest.mark.parametrize("suite", SUITES)
-def test_suite_ran_every_test(
-    suite: str, litmus_results: dict[str, tuple[str, dict[str, LitmusResult]]]
-) -> None:
+def test_suite_ran_every_test(suite: str, litmus_results: SuiteRuns) -> None:
     output, results = litmus_results[suite]
     assert tuple(results) == INVENTORY[suite], output
 
 
-@pytest.mark.parametrize(
-    ("suite", "test"), [(suite, test) for suite in SUITES for test in INVENTORY[suite]]
-)
-def test_litmus(
-    suite: str, test: str, litmus_results: dict[str, tuple[str, dict[str, LitmusResult]]]
-) -> None:
-    output, results = litmus_results[suite]
-    assert test in results, f"litmus {suite} did not report {test}:\n{output}"
-    result = results[test]
-    assert result.outcome == "pass", f"{suite} {test}: {result.outcome} {result.detail}"
+@pytest.mark.parametrize(("suite", "test"), EVERY_TEST)
+def test_litmus(suite: str, test: str, litmus_results: SuiteRuns) -> None:
+    assert_passed(litmus_results, suite, test)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from davfiles.store import parse_user_path
-from tests.clients.test_davfs2 import _cannot_mount_reason
+from tests.clients.davfs import davfs_mounted
 from tests.harness import LiveServer
 from tests.links.helpers import make_link
 
@@ -18,9 +18,6 @@ from tests.links.helpers import make_link
 def test_davfs2_writes_through_an_edit_link_with_locks(
     live_server: LiveServer, tmp_path: Path
 ) -> None:
-    reason = _cannot_mount_reason()
-    if reason:
-        pytest.skip(reason)
     alice = live_server.add_user("alice")
     store = live_server.services.store
     store.mkdir(alice.owner, parse_user_path("team"))
@@ -35,23 +32,7 @@ def test_davfs2_writes_through_an_edit_link_with_locks(
     assert held.status_code == 200
     link = make_link(live_server, alice, "team", "edit")
     url = live_server.url(f"/public.php/dav/files/{link.token}/")
-    secrets = tmp_path / "secrets"
-    secrets.write_text(f"{url} visitor -\n")
-    secrets.chmod(0o600)
-    conf = tmp_path / "davfs2.conf"
-    conf.write_text(f"secrets {secrets}\nbuf_size 64\nuse_locks 1\ndelay_upload 0\n")
-    mountpoint = tmp_path / "mnt"
-    mountpoint.mkdir()
-    mounted = subprocess.run(
-        ["mount", "-t", "davfs", url, str(mountpoint), "-o", f"conf={conf}"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    if mounted.returncode != 0:
-        pytest.skip(f"this machine refuses the davfs2 mount: {mounted.stderr.strip()}")
-    try:
+    with davfs_mounted(url, "visitor", "-", tmp_path) as mountpoint:
         # davfs2 adds its own lost+found, which is never sent to the server.
         assert sorted(set(os.listdir(mountpoint)) - {"lost+found"}) == ["held.txt", "old.txt"]
         # The owner's lock holds: davfs2's own LOCK is refused, and so is the write.
@@ -62,8 +43,6 @@ def test_davfs2_writes_through_an_edit_link_with_locks(
         (mountpoint / "old.txt").write_bytes(b"replaced")
         os.rename(mountpoint / "new.bin", mountpoint / "moved.bin")
         subprocess.run(["sync", "-f", str(mountpoint)], check=False, timeout=120)
-    finally:
-        subprocess.run(["umount", str(mountpoint)], capture_output=True, timeout=120, check=False)
     names = {info.path.text: info.size for info in store.list_files(alice.owner)}
     assert names == {
         "team/held.txt": len(b"held"),
