@@ -27,7 +27,8 @@ it; ``PROPFIND`` gives the main door's basic live properties (``davxml.py``), wi
 from __future__ import annotations
 
 import re
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 from urllib.parse import quote, unquote, urlsplit
 from xml.etree.ElementTree import tostring
 
@@ -52,6 +53,8 @@ from davfiles.store import FileInfo, Store, UserPath
 from davfiles.store.links import LinkKind, Visit
 from davfiles.store.locks import request_scope
 from davfiles.xml_guard import XmlRefused, check_xml_body, read_body
+
+_Parsed = TypeVar("_Parsed")
 
 PREFIX = "/public.php/dav/files/"
 LEGACY_PREFIX = "/public.php/webdav"
@@ -245,12 +248,9 @@ class PublicDav:
     def _lock(self, request: Request, visit: Visit, base: str, sub: str) -> Response:
         path = self._links.inside(visit, sub)
         timeout = _timeout(request.headers.get("Timeout", ""))
-        try:
-            wanted = davxml.parse_lockinfo(_xml_body(request))
-        except XmlRefused as exc:
-            return davxml.error_answer(int(exc.status.split()[0]), str(exc))
-        except ValueError as exc:
-            return davxml.error_answer(400, f"not a LOCK body: {exc}")
+        wanted = _body_of(request, davxml.parse_lockinfo, "LOCK")
+        if isinstance(wanted, Response):
+            return wanted
         info = self._store.stat(visit.owner, path)
         href = f"{base}/{_quoted(sub)}" if sub else f"{base}/"
         if wanted is None:
@@ -298,12 +298,9 @@ class PublicDav:
         properties kept as dead ones; ``DAV:`` properties otherwise protected (``403``).
         All or nothing: every change is checked before the store applies them together, and
         when one fails the others are ``424`` and none is applied."""
-        try:
-            changes = davxml.parse_propertyupdate(_xml_body(request))
-        except XmlRefused as exc:
-            return davxml.error_answer(int(exc.status.split()[0]), str(exc))
-        except ValueError as exc:
-            return davxml.error_answer(400, f"not a PROPPATCH body: {exc}")
+        changes = _body_of(request, davxml.parse_propertyupdate, "PROPPATCH")
+        if isinstance(changes, Response):
+            return changes
         self._guard(request, visit, info.path, is_dir=info.is_dir)
         failed: dict[str, str] = {}
         properties: dict[str, bytes | None] = {}
@@ -330,12 +327,9 @@ class PublicDav:
         )
 
     def _propfind(self, request: Request, visit: Visit, base: str, info: FileInfo) -> Response:
-        try:
-            wanted = davxml.parse_propfind(_xml_body(request))
-        except XmlRefused as exc:
-            return davxml.error_answer(int(exc.status.split()[0]), str(exc))
-        except ValueError as exc:
-            return davxml.error_answer(400, f"not a PROPFIND body: {exc}")
+        wanted = _body_of(request, davxml.parse_propfind, "PROPFIND")
+        if isinstance(wanted, Response):
+            return wanted
         depth = request.headers.get("Depth", "1")
         kind = visit.link.kind
         members: list[FileInfo] = []
@@ -365,6 +359,18 @@ class PublicDav:
         path = _quoted(relative)
         suffix = "/" if info.is_dir and path else ""
         return f"{base}/{path}{suffix}"
+
+
+def _body_of(
+    request: Request, parse: Callable[[bytes], _Parsed], method: str
+) -> _Parsed | Response:
+    """``parse`` of the request's XML body, or the DAV error answer when it cannot be read."""
+    try:
+        return parse(_xml_body(request))
+    except XmlRefused as exc:
+        return davxml.error_answer(int(exc.status.split()[0]), str(exc))
+    except ValueError as exc:
+        return davxml.error_answer(400, f"not a {method} body: {exc}")
 
 
 def _xml_body(request: Request) -> bytes:
