@@ -54,6 +54,7 @@ class Visit:
         self, chromium: Any, server: LiveServer, width: int = 1280, *, script: bool = True
     ) -> None:
         self.server = server
+        self.width = width
         self.context = chromium.new_context(
             viewport={"width": width, "height": 900}, java_script_enabled=script
         )
@@ -68,6 +69,13 @@ class Visit:
 
     def go(self, path: str) -> None:
         self.page.goto(self.server.base + path)
+
+    def check_fits(self, path: str, name: str) -> None:
+        """``path`` opened is no wider than the window (no sideways scrolling), then checked."""
+        self.go(path)
+        scroll = self.page.evaluate("document.documentElement.scrollWidth")
+        assert scroll <= self.width, f"{path} is {scroll} px wide"
+        self.check(name)
 
     def check(self, name: str) -> None:
         """Axe finds nothing serious, the page broke no policy, and a screenshot is kept."""
@@ -193,11 +201,8 @@ def test_the_files_page_fits_a_360_px_screen(
     narrow = Visit(chromium, live_server, width=360)
     try:
         narrow.login(user)
-        for path, name in (("/app/files/", "files-360"), ("/app/info/photo.png", "details-360")):
-            narrow.go(path)
-            width = narrow.page.evaluate("document.documentElement.scrollWidth")
-            assert width <= 360, f"{path} is {width} px wide"
-            narrow.check(name)
+        narrow.check_fits("/app/files/", "files-360")
+        narrow.check_fits("/app/info/photo.png", "details-360")
     finally:
         narrow.close()
 
@@ -434,11 +439,8 @@ def test_a_link_made_on_the_details_page_is_listed_copied_and_scanned(
     narrow = Visit(chromium, live_server, width=360)
     try:
         narrow.login(user)
-        for path, name in (("/app/links", "links-360"), (f"/app/links/{link.id}", "link-360")):
-            narrow.go(path)
-            width = narrow.page.evaluate("document.documentElement.scrollWidth")
-            assert width <= 360, f"{path} is {width} px wide"
-            narrow.check(name)
+        narrow.check_fits("/app/links", "links-360")
+        narrow.check_fits(f"/app/links/{link.id}", "link-360")
     finally:
         narrow.close()
 
@@ -462,10 +464,7 @@ def test_the_admin_pages_pass_axe_and_fit_a_360_px_screen(
                 ("/app/admin/users", "admin-users"),
                 ("/app/admin/links", "admin-links"),
             ):
-                browser.go(path)
-                scroll = browser.page.evaluate("document.documentElement.scrollWidth")
-                assert scroll <= width, f"{path} is {scroll} px wide"
-                browser.check(f"{name}-{width}")
+                browser.check_fits(path, f"{name}-{width}")
             browser.page.get_by_label("Maximum expiry in days (blank: none)").fill("30")
             browser.page.get_by_label("edit links").check()
             browser.page.get_by_role("button", name="Save the policy").click()
