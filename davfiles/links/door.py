@@ -197,7 +197,9 @@ class LinkDoor:
             note=None,
             base=base_url(request, target.token),
             static=static_url(request),
-            next=request.path if request.method == "GET" else "",
+            # After a wrong password the form keeps where the visitor was going (checked to
+            # be inside the link when it is followed).
+            next=request.path if request.method == "GET" else request.form.get("next", ""),
             error=error,
         )
 

@@ -5,6 +5,7 @@ violation), no Content-Security-Policy report, and a screenshot kept as a test a
 from __future__ import annotations
 
 import os
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ import pytest
 
 from davfiles.store import parse_user_path
 from tests.harness import LiveServer, TestUser
+from tests.links.helpers import wait_for
 from tests.web.helpers import content, names
 
 CHROMIUM = "/usr/bin/chromium"
@@ -549,3 +551,150 @@ def test_a_dropped_folder_is_uploaded_with_its_tree(
     assert content(live_server, user, "loose.txt") == b"loose"
     beach = live_server.services.store.stat(user.owner, parse_user_path("Trip/day 1/beach.txt"))
     assert beach is not None and beach.modified_at == 1_500_000_000
+
+
+def test_zip_download_and_a_version_restored(
+    live_server: LiveServer, visit: tuple[Visit, TestUser]
+) -> None:
+    session, user = visit
+    page = session.page
+    store = live_server.services.store
+    store.write_bytes(user.owner, parse_user_path("Documents/report.txt"), b"second draft")
+    session.login(user)
+    page.get_by_label("Select Documents").check()
+    page.get_by_label("Select photo.png").check()
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download as zip").click()
+    archive = zipfile.ZipFile(download.value.path())
+    assert sorted(archive.namelist()) == ["Documents/", "Documents/report.txt", "photo.png"]
+    assert archive.read("Documents/report.txt") == b"second draft"
+
+    session.go("/app/info/Documents/report.txt")
+    page.get_by_role("button", name="Restore").click()
+    page.wait_for_url("**/app/info/Documents/report.txt?note=version-restored")
+    assert content(live_server, user, "Documents/report.txt") == b"quarterly report"
+    session.check("version-restored")
+
+
+def _visitor(chromium: Any, server: LiveServer) -> Visit:
+    """A browser with no session of the app: someone who got a link."""
+    return Visit(chromium, server)
+
+
+def test_a_view_link_with_a_password_through_rename_trash_and_expiry(
+    chromium: Any, live_server: LiveServer, visit: tuple[Visit, TestUser]
+) -> None:
+    _session, user = visit
+    store = live_server.services.store
+    store.write_bytes(user.owner, parse_user_path("Documents/data.bin"), b"\x00binary\xff")
+    link = store.links.create(
+        user.owner, parse_user_path("Documents"), "view", {"password": "open sesame"}
+    )
+    address = f"/s/{link.token}"
+    visitor = _visitor(chromium, live_server)
+    try:
+        page = visitor.page
+        # The raw download asks for the password too, not only the page.
+        raw = page.goto(live_server.base + address + "/download/data.bin")
+        assert raw is not None and raw.status == 401
+        visitor.check("link-password")
+        page.get_by_label("Password").fill("wrong")
+        page.get_by_role("button", name="Open").click()
+        assert page.get_by_role("alert").is_visible()
+        page.get_by_label("Password").fill("open sesame")
+        with page.expect_download() as download:
+            page.get_by_role("button", name="Open").click()
+        assert Path(download.value.path()).read_bytes() == b"\x00binary\xff"
+        visitor.go(address)
+        assert page.get_by_role("link", name="report.txt").is_visible()
+        visitor.check("link-folder")
+
+        # Bound to the folder, not its path: a rename keeps the link working.
+        store.move(
+            user.owner, parse_user_path("Documents"), parse_user_path("Papers"), overwrite=False
+        )
+        visitor.go(address)
+        assert page.get_by_role("link", name="data.bin").is_visible()
+        # In the trash: 410 with a page saying why; restored: back.
+        store.delete(user.owner, parse_user_path("Papers"))
+        gone = page.goto(live_server.base + address)
+        assert gone is not None and gone.status == 410
+        assert "trash" in page.locator("#message").inner_text()
+        visitor.check("link-trashed")
+        (item,) = store.trash_list(user.owner)
+        store.trash_restore(user.owner, item.id)
+        back = page.goto(live_server.base + address)
+        assert back is not None and back.status == 200
+        store.links.update(user.owner, link.id, {"expires_at": 1_000_000.0})
+        expired = page.goto(live_server.base + address)
+        assert expired is not None and expired.status == 410
+        assert "expired" in page.locator("#message").inner_text()
+    finally:
+        visitor.close()
+
+
+def test_a_download_limit_counts_a_finished_download(
+    chromium: Any, live_server: LiveServer, visit: tuple[Visit, TestUser]
+) -> None:
+    _session, user = visit
+    store = live_server.services.store
+    store.write_bytes(user.owner, parse_user_path("once.bin"), b"only once" * 1000)
+    link = store.links.create(user.owner, parse_user_path("once.bin"), "view", {"max_downloads": 1})
+    visitor = _visitor(chromium, live_server)
+    try:
+        page = visitor.page
+        visitor.go(f"/s/{link.token}")
+        visitor.check("link-file")
+        with page.expect_download() as download:
+            page.get_by_role("link", name="Download").click()
+        assert Path(download.value.path()).read_bytes() == b"only once" * 1000
+        wait_for(lambda: store.links.get(user.owner, link.id).link.downloads == 1)
+        exhausted = page.goto(f"{live_server.base}/s/{link.token}")
+        assert exhausted is not None and exhausted.status == 410
+        assert "download" in page.locator("#message").inner_text()
+    finally:
+        visitor.close()
+
+
+def test_drop_and_edit_links_take_uploads_from_a_browser(
+    chromium: Any, live_server: LiveServer, visit: tuple[Visit, TestUser], tmp_path: Path
+) -> None:
+    _session, user = visit
+    store = live_server.services.store
+    store.mkdir(user.owner, parse_user_path("Inbox"))
+    store.write_bytes(user.owner, parse_user_path("Inbox/secret.txt"), b"not for visitors")
+    drop = store.links.create(user.owner, parse_user_path("Inbox"), "drop", {"require_name": True})
+    edit = store.links.create(user.owner, parse_user_path("Documents"), "edit")
+    sent = tmp_path / "secret.txt"
+    sent.write_bytes(b"from a visitor")
+    visitor = _visitor(chromium, live_server)
+    try:
+        page = visitor.page
+        visitor.go(f"/s/{drop.token}")
+        assert "secret.txt" not in page.content()  # a drop never shows what it holds
+        visitor.check("link-drop")
+        page.get_by_label("Your name").fill("Vera")
+        page.get_by_label("Files").set_input_files(str(sent))
+        page.get_by_role("button", name="Send").click()
+        page.locator("#received").wait_for()
+        # The visitor sees what they sent, never that a file of that name was there.
+        assert page.locator("#received").inner_text() == "secret.txt (14 bytes)"
+        assert content(live_server, user, "Inbox/secret.txt") == b"not for visitors"
+        assert content(live_server, user, "Inbox/secret (1).txt") == b"from a visitor"
+
+        visitor.go(f"/s/{edit.token}")
+        page.get_by_label("Name", exact=True).fill("From the link")
+        page.get_by_role("button", name="Create").click()
+        page.get_by_role("link", name="From the link/").wait_for()
+        page.get_by_label("Files (a file of the same name is replaced").set_input_files(str(sent))
+        page.get_by_role("button", name="Upload").click()
+        page.get_by_role("link", name="secret.txt").wait_for()
+        page.get_by_role("button", name="Delete report.txt").click()
+        page.get_by_role("link", name="From the link/").wait_for()
+        visitor.check("link-edit")
+        assert names(live_server, user, "Documents") == ["From the link", "secret.txt"]
+        assert [entry.original_path.text for entry in store.trash_list(user.owner)] == [
+            "Documents/report.txt"
+        ]
+    finally:
+        visitor.close()
