@@ -28,6 +28,7 @@ from werkzeug.wrappers import Request, Response
 from davfiles.auth import audit
 from davfiles.auth.audit import AuditEvent
 from davfiles.auth.throttle import LoginThrottle, LoginThrottled
+from davfiles.numbers import whole_number
 from davfiles.store.links import ShareLinks, Visit
 
 COOKIE_NAME = "davfiles_link"
@@ -50,9 +51,9 @@ class LinkGate:
 
     def has_cookie(self, request: Request, visit: Visit) -> bool:
         issued_text, _dot, mac = request.cookies.get(COOKIE_NAME, "").partition(".")
-        if not issued_text.isdigit() or len(issued_text) > 12:
+        issued = whole_number(issued_text)
+        if issued is None or not mac.isascii():
             return False
-        issued = int(issued_text)
         if not 0 <= time.time() - issued <= COOKIE_LIFETIME:
             return False
         return hmac.compare_digest(mac, self._mac(visit, issued))

@@ -8,6 +8,7 @@ from urllib.parse import quote
 
 from werkzeug.wrappers import Request
 
+from davfiles.numbers import whole_number
 from davfiles.store import FileInfo
 
 PREFIX = "/s/"
@@ -37,8 +38,7 @@ class Entry:
 
 def page_number(request: Request, pages: int) -> int:
     """The listing page asked for (``?page=N``), within 1 and ``pages``."""
-    raw = request.args.get("page", "1")
-    number = int(raw) if raw.isdigit() and len(raw) < 9 else 1
+    number = whole_number(request.args.get("page", "1")) or 1
     return min(max(number, 1), pages)
 
 

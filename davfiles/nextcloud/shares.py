@@ -22,7 +22,7 @@ from werkzeug.wrappers import Request, Response
 
 from davfiles.errors import Conflict, DavfilesError, InvalidName, NotFound, PermissionDenied
 from davfiles.nextcloud.ocs import ocs_response
-from davfiles.store import Owner, Store, parse_user_path
+from davfiles.store import Owner, Store, parse_id, parse_user_path
 from davfiles.store.links import LinkKind, LinkListing
 
 LINK_SHARE = 3
@@ -68,9 +68,17 @@ def _expiry(value: Any) -> float | None:
         return None
     try:
         day = datetime.strptime(str(value)[:10], "%Y-%m-%d").replace(tzinfo=UTC)
-    except ValueError:
-        raise InvalidName("expireDate must be YYYY-MM-DD") from None
-    return (day + timedelta(days=1)).timestamp()
+        return (day + timedelta(days=1)).timestamp()
+    except (ValueError, OverflowError):
+        raise InvalidName("expireDate must be YYYY-MM-DD, at the latest 9999-12-30") from None
+
+
+def _expiration(expires_at: float | None) -> str | None:
+    """The expiry as OCS shows it: the last day the link works, at midnight."""
+    if expires_at is None:
+        return None
+    last_day = datetime.fromtimestamp(expires_at, UTC) - timedelta(days=1)
+    return last_day.strftime("%Y-%m-%d 00:00:00")
 
 
 def _settings(fields: dict[str, Any], kind_now: LinkKind | None) -> dict[str, Any]:
@@ -78,7 +86,7 @@ def _settings(fields: dict[str, Any], kind_now: LinkKind | None) -> dict[str, An
     if "permissions" in fields or "publicUpload" in fields:
         try:
             permissions = int(fields.get("permissions", READ))
-        except ValueError:
+        except (TypeError, ValueError, OverflowError):
             raise InvalidName("permissions must be a number") from None
         settings["kind"] = str(_kind(permissions, _true(fields.get("publicUpload"))))
     elif kind_now is None:
@@ -96,10 +104,6 @@ def _settings(fields: dict[str, Any], kind_now: LinkKind | None) -> dict[str, An
 def share_json(request: Request, listed: LinkListing) -> dict[str, Any]:
     link = listed.link
     path = "/" + listed.path.text if listed.path is not None else None
-    expiry = None
-    if link.expires_at is not None:
-        last_day = datetime.fromtimestamp(link.expires_at, UTC) - timedelta(days=1)
-        expiry = last_day.strftime("%Y-%m-%d 00:00:00")
     return {
         "id": str(link.id),
         "share_type": LINK_SHARE,
@@ -112,7 +116,7 @@ def share_json(request: Request, listed: LinkListing) -> dict[str, Any]:
         "can_delete": True,
         "stime": int(link.created_at),
         "parent": None,
-        "expiration": expiry,
+        "expiration": _expiration(link.expires_at),
         "token": link.token,
         "path": path,
         "file_target": path,
@@ -173,9 +177,9 @@ def _answer(request: Request, owner: Owner, store: Store, share_id: str | None) 
         kind = settings.pop("kind")
         link = links.create(owner, path, kind, settings)
         return share_json(request, links.get(owner, link.id))
-    if not share_id.isdigit() or len(share_id) > 18:
+    number = parse_id(share_id)
+    if number is None:
         raise NotFound("Wrong share ID, share does not exist")
-    number = int(share_id)
     try:
         listed = links.get(owner, number)
     except NotFound:
@@ -184,6 +188,12 @@ def _answer(request: Request, owner: Owner, store: Store, share_id: str | None) 
         links.delete(owner, number)
         return []
     if request.method == "PUT":
-        links.update(owner, number, _settings(_fields(request), listed.link.kind))
+        settings = _settings(_fields(request), listed.link.kind)
+        shown = _expiration(listed.link.expires_at)
+        if shown is not None and settings.get("expires_at", 0) == _expiry(shown):
+            # The date this API shows, sent back as clients do with every field: no change
+            # (the link may end later that day, which the date cannot say).
+            del settings["expires_at"]
+        links.update(owner, number, settings)
         return share_json(request, links.get(owner, number))
     return [share_json(request, listed)]

@@ -7,13 +7,12 @@ and the request headers those clients send: ``X-OC-Mtime`` and ``OC-Checksum``.
 from __future__ import annotations
 
 import email.utils
-import math
 from typing import Any
 
 from wsgidav.dav_error import HTTP_BAD_REQUEST, DAVError
 from wsgidav.xml_tools import etree
 
-from davfiles.numbers import LATEST_TIME
+from davfiles.numbers import storable_time
 from davfiles.store import FileInfo
 
 OC_NS = "{http://owncloud.org/ns}"
@@ -71,7 +70,7 @@ def requested_mtime(environ: dict[str, Any]) -> float | None:
 
 def _in_range(seconds: float, text: str) -> float:
     """``seconds`` if finite and within ``0 … LATEST_TIME``; a 400 DAVError otherwise."""
-    if not math.isfinite(seconds) or not 0 <= seconds <= LATEST_TIME:
+    if not storable_time(seconds):
         raise DAVError(HTTP_BAD_REQUEST, context_info=f"not a time we keep: {text[:40]!r}")
     return seconds
 

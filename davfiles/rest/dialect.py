@@ -8,7 +8,6 @@ dialect overrides only what its document specifies.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -34,7 +33,7 @@ from davfiles.errors import (
     StorageFull,
 )
 from davfiles.rest.io import MAX_FIELD_BYTES, body_chunks, json_response
-from davfiles.store import Store, is_storable_id
+from davfiles.store import Store, is_storable_id, parse_id
 
 ERROR_STATUS: tuple[tuple[type[DavfilesError], int], ...] = (
     (AuthFailed, 401),
@@ -53,19 +52,15 @@ ERROR_STATUS: tuple[tuple[type[DavfilesError], int], ...] = (
 )
 
 
-_FILE_ID = re.compile(r"[0-9]{1,19}")
-
-
 def parse_file_id(raw: object, message: str) -> int:
     """A file id from a path, query, form or JSON value; InvalidName(``message``) otherwise.
 
     Accepts a JSON integer or a string of digits (never ``true`` or ``1.5``) within the ids the
     store can hold, so an id the database cannot compare is a 400, not a failed query.
     """
-    if isinstance(raw, str) and _FILE_ID.fullmatch(raw):
-        raw = int(raw)
-    if isinstance(raw, int) and not isinstance(raw, bool) and is_storable_id(raw):
-        return raw
+    number = parse_id(raw) if isinstance(raw, str) else raw
+    if isinstance(number, int) and not isinstance(number, bool) and is_storable_id(number):
+        return number
     raise InvalidName(message)
 
 

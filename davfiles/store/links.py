@@ -179,7 +179,7 @@ class ShareLinks:
     def get(self, owner: Owner | None, link_id: int) -> LinkListing:
         """One link of ``owner`` (of anyone with None); NotFound otherwise."""
         with self._db.read() as session:
-            row = session.get(ShareLink, link_id)
+            row = session.get(ShareLink, link_id) if nodes.is_storable_id(link_id) else None
             if row is None or (owner is not None and row.owner_id != owner.id):
                 raise NotFound(f"no link with id {link_id}")
             node_id = row.node_id
@@ -254,7 +254,11 @@ class ShareLinks:
 
     @staticmethod
     def _owned(session: Session, owner: Owner | None, link_id: int) -> ShareLink:
-        row = session.get(ShareLink, link_id, with_for_update=True)
+        row = (
+            session.get(ShareLink, link_id, with_for_update=True)
+            if nodes.is_storable_id(link_id)
+            else None
+        )
         if row is None or (owner is not None and row.owner_id != owner.id):
             raise NotFound(f"no link with id {link_id}")
         return row

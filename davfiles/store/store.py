@@ -54,7 +54,7 @@ from davfiles.store.paths import (
 )
 from davfiles.store.retention import Keeping
 from davfiles.store.trash import TrashEntry
-from davfiles.store.uploads import Upload, UploadOptions
+from davfiles.store.uploads import Upload, UploadOptions, check_time
 from davfiles.store.versions import VersionInfo
 
 log = logging.getLogger(__name__)
@@ -631,6 +631,7 @@ class Store:
     def _set_modified(
         self, session: Session, owner: Owner, path: UserPath, node: Node, timestamp: float
     ) -> None:
+        check_time(timestamp)
         node.modified_at = timestamp
         session.flush()
         nodes.touch_ancestors(session, owner.id, path if node.is_dir else path.parent)

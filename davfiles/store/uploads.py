@@ -31,7 +31,9 @@ from davfiles.errors import (
     ChecksumMismatch,
     Conflict,
     IncompleteUpload,
+    InvalidName,
 )
+from davfiles.numbers import storable_time
 from davfiles.store import blobs, nodes, quota, retention, slots, versions
 from davfiles.store.blobs import StagedBlob
 from davfiles.store.models import FileInfo, Owner
@@ -43,6 +45,12 @@ if TYPE_CHECKING:
 MAX_RENAME_ATTEMPTS = 10_000
 # Reserve at least this much at a time for bodies of unknown length (fewer UPDATEs).
 RESERVATION_STEP = 16 * 1024 * 1024
+
+
+def check_time(seconds: float) -> None:
+    """A file's modification time must be one every door can show (``storable_time``)."""
+    if not storable_time(seconds):
+        raise InvalidName(f"a file's time is seconds from 1970 to the end of 9999, not {seconds}")
 
 
 @dataclass(frozen=True)
@@ -60,6 +68,10 @@ class UploadOptions:
     body_received: bool = False
     # Keep the replaced content as a version even within the coalescing window (a restore).
     always_version: bool = False
+
+    def __post_init__(self) -> None:
+        if self.mtime is not None:
+            check_time(self.mtime)
 
 
 class Upload:

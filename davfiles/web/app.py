@@ -29,6 +29,7 @@ from davfiles.metrics_doors import DOOR_KEY, USER_KEY
 from davfiles.nextcloud.login_page import CSRF_COOKIE, CsrfGuard
 from davfiles.rest.dialect import status_for
 from davfiles.store import Owner, Store
+from davfiles.store.nodes import MAX_ID
 from davfiles.web import actions, admin, chunked, entry, link_pages, pages
 from davfiles.web.headers import PAGE_HEADERS
 from davfiles.web.sessions import BrowserSession, WebSessions
@@ -77,7 +78,7 @@ _LINK_PAGES: dict[str, Handler] = {
     "public_qr": link_pages.public_qr,
 }
 # Ids in URLs: beyond this no row can have one (a database integer).
-_ID = "int(max=9223372036854775807)"
+_ID = f"int(max={MAX_ID})"
 
 
 def _rules() -> list[Rule]:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from werkzeug.wrappers import Request, Response
 
 from davfiles.errors import InvalidName
+from davfiles.numbers import LATEST_TIME
 from davfiles.rest.dialect import json_object
 from davfiles.rest.io import body_chunks
 from davfiles.store import UploadOptions, UserPath, parse_user_path
@@ -122,7 +123,9 @@ def finish(app: WebApp, request: Request, session: BrowserSession, upload_id: st
     if conflict not in ("replace", "both"):
         raise InvalidName("conflict is replace or both (a skipped file is never sent)")
     size, mtime = data.get("size"), data.get("mtime")
-    if not isinstance(size, int) or (mtime is not None and not isinstance(mtime, int | float)):
+    if not isinstance(size, int) or (
+        mtime is not None and not (isinstance(mtime, int | float) and mtime <= LATEST_TIME)
+    ):
         raise InvalidName("size is a whole number of bytes, mtime seconds since 1970")
     app.store.ensure_dirs(session.owner, target.parent)
     options = UploadOptions(

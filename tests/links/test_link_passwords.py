@@ -4,6 +4,7 @@ password or token ends, and failed attempts are throttled per link and per addre
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 
@@ -178,3 +179,16 @@ def test_behind_a_tls_proxy_the_cookie_is_secure_and_scoped_to_the_prefix(
     assert answer.headers["Location"].endswith(f"/files/s/{token}")
     cookie = answer.headers["Set-Cookie"]
     assert "Secure" in cookie and f"Path=/files/s/{token}" in cookie
+
+
+def test_odd_cookies_and_page_numbers_are_no_failure(live_server: LiveServer) -> None:
+    """A forged cookie with a digit int() refuses or a non-ASCII MAC, and a page number of
+    such digits, are turned away or ignored: never a 500."""
+    alice, token = setup_folder(live_server)
+    url = live_server.url(f"/s/{token}")
+    for cookie in ("\u00b2.x", f"{int(time.time())}.\u00e9", "9" * 5000 + ".x"):
+        answer = requests.get(url, cookies={COOKIE_NAME: cookie}, timeout=10)
+        assert answer.status_code == 401, cookie[:20]
+    open_link = make_link(live_server, alice, "box")  # type: ignore[arg-type]
+    listing = requests.get(live_server.url(f"/s/{open_link.token}?page=%C2%B2"), timeout=10)
+    assert listing.status_code == 200 and "a.txt" in listing.text

@@ -9,6 +9,7 @@ import pytest
 import requests
 from defusedxml import ElementTree
 
+from davfiles.store import parse_user_path
 from tests.harness import LiveServer, TestUser
 
 SHARES = "/apps/files_sharing/api/v1/shares"
@@ -172,3 +173,51 @@ def test_the_download_limit_api_sets_reads_and_removes_the_limit(live_server: Li
     assert requests.get(live_server.url(f"/s/{token}/download"), timeout=30).content == b"f"
     foreign = live_server.session(bob).get(url, headers=HEADERS, params={"format": "json"})
     assert foreign.status_code == 404
+
+
+def test_bad_ids_dates_and_permissions_are_answered_not_failed(live_server: LiveServer) -> None:
+    """Ids beyond any record (PostgreSQL's INTEGER), digits ``int`` refuses, the last
+    representable day and a JSON null are the client's mistakes: 404 or 400, never 500."""
+    alice = live_server.add_user("alice")
+    assert live_server.session(alice).put(live_server.url("/dav/f.txt"), data=b"f").ok
+    for share_id in ("3000000000", "%C2%B2", "9" * 5000):
+        answer = ocs(live_server, alice, "GET", f"/{share_id}")
+        assert answer.status_code == 404, share_id[:20]
+    for data in (
+        {"path": "/f.txt", "shareType": 3, "expireDate": "9999-12-31"},
+        {"path": "/f.txt", "shareType": 3, "permissions": "\u00b2"},
+    ):
+        answer = ocs(live_server, alice, "POST", data=data)
+        assert answer.json()["ocs"]["meta"]["statuscode"] == 400, data
+    as_json = ocs(
+        live_server,
+        alice,
+        "POST",
+        json={"path": "/f.txt", "shareType": 3, "permissions": None},
+    )
+    assert as_json.json()["ocs"]["meta"]["statuscode"] == 400
+
+
+def test_the_expiry_date_sent_back_as_shown_is_no_change(live_server: LiveServer) -> None:
+    """OCS shows an expiry as a date; a client resending it with another change must not
+    move an expiry set to the hour elsewhere (the web app, the JSON API)."""
+    alice = live_server.add_user("alice")
+    assert live_server.session(alice).put(live_server.url("/dav/f.txt"), data=b"f").ok
+    links = live_server.services.store.links
+    evening = 1_896_112_800.0  # 2030-01-31 18:00 UTC
+    link = links.create(alice.owner, parse_user_path("/f.txt"), "view", {"expires_at": evening})
+    shown = ocs(live_server, alice, "GET", f"/{link.id}").json()["ocs"]["data"][0]["expiration"]
+    assert shown == "2030-01-30 00:00:00"
+    resent = ocs(
+        live_server,
+        alice,
+        "PUT",
+        f"/{link.id}",
+        data={"expireDate": shown[:10], "label": "renamed"},
+    )
+    assert resent.json()["ocs"]["meta"]["statuscode"] == 200
+    after = links.get(alice.owner, link.id).link
+    assert (after.label, after.expires_at) == ("renamed", evening)
+    moved = ocs(live_server, alice, "PUT", f"/{link.id}", data={"expireDate": "2030-01-20"})
+    assert moved.json()["ocs"]["meta"]["statuscode"] == 200
+    assert links.get(alice.owner, link.id).link.expires_at == 1_895_184_000.0  # 2030-01-21

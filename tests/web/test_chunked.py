@@ -150,3 +150,23 @@ def test_a_file_of_a_picked_folder_lands_in_its_folders(
         call(browser, "POST", UPLOAD, headers)
         refused = call(browser, "POST", UPLOAD + "/finish", headers, json={**body, "name": bad})
         assert refused.status_code == 400, bad
+
+
+@pytest.mark.parametrize("mtime", [1e12, float("inf"), float("nan"), 10**400])
+def test_a_files_date_no_page_can_show_is_refused(
+    live_server: LiveServer, alice: tuple[TestUser, Browser, dict[str, str]], mtime: float
+) -> None:
+    """A stored date past year 9999 broke every listing of its folder afterwards."""
+    user, browser, headers = alice
+    assert call(browser, "POST", UPLOAD, headers).status_code == 201
+    assert call(browser, "PUT", UPLOAD + "/0", headers, data=b"dated").status_code == 201
+    body = json.dumps({"folder": "", "name": "dated.txt", "size": 5, "mtime": mtime})
+    finished = call(
+        browser,
+        "POST",
+        UPLOAD + "/finish",
+        {**headers, "Content-Type": "application/json"},
+        data=body,
+    )
+    assert finished.status_code == 400, finished.text
+    assert live_server.services.store.stat(user.owner, parse_user_path("dated.txt")) is None

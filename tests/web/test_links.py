@@ -213,6 +213,7 @@ def test_editing_a_link_changes_and_clears_its_settings(
         ("max_upload_mb", "\u00b2"),
         ("link", "\u00b2"),
         ("link", "3000000000"),  # beyond any record id
+        ("max_downloads", "1" * 5000),  # more digits than int() takes
     ):
         refused = browser.submit(again, {field: value})
         assert refused.status_code == 400
@@ -375,3 +376,13 @@ def test_another_user_can_neither_see_nor_change_nor_scan_a_link(
     create = browser.page("/app/info/b.txt").form("/app/do/link-create")
     assert browser.submit(create, {"path": "secret.txt"}).status_code == 404
     assert len(store.links.listing(user.owner)) == 1
+
+
+def test_page_notes_and_link_ids_beyond_any_record_are_no_failure(
+    live_server: LiveServer, alice: tuple[TestUser, Browser]
+) -> None:
+    _user, browser = alice
+    noted = browser.get("/app/files/?note=uploaded&count=" + "1" * 5000)
+    assert noted.status_code == 200
+    for path in ("/app/links/3000000000", "/app/links/3000000000/qr.svg"):
+        assert browser.get(path).status_code == 404, path
