@@ -12,7 +12,7 @@ the owner moves earlier ends the link's locks by then too). The lock's write and
 owner's change lock the link's row in turn (``taken_through_link``), so a LOCK racing the
 change is refused or trimmed by it, never left behind. A link that stops serving otherwise
 (its node trashed, its download limit reached) leaves its locks to their own timeout, at
-most the lock table's cap.
+most the lock table's cap; a new password keeps its visitors' locks.
 """
 
 from __future__ import annotations

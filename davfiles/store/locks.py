@@ -73,12 +73,13 @@ def drop_link_locks(session: Session, link_id: int) -> None:
 
 def end_link_locks_by(session: Session, link_id: int, until: float) -> None:
     """Make the locks taken through a link expire no later than ``until``, its new expiry,
-    in the caller's transaction: after it, nothing could unlock them."""
+    in the caller's transaction: after it, nothing could unlock them. Their timeout says
+    the time left, as lock discovery reports it."""
     _forget_snapshot()
     session.execute(
         update(Lock)
         .where(Lock.principal == link_principal(link_id), Lock.expire > until)
-        .values(expire=until)
+        .values(expire=until, timeout=max(0.0, until - time.time()))
     )
 
 

@@ -187,6 +187,18 @@ def test_a_refresh_of_a_dropped_lock_is_a_missing_lock(live_server: LiveServer) 
     assert refresh.status_code == 404, refresh.text
 
 
+def test_an_earlier_expiry_shows_in_lock_discovery(live_server: LiveServer) -> None:
+    alice = prepared(live_server)
+    link = make_link(live_server, alice, "team", "edit", expires_at=time.time() + 3600)
+    assert _lock(live_server, link, "doc.txt", "Second-600").status_code == 200
+    live_server.services.store.links.update(None, link.id, {"expires_at": time.time() + 60})
+    url = live_server.url(f"/public.php/dav/files/{link.token}/doc.txt")
+    answer = requests.request("PROPFIND", url, headers={"Depth": "0"}, timeout=30)
+    match = re.search(rb"<d:timeout>Second-(\d+)</d:timeout>", answer.content)
+    assert match is not None, answer.text
+    assert 0 < int(match.group(1)) <= 60
+
+
 def test_a_refresh_racing_its_locks_removal_is_a_missing_lock(live_server: LiveServer) -> None:
     """A refresh that found its lock, then waits for the table while another request (a
     visitor's UNLOCK, here this test holding the link's row as the owner's change does)
