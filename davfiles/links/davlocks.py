@@ -8,14 +8,15 @@ writing through ``/dav/`` is refused a file a visitor locked, and the other way 
 No one but the link can unlock such a lock, so it never outlives the link: the store drops
 the link's locks when the link is deleted, disabled, regenerated or made another kind
 (``ShareLinks``), and a lock taken here expires no later than the link does (an expiry
-the owner moves earlier ends the link's locks by then too). A link that
-stops serving otherwise (its node trashed, its download limit reached) leaves its locks to
-their own timeout, at most the lock table's cap.
+the owner moves earlier ends the link's locks by then too). The lock's write and the
+owner's change lock the link's row in turn (``taken_through_link``), so a LOCK racing the
+change is refused or trimmed by it, never left behind. A link that stops serving otherwise
+(its node trashed, its download limit reached) leaves its locks to their own timeout, at
+most the lock table's cap; a new password keeps its visitors' locks.
 """
 
 from __future__ import annotations
 
-import time
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -25,7 +26,7 @@ from wsgidav.lock_man.lock_manager import LockManager
 from davfiles.provider.resources import quote_path
 from davfiles.store import UserPath
 from davfiles.store.links import Visit
-from davfiles.store.locks import link_principal
+from davfiles.store.locks import link_principal, taken_through_link
 
 LockDict = dict[str, Any]
 
@@ -69,26 +70,32 @@ class LinkLocks:
         timeout: float | None,
     ) -> LockDict:
         util.parse_if_header_dict(environ)
-        return self._manager.acquire(
-            url=url,
-            lock_type="write",
-            lock_scope=scope,
-            lock_depth=depth,
-            lock_owner=owner,
-            timeout=_within_link(visit, timeout),
-            principal=principal(visit),
-            token_list=environ["wsgidav.ifLockTokenList"],
-        )
+        with taken_through_link(visit.link.id, visit.link.token):
+            return self._manager.acquire(
+                url=url,
+                lock_type="write",
+                lock_scope=scope,
+                lock_depth=depth,
+                lock_owner=owner,
+                timeout=timeout,
+                principal=principal(visit),
+                token_list=environ["wsgidav.ifLockTokenList"],
+            )
 
     def refresh(
         self, environ: dict[str, Any], visit: Visit, url: str, timeout: float | None
     ) -> LockDict | None:
-        """Refresh the lock named in ``If`` that covers ``url`` and is the link's own."""
+        """Refresh the lock named in ``If`` that covers ``url`` and is the link's own; None
+        when there is none (or it went, the owner's change to the link dropping it)."""
         util.parse_if_header_dict(environ)
         for token in environ["wsgidav.ifLockTokenList"]:
             lock = self._manager.get_lock(token)
             if lock and lock["principal"] == principal(visit) and _covers(lock, url):
-                return self._manager.refresh(token, timeout=_within_link(visit, timeout))
+                try:
+                    with taken_through_link(visit.link.id, visit.link.token):
+                        return self._manager.refresh(token, timeout=timeout)
+                except ValueError:
+                    return None
         return None
 
     def release(self, visit: Visit, url: str, token: str) -> bool:
@@ -137,15 +144,6 @@ class LinkLocks:
     def forget(self, url: str) -> None:
         """Drop the locks on and below a resource that is gone (deleted or moved away)."""
         self._manager.remove_all_locks_from_url(url, recursive=True)
-
-
-def _within_link(visit: Visit, timeout: float | None) -> float | None:
-    """``timeout`` cut to the link's remaining life (None: the lock table's cap)."""
-    expires_at = visit.link.expires_at
-    if expires_at is None:
-        return timeout
-    remaining = max(1.0, expires_at - time.time())
-    return remaining if timeout is None else min(timeout, remaining)
 
 
 def _covers(lock: LockDict, url: str) -> bool:

@@ -297,7 +297,8 @@ class PublicDav:
         """Times as the main door sets them (a time it cannot read is ``400``); other
         properties kept as dead ones; ``DAV:`` properties otherwise protected (``403``).
         All or nothing: every change is checked before the store applies them together, and
-        when one fails the others are ``424`` and none is applied."""
+        when one fails the others are ``424`` and none is applied; when the store refuses
+        the set (no room for more dead properties), the new ones are ``403``."""
         changes = _body_of(request, davxml.parse_propertyupdate, "PROPPATCH")
         if isinstance(changes, Response):
             return changes
@@ -321,7 +322,16 @@ class PublicDav:
         if failed:
             statuses = {change.name: "HTTP/1.1 424 Failed Dependency" for change in changes}
             return davxml.proppatch_answer(href, {**statuses, **failed})
-        self._links.edit_proppatch(visit, sub, properties, modified)
+        try:
+            self._links.edit_proppatch(visit, sub, properties, modified)
+        except PermissionDenied:
+            # The store refused the set as a whole (the room for dead properties, as the
+            # main door answers it: 403): the properties it would have added failed.
+            kept = self._store.dead_properties(visit.owner, info.path)
+            added = [n for n, v in properties.items() if v is not None and n not in kept]
+            statuses = {change.name: "HTTP/1.1 424 Failed Dependency" for change in changes}
+            statuses.update(dict.fromkeys(added or properties, "HTTP/1.1 403 Forbidden"))
+            return davxml.proppatch_answer(href, statuses)
         return davxml.proppatch_answer(
             href, dict.fromkeys((c.name for c in changes), "HTTP/1.1 200 OK")
         )

@@ -199,7 +199,7 @@ class ShareLinks:
                 raise Conflict(f"a {values['kind']} link needs a folder")
         with self._db.write() as session:
             row = self._owned(session, owner, link_id)
-            before = (row.kind, row.expires_at)
+            before = (row.kind, row.expires_at, row.disabled)
             for name, value in values.items():
                 setattr(row, name, value)
             # A setting sent again as it was (OCS clients resend them) is no change.
@@ -208,7 +208,10 @@ class ShareLinks:
                 policy.check_expiry(row.expires_at, time.time())
             if "password_hash" in values or row.kind != before[0]:
                 policy.check_password(row.kind, row.password_hash is not None)
-            if row.disabled or row.kind != LinkKind.EDIT:
+            # Locks go when the link stops serving edits; one that had already stopped holds
+            # none (``taken_through_link`` refuses it new ones).
+            stopped = row.disabled != before[2] or row.kind != before[0]
+            if stopped and (row.disabled or row.kind != LinkKind.EDIT):
                 drop_link_locks(session, row.id)
             elif row.expires_at is not None and row.expires_at != before[1]:
                 end_link_locks_by(session, row.id, row.expires_at)

@@ -22,14 +22,22 @@ from sqlalchemy import bindparam, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from davfiles.db.engine import Database
-from davfiles.db.models import Lock
+from davfiles.db.models import Lock, ShareLink
 from davfiles.db.prepared import Prepared
+from davfiles.errors import Gone, NotFound, PermissionDenied
+from davfiles.store.link_values import LinkKind, LinkState, to_info
 
 LockDict = dict[str, Any]
 
 # Per request: the user segment of a lock root -> that user's live locks.
 _snapshot: ContextVar[dict[str, list[LockDict]] | None] = ContextVar(
     "davfiles_lock_snapshot", default=None
+)
+
+
+# Set by ``taken_through_link``: (id, token) of the link whose visitor writes a lock now.
+_through_link: ContextVar[tuple[int, str] | None] = ContextVar(
+    "davfiles_lock_through_link", default=None
 )
 
 
@@ -65,13 +73,47 @@ def drop_link_locks(session: Session, link_id: int) -> None:
 
 def end_link_locks_by(session: Session, link_id: int, until: float) -> None:
     """Make the locks taken through a link expire no later than ``until``, its new expiry,
-    in the caller's transaction: after it, nothing could unlock them."""
+    in the caller's transaction: after it, nothing could unlock them. Their timeout says
+    the time left, as lock discovery reports it."""
     _forget_snapshot()
     session.execute(
         update(Lock)
         .where(Lock.principal == link_principal(link_id), Lock.expire > until)
-        .values(expire=until)
+        .values(expire=until, timeout=max(0.0, until - time.time()))
     )
+
+
+@contextmanager
+def taken_through_link(link_id: int, token: str) -> Iterator[None]:
+    """Locks created or refreshed inside are a visitor's of link ``link_id`` (opened by
+    ``token``): their transaction locks the link's row, checks that it still serves edits by
+    that token and ends the lock no later than the link. The owner's delete, disable,
+    regenerate or new expiry locks the row too, so it comes wholly before the lock's write
+    (which it refuses or trims) or wholly after it (and drops or trims the lock)."""
+    reset = _through_link.set((link_id, token))
+    try:
+        yield
+    finally:
+        _through_link.reset(reset)
+
+
+def _link_expiry(session: Session, now: float) -> float | None:
+    """The expiry of the link a lock is written through (None: none, or no link), refused
+    as ``ShareLinks.open`` refuses a visit when the link stopped serving edits."""
+    through = _through_link.get()
+    if through is None:
+        return None
+    link_id, token = through
+    row = session.get(ShareLink, link_id, with_for_update=True)
+    if row is None or row.token != token:
+        raise NotFound("no such link")
+    link = to_info(row)
+    state = link.state(now)
+    if state != LinkState.ACTIVE:
+        raise Gone(str(state))
+    if link.kind != LinkKind.EDIT:
+        raise PermissionDenied(f"a {link.kind} link does not take LOCK")
+    return link.expires_at
 
 
 def _normalize_root(path: str) -> str:
@@ -153,28 +195,36 @@ class SqlLockStorage:
             return _to_dict(row)
 
     def create(self, path: str, lock: LockDict) -> LockDict:
-        timeout = self._capped(lock.get("timeout"))
-        lock.update(
-            root=_normalize_root(path),
-            timeout=timeout,
-            expire=time.time() + timeout,
-            token="opaquelocktoken:" + secrets.token_hex(32),
-        )
         _forget_snapshot()
         with self._db.write() as session:
+            now = time.time()
+            timeout = self._within_link(session, now, lock.get("timeout"))
+            lock.update(
+                root=_normalize_root(path),
+                timeout=timeout,
+                expire=now + timeout,
+                token="opaquelocktoken:" + secrets.token_hex(32),
+            )
             session.add(Lock(**lock))
         return lock
 
     def refresh(self, token: str, *, timeout: float | None) -> LockDict:
-        capped = self._capped(timeout)
         _forget_snapshot()
         with self._db.write() as session:
+            now = time.time()
+            capped = self._within_link(session, now, timeout)
             row = session.get(Lock, token)
             if row is None:
                 raise ValueError("no such lock")
             row.timeout = capped
-            row.expire = time.time() + capped
+            row.expire = now + capped
             return _to_dict(row)
+
+    def _within_link(self, session: Session, now: float, timeout: float | None) -> float:
+        """``timeout`` capped, and cut to the life left to the link it is taken through."""
+        capped = self._capped(timeout)
+        expires_at = _link_expiry(session, now)
+        return capped if expires_at is None else min(capped, expires_at - now)
 
     def delete(self, token: str) -> bool:
         _forget_snapshot()

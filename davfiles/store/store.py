@@ -627,16 +627,21 @@ class Store:
             nodes.lock_owner(session, owner.id)
             node = self._existing(session, owner, path)
             self._set_modified(session, owner, path, node, timestamp)
+        self._utime(owner, path, timestamp)
 
+    @staticmethod
     def _set_modified(
-        self, session: Session, owner: Owner, path: UserPath, node: Node, timestamp: float
+        session: Session, owner: Owner, path: UserPath, node: Node, timestamp: float
     ) -> None:
         check_time(timestamp)
         node.modified_at = timestamp
         session.flush()
         nodes.touch_ancestors(session, owner.id, path if node.is_dir else path.parent)
-        target = disk_path(self.home(owner), path)
-        os.utime(target, (timestamp, timestamp))
+
+    def _utime(self, owner: Owner, path: UserPath, timestamp: float) -> None:
+        """The disk's mtime to match the record's: called once the record committed, so a
+        transaction that fails leaves the disk as it was."""
+        os.utime(disk_path(self.home(owner), path), (timestamp, timestamp))
 
     def patch_properties(
         self,
@@ -656,6 +661,8 @@ class Store:
                 session.flush()
             if modified is not None:
                 self._set_modified(session, owner, path, node, modified)
+        if modified is not None:
+            self._utime(owner, path, modified)
 
     # --- dead properties ---------------------------------------------------------------
 

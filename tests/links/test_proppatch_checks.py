@@ -4,6 +4,8 @@ all or nothing: when one change fails, none is applied."""
 
 from __future__ import annotations
 
+from xml.etree import ElementTree
+
 import pytest
 import requests
 
@@ -23,6 +25,16 @@ def _patch(time_text: str, extra: str = "") -> bytes:
         f"{extra}<d:getlastmodified>{time_text}</d:getlastmodified>"
         "</d:prop></d:set></d:propertyupdate>"
     ).encode()
+
+
+def _statuses(body: bytes) -> dict[str, str]:
+    """Each property's status in a PROPPATCH's multistatus answer."""
+    found: dict[str, str] = {}
+    for propstat in ElementTree.fromstring(body).iter("{DAV:}propstat"):
+        status = propstat.findtext("{DAV:}status", "")
+        for prop in propstat.iterfind("{DAV:}prop/*"):
+            found[prop.tag] = status
+    return found
 
 
 def _doors(server: LiveServer, user: TestUser) -> list[tuple[requests.Session, str]]:
@@ -90,7 +102,13 @@ def test_a_link_proppatch_that_fails_in_the_store_applies_nothing(live_server: L
         store.set_dead_property(alice.owner, path, f"{{urn:x-test:}}old{i}", b"<old/>")
     three = "".join(f"<z:p{i}>v</z:p{i}>" for i in range(3))
     answer = requests.request("PROPPATCH", url, data=_patch("1600000000", three), timeout=30)
-    assert answer.status_code == 403, answer.text
+    # As the main door answers it: a multistatus, the properties the store refused 403
+    # and the time, refused with them, 424.
+    assert answer.status_code == 207, answer.text
+    assert _statuses(answer.content) == {
+        **{f"{{urn:x-test:}}p{i}": "HTTP/1.1 403 Forbidden" for i in range(3)},
+        "{DAV:}getlastmodified": "HTTP/1.1 424 Failed Dependency",
+    }
     assert len(store.dead_properties(alice.owner, path)) == MAX_DEAD_PROPERTIES - 2
     after = store.stat(alice.owner, path)
     assert after is not None and after.modified_at == before.modified_at
