@@ -6,8 +6,16 @@ import os
 import re
 import shutil
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+import pytest
+
+from davfiles.app import create_services
+from davfiles.config import Settings
+from tests.harness import LiveServer
 
 SUITES = ("basic", "copymove", "props", "locks", "http")
 _RESULT = re.compile(r"\s*(\d+)\. (\w+)\.*\s*(pass|FAIL|SKIPPED|WARNING)(.*)")
@@ -184,3 +192,19 @@ def assert_passed(runs: SuiteRuns, suite: str, test: str) -> None:
     assert test in results, f"litmus {suite} did not report {test}:\n{output}"
     result = results[test]
     assert result.outcome == "pass", f"{suite} {test}: {result.outcome} {result.detail}"
+
+
+@contextmanager
+def litmus_server(root: Path) -> Iterator[LiveServer]:
+    """A live server of a module's own on a new data dir under ``root``, for its litmus runs;
+    the module's tests skip where litmus is missing."""
+    reason = litmus_missing_reason()
+    if reason:
+        pytest.skip(reason)
+    services = create_services(Settings(data_dir=root / "data"))
+    server = LiveServer(services)
+    try:
+        yield server
+    finally:
+        server.stop()
+        services.close()

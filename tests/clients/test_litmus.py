@@ -3,22 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from davfiles.app import create_services
-from davfiles.config import Settings
 from tests.clients.litmus import (
     EVERY_TEST,
     INVENTORY,
     SUITES,
     SuiteRuns,
     assert_passed,
-    litmus_missing_reason,
+    litmus_server,
     run_every_suite,
 )
-from tests.harness import LiveServer
 
 pytestmark = pytest.mark.litmus
 
@@ -27,18 +23,10 @@ pytestmark = pytest.mark.litmus
 def litmus_results(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[SuiteRuns]:
-    reason = litmus_missing_reason()
-    if reason:
-        pytest.skip(reason)
     root = tmp_path_factory.mktemp("litmus")
-    services = create_services(Settings(data_dir=root / "data"))
-    server = LiveServer(services)
-    try:
+    with litmus_server(root) as server:
         server.add_user("litmus", "litmus-pw")
-        yield run_every_suite(server.url(), "litmus", "litmus-pw", Path(root))
-    finally:
-        server.stop()
-        services.close()
+        yield run_every_suite(server.url(), "litmus", "litmus-pw", root)
 
 
 @pytest.mark.parametrize("suite", SUITES)

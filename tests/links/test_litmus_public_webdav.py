@@ -4,21 +4,17 @@ every litmus test passes, locks and dead properties included."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from davfiles.app import create_services
-from davfiles.config import Settings
 from davfiles.store import parse_user_path
 from tests.clients.litmus import (
     EVERY_TEST,
     SuiteRuns,
     assert_passed,
-    litmus_missing_reason,
+    litmus_server,
     run_every_suite,
 )
-from tests.harness import LiveServer
 
 pytestmark = pytest.mark.litmus
 
@@ -27,22 +23,15 @@ pytestmark = pytest.mark.litmus
 def litmus_results(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[SuiteRuns]:
-    reason = litmus_missing_reason()
-    if reason:
-        pytest.skip(reason)
     root = tmp_path_factory.mktemp("litmus-link")
-    services = create_services(Settings(data_dir=root / "data"))
-    server = LiveServer(services)
-    try:
+    with litmus_server(root) as server:
+        store = server.services.store
         owner = server.add_user("alice", "alice-pw").owner
-        services.store.mkdir(owner, parse_user_path("shared"))
-        link = services.store.links.create(owner, parse_user_path("shared"), "edit", {})
+        store.mkdir(owner, parse_user_path("shared"))
+        link = store.links.create(owner, parse_user_path("shared"), "edit", {})
         url = server.url(f"/public.php/dav/files/{link.token}/")
         # litmus wants a user and password; a link without a password takes any.
-        yield run_every_suite(url, "visitor", "-", Path(root))
-    finally:
-        server.stop()
-        services.close()
+        yield run_every_suite(url, "visitor", "-", root)
 
 
 @pytest.mark.parametrize(("suite", "test"), EVERY_TEST)
