@@ -6,13 +6,17 @@ from __future__ import annotations
 
 import os
 import xml.etree.ElementTree as ET
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import requests
+from alembic import command
 from sqlalchemy import Engine, MetaData, inspect, select, text
 
+from davfiles.db import schema
+from davfiles.db.engine import make_engine
 from tests.dav.helpers import lock
 from tests.harness import LiveServer
 
@@ -152,3 +156,16 @@ def config_for(path: Path, url: str) -> Path:
     """A configuration file that points ``davfiles`` commands at the database ``url``."""
     path.write_text(f"davfiles:\n  database_url: '{url}'\n")
     return path
+
+
+@contextmanager
+def downgraded(url: str, revision: str) -> Iterator[Engine]:
+    """The database at ``url`` taken back to ``revision``, as a davfiles of that revision left
+    it, to test the upgrade from there; the engine is disposed afterwards."""
+    engine = make_engine(url, threads=1)
+    try:
+        with schema.locked(engine) as connection:
+            command.downgrade(schema.alembic_config(connection), revision)
+        yield engine
+    finally:
+        engine.dispose()

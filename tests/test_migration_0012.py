@@ -7,18 +7,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from alembic import command
 from sqlalchemy import inspect
 
 from davfiles.app import create_services
 from davfiles.config import Settings
 from davfiles.db import schema
-from davfiles.db.engine import make_engine
 from davfiles.errors import PermissionDenied
 from davfiles.store import parse_user_path
 from davfiles.store.link_policy import LinkPolicy
 from davfiles.store.links import LinkKind
-from tests.deployment import NewDatabase, shape, table_rows
+from tests.deployment import NewDatabase, downgraded, shape, table_rows
 
 
 def test_revision_0012_marks_the_admin_and_adds_the_link_policy_keeping_every_row(
@@ -34,10 +32,7 @@ def test_revision_0012_marks_the_admin_and_adds_the_link_policy_keeping_every_ro
         old_link = services.store.links.create(gina, parse_user_path("/kept.txt"), "view")
     finally:
         services.close()
-    engine = make_engine(url, threads=1)
-    try:
-        with schema.locked(engine) as connection:
-            command.downgrade(schema.alembic_config(connection), "0011")
+    with downgraded(url, "0011") as engine:
         assert "link_policy" not in inspect(engine).get_table_names()
         assert "is_admin" not in shape(engine)["users"]
         old_shape = shape(engine)
@@ -46,8 +41,6 @@ def test_revision_0012_marks_the_admin_and_adds_the_link_policy_keeping_every_ro
         assert schema.state(engine).up_to_date
         assert "is_admin" in shape(engine)["users"]
         assert table_rows(engine, old_shape) == before
-    finally:
-        engine.dispose()
     services = create_services(Settings(data_dir=data_dir, database_url=url))
     try:
         admins = {user.name: user.is_admin for user in services.accounts.list_users()}

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.operations import Operations
 from alembic.runtime.migration import MigrationContext
@@ -22,7 +21,16 @@ from davfiles.db import schema
 from davfiles.db.engine import make_engine
 from davfiles.db.models import Base, Node, Token
 from davfiles.store import parse_user_path
-from tests.deployment import NewDatabase, check, config_for, copy_rows, populate, shape, table_rows
+from tests.deployment import (
+    NewDatabase,
+    check,
+    config_for,
+    copy_rows,
+    downgraded,
+    populate,
+    shape,
+    table_rows,
+)
 from tests.harness import LiveServer, TestUser
 from tests.test_cli import assert_one_line_error, davfiles
 
@@ -217,18 +225,13 @@ def test_revision_0005_adds_trash_and_versions_keeping_every_row(
         kept = services.store.write_bytes(owner, parse_user_path("/kept.txt"), b"kept")
     finally:
         services.close()
-    engine = make_engine(url, threads=1)
-    try:
-        with schema.locked(engine) as connection:
-            command.downgrade(schema.alembic_config(connection), "0002")
+    with downgraded(url, "0002") as engine:
         assert "trash_items" not in inspect(engine).get_table_names()
         old_shape = shape(engine)
         before = table_rows(engine, old_shape)
         schema.upgrade(engine)
         assert schema.state(engine).up_to_date
         assert table_rows(engine, old_shape) == before
-    finally:
-        engine.dispose()
     services = create_services(Settings(data_dir=data_dir, database_url=url))
     try:
         store = services.store
@@ -255,17 +258,12 @@ def test_revision_0006_adds_the_deleting_door_and_agent_keeping_every_trash_item
         services.store.delete(owner, parse_user_path("/old.txt"))
     finally:
         services.close()
-    engine = make_engine(url, threads=1)
-    try:
-        with schema.locked(engine) as connection:
-            command.downgrade(schema.alembic_config(connection), "0005")
+    with downgraded(url, "0005") as engine:
         old_shape = shape(engine)
         assert "door" not in old_shape["trash_items"]
         before = table_rows(engine, old_shape)
         schema.upgrade(engine)
         assert table_rows(engine, old_shape) == before
-    finally:
-        engine.dispose()
     services = create_services(Settings(data_dir=data_dir, database_url=url))
     server = LiveServer(services)
     try:

@@ -5,15 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from alembic import command
 from sqlalchemy import inspect
 
 from davfiles.app import create_services
 from davfiles.config import Settings
 from davfiles.db import schema
-from davfiles.db.engine import make_engine
 from davfiles.store import parse_user_path
-from tests.deployment import NewDatabase, shape, table_rows
+from tests.deployment import NewDatabase, downgraded, shape, table_rows
 
 LINK_TABLES = {"share_links", "retired_link_tokens", "link_transfers"}
 
@@ -30,10 +28,7 @@ def test_revision_0009_adds_share_links_keeping_every_row(
         services.store.links.create(owner, parse_user_path("/kept.txt"), "view")
     finally:
         services.close()
-    engine = make_engine(url, threads=1)
-    try:
-        with schema.locked(engine) as connection:
-            command.downgrade(schema.alembic_config(connection), "0008")
+    with downgraded(url, "0008") as engine:
         assert not LINK_TABLES & set(inspect(engine).get_table_names())
         old_shape = shape(engine)
         before = table_rows(engine, old_shape)
@@ -41,8 +36,6 @@ def test_revision_0009_adds_share_links_keeping_every_row(
         assert schema.state(engine).up_to_date
         assert LINK_TABLES <= set(inspect(engine).get_table_names())
         assert table_rows(engine, old_shape) == before
-    finally:
-        engine.dispose()
     services = create_services(Settings(data_dir=data_dir, database_url=url))
     try:
         links = services.store.links
